@@ -1,0 +1,138 @@
+"""Every error the workbench raises, in one hierarchy.
+
+    WorkbenchError                  base; `str(e)` is a one-line message that says what to do
+    ├── ConfigError                 the set-up is wrong; nothing was sent
+    │   ├── UnknownModel            a model name or alias that nothing resolves
+    │   ├── MissingKey              a provider's API key is not in the environment
+    │   └── MissingDependency       a provider's SDK (an extra) is not installed
+    ├── InvalidPrompt               empty prompt, bad parameter values
+    ├── BudgetExceeded              a call would cross a spending cap; it was not sent
+    └── ProviderError               a call was sent and failed; becomes `Reply.error`
+        ├── RateLimited             429; carries the server's Retry-After       (retried)
+        ├── ServerError             5xx or an overloaded provider                (retried)
+        ├── ProviderTimeout         no complete answer within the timeout        (retried)
+        ├── ConnectionFailed        the server could not be reached              (retried)
+        ├── AuthenticationFailed    401/403: the key was refused
+        ├── BadRequest              4xx: the provider rejected the request
+        └── MalformedResponse       the provider answered something unreadable
+
+Adapters raise only `ProviderError`s; `workbench.run` retries the retryable ones and turns
+the rest into a `Reply` whose `error` names the type and message, so one failing model never
+sinks the others. The CLI prints `str(error)` and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base of every error the workbench raises on purpose."""
+
+
+class ConfigError(WorkbenchError):
+    """The configuration or environment is wrong; nothing was sent."""
+
+
+class UnknownModel(ConfigError):
+    """A model name or alias that no provider or alias resolves."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        self.name = name
+        hint = f" Known aliases: {', '.join(known)}." if known else ""
+        super().__init__(
+            f"unknown model {name!r}: use 'provider:model' (e.g. openai:gpt-5.4, local:smollm2) "
+            f"or an alias; `workbench models` lists them.{hint}"
+        )
+
+
+class MissingKey(ConfigError):
+    """A provider needs an API key that is not in the environment."""
+
+    def __init__(self, provider: str, env_var: str) -> None:
+        self.provider = provider
+        self.env_var = env_var
+        super().__init__(
+            f"no API key for {provider}: set the {env_var} environment variable "
+            f"(keys are read from the environment only, never from files)"
+        )
+
+
+class MissingDependency(ConfigError):
+    """A provider's SDK is not installed."""
+
+    def __init__(self, provider: str, package: str, extra: str) -> None:
+        self.provider = provider
+        self.package = package
+        super().__init__(
+            f"the {provider} provider needs the {package!r} package: "
+            f"pip install 'research-workbench[{extra}]'"
+        )
+
+
+class InvalidPrompt(WorkbenchError):
+    """The prompt or its parameters are not something any model can take."""
+
+
+class BudgetExceeded(WorkbenchError):
+    """A call would cross a spending cap, so it was not sent."""
+
+    def __init__(self, scope: str, cap_usd: float, spent_usd: float, needed_usd: float) -> None:
+        self.scope = scope
+        self.cap_usd = cap_usd
+        self.spent_usd = spent_usd
+        self.needed_usd = needed_usd
+        super().__init__(
+            f"{scope} budget of ${cap_usd:.4f} reached (spent ${spent_usd:.4f}, this call could "
+            f"cost up to ${needed_usd:.4f}): raise the budget or lower max_tokens"
+        )
+
+
+class ProviderError(WorkbenchError):
+    """A call reached (or tried to reach) a provider and failed."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class RateLimited(ProviderError):
+    """The provider throttled the call (HTTP 429)."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ServerError(ProviderError):
+    """The provider failed on its side (HTTP 5xx, overloaded)."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """No complete answer arrived within the per-call timeout."""
+
+    retryable = True
+
+
+class ConnectionFailed(ProviderError):
+    """The provider's server could not be reached."""
+
+    retryable = True
+
+
+class AuthenticationFailed(ProviderError):
+    """The provider refused the API key (HTTP 401/403)."""
+
+
+class BadRequest(ProviderError):
+    """The provider rejected the request as invalid (HTTP 4xx)."""
+
+
+class MalformedResponse(ProviderError):
+    """The provider's answer could not be read."""

@@ -1,0 +1,1 @@
+"""The model layer: shared types, the registry, one adapter module per provider."""

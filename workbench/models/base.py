@@ -1,0 +1,224 @@
+"""The types every provider shares: Prompt in, Completion out, and the Model seam between them."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from workbench.errors import InvalidPrompt
+
+Role = Literal["system", "user", "assistant"]
+TextSink = Callable[[str], None]
+"""Receives each piece of an answer's text as it arrives."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sampling parameters; None means the provider's default."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        t = self.temperature
+        if t is not None and (not isinstance(t, int | float) or not 0 <= t <= 2 or math.isnan(t)):
+            raise InvalidPrompt(f"temperature must be a number from 0 to 2, not {t!r}")
+        m = self.max_tokens
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise InvalidPrompt(f"max_tokens must be a whole number of at least 1, not {m!r}")
+        p = self.top_p
+        if p is not None and (not isinstance(p, int | float) or not 0 < p <= 1):
+            raise InvalidPrompt(f"top_p must be a number above 0 and at most 1, not {p!r}")
+        s = self.seed
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int)):
+            raise InvalidPrompt(f"seed must be a whole number, not {s!r}")
+        if isinstance(self.stop, str) or not all(isinstance(x, str) and x for x in self.stop):
+            raise InvalidPrompt(f"stop must be a list of non-empty strings, not {self.stop!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Params:
+        """Build from a mapping, naming any unknown parameter."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidPrompt(
+                f"unknown parameter {unknown[0]!r}: use one of {', '.join(sorted(known))}"
+            )
+        clean = dict(values)
+        if "stop" in clean:
+            stop = clean["stop"]
+            clean["stop"] = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        return cls(**clean)
+
+    def merged(self, overrides: Params) -> Params:
+        """These params with every non-default value of `overrides` applied on top."""
+        changes = {f.name: getattr(overrides, f.name) for f in fields(overrides)}
+        return replace(self, **{k: v for k, v in changes.items() if v not in (None, ())})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the parameters that were set, in field order."""
+        return {k: (list(v) if k == "stop" else v) for k, v in asdict(self).items() if v not in (None, ())}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What is sent: the messages and the sampling parameters."""
+
+    messages: tuple[Message, ...]
+    params: Params = field(default_factory=Params)
+
+    def __post_init__(self) -> None:
+        if not any(m.role == "user" and m.content.strip() for m in self.messages):
+            raise InvalidPrompt("the prompt is empty: give some text to send")
+
+    @classmethod
+    def of(cls, text: str, *, system: str | None = None, **params: Any) -> Prompt:
+        """A one-turn prompt, optionally with a system prompt."""
+        if not isinstance(text, str):
+            raise InvalidPrompt(f"the prompt must be text, not {type(text).__name__}")
+        messages = [Message("system", system)] if system else []
+        messages.append(Message("user", text))
+        return cls(tuple(messages), Params.from_mapping(params))
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt, if any (all system messages joined)."""
+        parts = [m.content for m in self.messages if m.role == "system"]
+        return "\n\n".join(parts) if parts else None
+
+    @property
+    def turns(self) -> tuple[Message, ...]:
+        """The messages other than the system prompt."""
+        return tuple(m for m in self.messages if m.role != "system")
+
+    @property
+    def text(self) -> str:
+        """The last user message: the prompt as a person would name it."""
+        return next(m.content for m in reversed(self.messages) if m.role == "user")
+
+    def with_system(self, system: str | None) -> Prompt:
+        """This prompt with `system` as its system prompt (replacing any), if given."""
+        if not system:
+            return self
+        return replace(self, messages=(Message("system", system), *self.turns))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens the provider counted for one call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What an adapter returns for a successful call, before timing and pricing."""
+
+    text: str
+    usage: Usage
+    finish_reason: str | None = None
+    model_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyError:
+    """Why a call produced no answer."""
+
+    type: str
+    message: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model's answer to one prompt, or the error that took its place."""
+
+    model: str
+    """The name as asked for: an alias such as "gpt" or a full "provider:model"."""
+    resolved: str
+    """The full "provider:model" name that was called."""
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    price_source: str | None = None
+    latency_s: float | None = None
+    first_token_s: float | None = None
+    finish_reason: str | None = None
+    model_version: str | None = None
+    error: ReplyError | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the model answered."""
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict in field order."""
+        d = asdict(self)
+        d["started_at"] = self.started_at.isoformat() if self.started_at else None
+        return d
+
+
+class Model(ABC):
+    """One model of one provider. Adapters implement `complete`; everything else is shared."""
+
+    provider: ClassVar[str]
+    """The provider's name, the part before the colon in "provider:model"."""
+
+    def __init__(self, model_id: str, settings: ProviderSettings) -> None:
+        self.model_id = model_id
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        """The full "provider:model" name."""
+        return f"{self.provider}:{self.model_id}"
+
+    @abstractmethod
+    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+        """Send one prompt; stream text to `on_text`; raise a ProviderError on failure."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
+        """Release connections; called when a runner is done with the model."""
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How to reach one provider: from the built-in defaults, overridden by config."""
+
+    name: str
+    type: str
+    """The adapter that speaks to it: a registered provider type ("openai", "compat", ...)."""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """The environment variable holding the key; None when the provider needs none."""
+    concurrency: int = 8
+    """How many calls to this provider may be in flight at once."""
+    timeout_s: float = 120.0
+    """The longest one attempt may take before it counts as a timeout."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Adapter-specific settings (e.g. the local model's context size)."""
+
+    def api_key(self) -> str | None:
+        """The key from the environment, or None (the adapter decides if that is fatal)."""
+        import os
+
+        return os.environ.get(self.api_key_env) if self.api_key_env else None

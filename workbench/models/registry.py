@@ -1,0 +1,160 @@
+"""Resolve model names to adapters: one registry of provider types, filled lazily.
+
+A name is either "provider:model" (`openai:gpt-5.4`, `ollama:llama3`) or an alias from
+config (`gpt`, `terse`). An alias may carry a system prompt and parameters, so variants of
+one model compare side by side like different models. Provider *types* (the adapters) are
+registered here by import path and loaded only when first used; third-party packages add
+theirs through the `workbench.providers` entry point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ConfigError, UnknownModel
+from workbench.models.base import Model, Params, ProviderSettings
+
+if TYPE_CHECKING:
+    from workbench.config import Config
+
+ENTRY_POINT_GROUP = "workbench.providers"
+
+_BUILTIN: dict[str, str] = {
+    "openai": "workbench.models.openai:OpenAIModel",
+    "compat": "workbench.models.compat:CompatModel",
+    "anthropic": "workbench.models.anthropic:AnthropicModel",
+    "gemini": "workbench.models.gemini:GeminiModel",
+    "local": "workbench.models.local:LocalModel",
+}
+_registered: dict[str, str | type[Model]] = {}
+_entry_points_loaded = False
+
+
+def register(provider_type: str, model_class: str | type[Model]) -> None:
+    """Register an adapter class (or its "module:Class" path) under a provider type."""
+    _registered[provider_type] = model_class
+
+
+def unregister(provider_type: str) -> None:
+    """Remove a registered provider type (tests use it in `finally`)."""
+    _registered.pop(provider_type, None)
+
+
+def provider_types() -> list[str]:
+    """Every provider type known, built-in and registered."""
+    _load_entry_points()
+    return sorted({*_BUILTIN, *_registered})
+
+
+def adapter_class(provider_type: str) -> type[Model]:
+    """The Model subclass for a provider type, imported on first use."""
+    _load_entry_points()
+    target = _registered.get(provider_type) or _BUILTIN.get(provider_type)
+    if target is None:
+        raise ConfigError(
+            f"unknown provider type {provider_type!r}: use one of {', '.join(provider_types())}"
+        )
+    if isinstance(target, str):
+        module_name, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(target, type) and issubclass(target, Model)
+    return target
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        _registered.setdefault(ep.name, ep.value)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A resolved model name: which provider and model, with what system prompt and params."""
+
+    label: str
+    """The name as the user wrote it; columns and rows are labelled with it."""
+    provider: str
+    model_id: str
+    system: str | None = None
+    params: Params = field(default_factory=Params)
+
+    @property
+    def full_name(self) -> str:
+        """The "provider:model" name."""
+        return f"{self.provider}:{self.model_id}"
+
+
+_ALIAS_KEYS = {"model", "system", *Params.__dataclass_fields__}
+
+
+def resolve(name: str, config: Config) -> ModelSpec:
+    """Turn a model name or alias into a ModelSpec, following aliases of aliases."""
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownModel(str(name), sorted(config.aliases))
+    label = name.strip()
+    system: str | None = None
+    params = Params()
+    seen: list[str] = []
+    current = label
+    while ":" not in current:
+        alias = config.aliases.get(current)
+        if alias is None:
+            raise UnknownModel(current, sorted(config.aliases))
+        if current in seen:
+            raise ConfigError(f"alias loop: {' -> '.join([*seen, current])}; fix [aliases]")
+        seen.append(current)
+        unknown = sorted(set(alias) - _ALIAS_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"alias {current!r}: unknown key {unknown[0]!r}; "
+                f"allowed: {', '.join(sorted(_ALIAS_KEYS))}"
+            )
+        # The outermost alias wins: it is the most specific variant.
+        system = system or alias.get("system")
+        own = Params.from_mapping({k: v for k, v in alias.items() if k not in ("model", "system")})
+        params = own.merged(params)
+        current = alias["model"]
+    provider, _, model_id = current.partition(":")
+    if provider not in config.providers or not model_id:
+        raise UnknownModel(current, sorted(config.aliases))
+    return ModelSpec(label, provider, model_id, system, params)
+
+
+def build(spec: ModelSpec, config: Config) -> Model:
+    """Instantiate the adapter for a spec (the SDK is imported here, not before)."""
+    settings = config.providers[spec.provider]
+    return adapter_class(settings.type)(spec.model_id, settings)
+
+
+def provider_settings(spec: ModelSpec, config: Config) -> ProviderSettings:
+    """The provider settings a spec will be called with."""
+    return config.providers[spec.provider]
+
+
+def describe(config: Config) -> list[dict[str, Any]]:
+    """One row per alias and provider: what it resolves to and whether its key is set."""
+    rows: list[dict[str, Any]] = []
+    for alias in sorted(config.aliases):
+        spec = resolve(alias, config)
+        rows.append(_row(alias, spec.full_name, config.providers[spec.provider], spec.system))
+    for name, settings in sorted(config.providers.items()):
+        rows.append(_row(f"{name}:<model>", settings.base_url or settings.type, settings, None))
+    return rows
+
+
+def _row(name: str, target: str, settings: ProviderSettings, system: str | None) -> dict[str, Any]:
+    key_env = settings.api_key_env
+    ready = key_env is None or settings.api_key() is not None
+    return {
+        "name": name,
+        "model": target,
+        "system": system,
+        "key": key_env or "(none needed)",
+        "ready": ready,
+    }
