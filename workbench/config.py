@@ -132,14 +132,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _provider(name: str, body: Mapping[str, Any], timeout_s: float, where: str) -> ProviderSettings:
+    if "api_key" in body:
+        raise ConfigError(f"[providers.{name}]: keys never go in files; set api_key_env instead")
     unknown = sorted(set(body) - _PROVIDER_KEYS)
     if unknown:
         raise ConfigError(
             f"[providers.{name}] in {where}: unknown key {unknown[0]!r}; "
             f"allowed: {', '.join(sorted(_PROVIDER_KEYS))}"
         )
-    if "api_key" in body:
-        raise ConfigError(f"[providers.{name}]: keys never go in files; set api_key_env instead")
     concurrency = body.get("concurrency", 8)
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"[providers.{name}] concurrency must be a whole number >= 1")

@@ -1,0 +1,120 @@
+"""A Comparison: the replies of several models to one or more prompts, as tables and views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.models.base import Prompt, Reply
+from workbench.run import Job
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FRAME_COLUMNS = [
+    "prompt_index", "prompt", "model", "resolved", "sample", "text", "ok", "error_type",
+    "error", "input_tokens", "output_tokens", "cost_usd", "latency_s", "first_token_s",
+    "finish_reason", "model_version", "attempts", "started_at", "system", "params",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every job of a run with its reply, in prompt, model, sample order."""
+
+    prompts: tuple[Prompt, ...]
+    models: tuple[str, ...]
+    samples: int
+    jobs: tuple[Job, ...]
+    replies: tuple[Reply, ...]
+
+    def __iter__(self) -> Iterator[Reply]:
+        return iter(self.replies)
+
+    def __len__(self) -> int:
+        return len(self.replies)
+
+    def __getitem__(self, model: str) -> Reply:
+        """The first prompt's first reply from `model` (as labelled: "gpt", "terse", ...)."""
+        return self.reply(model)
+
+    def reply(self, model: str, prompt: int = 0, sample: int = 0) -> Reply:
+        """One reply, by model label, prompt index and sample index."""
+        if model not in self.models:
+            raise KeyError(f"{model!r} is not in this comparison: {', '.join(self.models)}")
+        m = self.models.index(model)
+        return self.replies[(prompt * len(self.models) + m) * self.samples + sample]
+
+    def pairs(self) -> Iterator[tuple[Job, Reply]]:
+        """Each job with its reply."""
+        return zip(self.jobs, self.replies, strict=True)
+
+    @property
+    def cost_usd(self) -> float:
+        """What the whole comparison cost (calls of unknown price count as zero)."""
+        return sum(r.cost_usd or 0.0 for r in self.replies)
+
+    @property
+    def errors(self) -> list[Reply]:
+        """The replies that failed."""
+        return [r for r in self.replies if not r.ok]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reply: tokens, cost, latency, errors; categories for model names."""
+        import pandas as pd
+
+        rows = [_row(job, reply) for job, reply in self.pairs()]
+        frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+        frame["model"] = pd.Categorical(frame["model"], categories=list(self.models))
+        frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+        for col in ("input_tokens", "output_tokens", "attempts"):
+            frame[col] = frame[col].astype("Int64")
+        for col in ("cost_usd", "latency_s", "first_token_s"):
+            frame[col] = frame[col].astype("Float64")
+        return frame
+
+    def pivot(self, values: str = "text") -> pd.DataFrame:
+        """Prompts down, models across; `values` is any column of `to_frame()`."""
+        frame = self.to_frame()
+        frame = frame[frame["sample"] == 0]
+        table = frame.pivot(index="prompt", columns="model", values=values)
+        table = table.reindex(index=[p.text for p in self.prompts], columns=list(self.models))
+        table.columns.name = "model"
+        return table
+
+    def _repr_html_(self) -> str:
+        from workbench.render import comparison_html
+
+        return comparison_html(self)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{r.model}: {'ok' if r.ok else r.error.type if r.error else '?'}" for r in self.replies
+        )
+        return f"<Comparison {len(self.prompts)} prompt(s) x {len(self.models)} model(s): {parts}>"
+
+
+def _row(job: Job, reply: Reply) -> dict[str, Any]:
+    return {
+        "prompt_index": job.prompt_index,
+        "prompt": job.prompt.text,
+        "model": reply.model,
+        "resolved": reply.resolved,
+        "sample": job.sample,
+        "text": reply.text,
+        "ok": reply.ok,
+        "error_type": reply.error.type if reply.error else None,
+        "error": reply.error.message if reply.error else None,
+        "input_tokens": reply.usage.input_tokens if reply.ok else None,
+        "output_tokens": reply.usage.output_tokens if reply.ok else None,
+        "cost_usd": reply.cost_usd,
+        "latency_s": reply.latency_s,
+        "first_token_s": reply.first_token_s,
+        "finish_reason": reply.finish_reason,
+        "model_version": reply.model_version,
+        "attempts": reply.attempts,
+        "started_at": reply.started_at,
+        "system": job.prompt.system,
+        "params": job.prompt.params.to_dict(),
+    }

@@ -1,0 +1,132 @@
+"""Side-by-side views of replies: self-contained HTML for notebooks, rich tables for terminals."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from workbench.models.base import Reply
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from rich.console import RenderableType
+
+    from workbench.comparison import Comparison
+
+_CSS = """
+<style>
+.wb-cmp{font-family:system-ui,-apple-system,sans-serif;font-size:13px;line-height:1.45}
+.wb-prompt{margin:8px 0 6px;padding:6px 8px;background:#f3f4f6;border-radius:4px;
+ white-space:pre-wrap;color:#111}
+.wb-grid{display:grid;gap:8px}
+.wb-col{border:1px solid #d1d5db;border-radius:6px;padding:8px;min-width:0;background:#fff;
+ color:#111}
+.wb-head{font-weight:600;margin-bottom:4px}
+.wb-sub{color:#6b7280;font-weight:400;font-size:11px;margin-left:4px}
+.wb-answer{overflow-wrap:anywhere}
+.wb-answer pre{background:#f8f8f8;padding:6px;overflow-x:auto;border-radius:4px}
+.wb-meta{color:#4b5563;font-size:11px;margin-top:6px;border-top:1px solid #e5e7eb;padding-top:4px}
+.wb-error{color:#991b1b;background:#fef2f2;border:1px solid #fecaca;border-radius:4px;
+ padding:6px;white-space:pre-wrap}
+.wb-sample{border-top:1px dashed #e5e7eb;margin-top:6px;padding-top:6px}
+@media print{.wb-col{break-inside:avoid}}
+</style>
+"""
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    # Raw HTML in an answer is shown as text, never injected into the page.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def markdown_html(text: str) -> str:
+    """An answer's Markdown as safe HTML."""
+    return _markdown().render(text)
+
+
+def meta_line(reply: Reply) -> str:
+    """Tokens, cost, latency and time to first token in one short line."""
+    parts = []
+    if reply.ok:
+        parts.append(f"{reply.usage.input_tokens} in / {reply.usage.output_tokens} out tok")
+    if reply.cost_usd is not None:
+        parts.append(f"${reply.cost_usd:.5f}")
+    elif reply.ok:
+        parts.append("cost unknown")
+    if reply.latency_s is not None:
+        parts.append(f"{reply.latency_s:.2f} s")
+    if reply.first_token_s is not None:
+        parts.append(f"first token {reply.first_token_s:.2f} s")
+    if reply.finish_reason and reply.finish_reason != "stop":
+        parts.append(f"finish: {reply.finish_reason}")
+    if reply.attempts > 1:
+        parts.append(f"{reply.attempts} attempts")
+    return " · ".join(parts)
+
+
+def reply_html(reply: Reply) -> str:
+    """One reply's answer (or error) with its figures underneath."""
+    if reply.error is not None:
+        body = f'<div class="wb-error"><b>{html.escape(reply.error.type)}</b>: '
+        body += f"{html.escape(reply.error.message)}</div>"
+        if reply.text:
+            body += f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
+    else:
+        body = f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
+    return f'{body}<div class="wb-meta">{html.escape(meta_line(reply))}</div>'
+
+
+def columns_html(replies: Sequence[Sequence[Reply]]) -> str:
+    """One column per model; each inner sequence holds a model's samples."""
+    cols = []
+    for samples in replies:
+        first = samples[0]
+        sub = "" if first.resolved == first.model else first.resolved
+        head = f'<div class="wb-head">{html.escape(first.model)}'
+        head += f'<span class="wb-sub">{html.escape(sub)}</span></div>'
+        bodies = "".join(
+            reply_html(r) if i == 0 else f'<div class="wb-sample">{reply_html(r)}</div>'
+            for i, r in enumerate(samples)
+        )
+        cols.append(f'<div class="wb-col">{head}{bodies}</div>')
+    style = f"grid-template-columns:repeat({max(1, len(cols))},minmax(0,1fr))"
+    return f'<div class="wb-grid" style="{style}">{"".join(cols)}</div>'
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The whole comparison: for each prompt, its text then the models side by side."""
+    out = [_CSS, '<div class="wb-cmp">']
+    for p, prompt in enumerate(comparison.prompts):
+        out.append(f'<div class="wb-prompt">{html.escape(prompt.text)}</div>')
+        grid = [
+            [comparison.reply(m, p, s) for s in range(comparison.samples)]
+            for m in comparison.models
+        ]
+        out.append(columns_html(grid))
+    total = f"total ${comparison.cost_usd:.5f} · {len(comparison.errors)} error(s)"
+    out.append(f'<div class="wb-meta">{total}</div></div>')
+    return "".join(out)
+
+
+def reply_panel(reply: Reply, text: str | None = None) -> RenderableType:
+    """A terminal panel for one model: its answer so far (or error) and its figures."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from rich.console import Group
+
+    body: RenderableType
+    if reply.error is not None:
+        body = Text(f"{reply.error.type}: {reply.error.message}", style="bold red")
+    else:
+        body = Markdown(text if text is not None else reply.text)
+    title = reply.model if reply.resolved == reply.model else f"{reply.model} ({reply.resolved})"
+    meta = meta_line(reply)
+    content = Group(body, Text(meta, style="dim")) if meta else body
+    return Panel(content, title=title, border_style="red" if reply.error else "cyan")

@@ -1,0 +1,143 @@
+"""A Session: the configuration, the session budget and the recorders that every call shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from workbench.budget import Budget
+from workbench.comparison import Comparison
+from workbench.config import Config
+from workbench.errors import InvalidPrompt
+from workbench.models import registry
+from workbench.models.base import Prompt, Reply
+from workbench.run import Job, Listener, Runner, run_sync
+
+Recorder = Callable[[Job, Reply], None]
+"""Called once for every finished call (the lab notebook is one)."""
+
+PAID_ALIASES = ("gpt", "claude", "gemini")
+FREE_ALIASES = ("local", "terse", "teacher")
+
+
+class Session:
+    """Shared state of one researcher's working session (one kernel, one CLI command)."""
+
+    def __init__(self, config: Config | None = None, *, budget_usd: float | None = None) -> None:
+        self.config = config if config is not None else Config.load()
+        self.id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        cap = budget_usd if budget_usd is not None else self.config.session_budget_usd
+        self.budget = Budget(cap, "session")
+        self.recorders: list[Recorder] = []
+
+    def default_models(self) -> list[str]:
+        """The paid aliases whose keys are set, or else variants of the local model."""
+        ready = [r["name"] for r in registry.describe(self.config) if r["ready"]]
+        paid = [a for a in PAID_ALIASES if a in ready]
+        return paid or [a for a in FREE_ALIASES if a in self.config.aliases]
+
+    def plan(
+        self,
+        prompts: str | Prompt | Sequence[str | Prompt],
+        models: str | Sequence[str] | None = None,
+        *,
+        system: str | None = None,
+        samples: int = 1,
+        **params: Any,
+    ) -> tuple[list[Prompt], list[str], list[Job]]:
+        """Resolve names and build every job, or fail before anything is sent."""
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise InvalidPrompt(f"samples must be a whole number of at least 1, not {samples!r}")
+        items = [prompts] if isinstance(prompts, str | Prompt) else list(prompts)
+        if not items:
+            raise InvalidPrompt("no prompts given: pass a string or a list of strings")
+        built = [p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items]
+        names = [models] if isinstance(models, str) else list(models or self.default_models())
+        if not names:
+            raise InvalidPrompt("no models given: pass models=['local', 'gpt', ...]")
+        if len(set(names)) != len(names):
+            raise InvalidPrompt(f"a model is named twice in {names}: use samples=N for repeats")
+        specs = [registry.resolve(name, self.config) for name in names]
+        jobs = [
+            Job.plan(spec, prompt, i, s)
+            for i, prompt in enumerate(built)
+            for spec in specs
+            for s in range(samples)
+        ]
+        return built, names, jobs
+
+    async def acompare(
+        self,
+        prompts: str | Prompt | Sequence[str | Prompt],
+        models: str | Sequence[str] | None = None,
+        *,
+        system: str | None = None,
+        samples: int = 1,
+        budget_usd: float | None = None,
+        listener: Listener | None = None,
+        concurrency: int | None = None,
+        stream: bool = True,
+        runner: Runner | None = None,
+        **params: Any,
+    ) -> Comparison:
+        """Send every prompt to every model at once and gather a Comparison."""
+        built, names, jobs = self.plan(prompts, models, system=system, samples=samples, **params)
+        cap = budget_usd if budget_usd is not None else self.config.run_budget_usd
+        runner = runner or Runner(self.config)
+        runner.budgets = [self.budget, Budget(cap, "run")]
+        runner.listener = _Recording(listener or Listener(), self.recorders)
+        runner.stream = stream
+        runner.concurrency = concurrency
+        replies = await runner.run(jobs)
+        return Comparison(tuple(built), tuple(names), samples, tuple(jobs), tuple(replies))
+
+    def compare(
+        self,
+        prompts: str | Prompt | Sequence[str | Prompt],
+        models: str | Sequence[str] | None = None,
+        **options: Any,
+    ) -> Comparison:
+        """`acompare` for code without an event loop of its own (scripts, notebook cells)."""
+        return run_sync(lambda: self.acompare(prompts, models, **options))
+
+
+class _Recording(Listener):
+    """Passes events on to a listener and every finished call to the recorders."""
+
+    def __init__(self, inner: Listener, recorders: list[Recorder]) -> None:
+        self.inner = inner
+        self.recorders = recorders
+
+    def started(self, job: Job) -> None:
+        self.inner.started(job)
+
+    def text(self, job: Job, piece: str) -> None:
+        self.inner.text(job, piece)
+
+    def retrying(self, job: Job, error: Any, wait_s: float) -> None:
+        self.inner.retrying(job, error, wait_s)
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        for record in self.recorders:
+            record(job, reply)
+        self.inner.finished(job, reply)
+
+
+_default: Session | None = None
+
+
+def session() -> Session:
+    """The process's default session, created on first use."""
+    global _default
+    if _default is None:
+        _default = Session()
+    return _default
+
+
+def reset_session(new: Session | None = None) -> Session:
+    """Replace the default session (after changing config, or in tests)."""
+    global _default
+    _default = new or Session()
+    return _default
