@@ -10,12 +10,10 @@ exception that would sink the other models' answers.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -32,8 +30,6 @@ from workbench.errors import ProviderError, ProviderTimeout, RateLimited, Workbe
 from workbench.models import registry
 from workbench.models.base import Completion, Model, Prompt, Reply, ReplyError, Usage
 from workbench.models.registry import ModelSpec
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class Listener:
 
 @dataclass
 class Runner:
-    """Sends jobs concurrently; one instance per run (its clients belong to its event loop)."""
+    """Sends jobs concurrently on the running event loop, reusing the clients in `models`."""
 
     config: Config
     budgets: list[Budget] = field(default_factory=list)
@@ -83,9 +79,12 @@ class Runner:
     stream: bool = True
     concurrency: int | None = None
     """Overrides every provider's own limit when set."""
+    models: dict[str, Model] | None = None
+    """Adapters (and their connections) to reuse; a runner given none closes its own."""
 
     def __post_init__(self) -> None:
-        self._models: dict[str, Model] = {}
+        self._owns_models = self.models is None
+        self._models: dict[str, Model] = {} if self.models is None else self.models
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[Reply]] = set()
 
@@ -97,18 +96,13 @@ class Runner:
             return list(await asyncio.gather(*tasks))
         finally:
             self._tasks.difference_update(tasks)
-            await self.aclose()
+            if self._owns_models:
+                await close_models(self._models)
 
     def cancel(self) -> None:
         """Stop every call in flight; each becomes a Reply with a Cancelled error."""
         for task in list(self._tasks):
             task.cancel()
-
-    async def aclose(self) -> None:
-        """Close every client this runner opened."""
-        models, self._models = list(self._models.values()), {}
-        for model in models:
-            await model.aclose()
 
     # -- one call ------------------------------------------------------------------------
 
@@ -275,13 +269,10 @@ def _retry_after_too_long(policy: RunSettings) -> Callable[[RetryCallState], boo
     return stop
 
 
-def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, even inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    # A notebook's kernel already runs a loop in this thread: use a fresh one in another.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench") as pool:
-        return pool.submit(asyncio.run, make()).result()
+async def close_models(models: dict[str, Model]) -> None:
+    """Close every adapter's client and forget them."""
+    closing, models_left = list(models.values()), models
+    models_left.clear()
+    for model in closing:
+        await model.aclose()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +14,9 @@ from workbench.comparison import Comparison
 from workbench.config import Config
 from workbench.errors import InvalidPrompt
 from workbench.models import registry
-from workbench.models.base import Prompt, Reply
-from workbench.run import Job, Listener, Runner, run_sync
+from workbench.loop import BackgroundLoop
+from workbench.models.base import Model, Prompt, Reply
+from workbench.run import Job, Listener, Runner, close_models
 
 Recorder = Callable[[Job, Reply], None]
 """Called once for every finished call (the lab notebook is one)."""
@@ -31,6 +34,13 @@ class Session:
         cap = budget_usd if budget_usd is not None else self.config.session_budget_usd
         self.budget = Budget(cap, "session")
         self.recorders: list[Recorder] = []
+        self._loop = BackgroundLoop()
+        # Adapters hold connections bound to one event loop: keep one set per loop.
+        self._models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Runs on close(), when the session is collected, or at interpreter exit.
+        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._models)
 
     def default_models(self) -> list[str]:
         """The paid aliases whose keys are set, or else variants of the local model."""
@@ -85,7 +95,9 @@ class Session:
         """Send every prompt to every model at once and gather a Comparison."""
         built, names, jobs = self.plan(prompts, models, system=system, samples=samples, **params)
         cap = budget_usd if budget_usd is not None else self.config.run_budget_usd
-        runner = runner or Runner(self.config)
+        if runner is None:
+            loop = asyncio.get_running_loop()
+            runner = Runner(self.config, models=self._models.setdefault(loop, {}))
         runner.budgets = [self.budget, Budget(cap, "run")]
         runner.listener = _Recording(listener or Listener(), self.recorders)
         runner.stream = stream
@@ -100,7 +112,31 @@ class Session:
         **options: Any,
     ) -> Comparison:
         """`acompare` for code without an event loop of its own (scripts, notebook cells)."""
-        return run_sync(lambda: self.acompare(prompts, models, **options))
+        return self._loop.run(self.acompare(prompts, models, **options))
+
+    def close(self) -> None:
+        """Close the clients opened by sync calls and stop the session's loop."""
+        self._finalizer()
+
+    async def aclose(self) -> None:
+        """Close the clients opened on the running loop (after `await acompare`)."""
+        await close_models(self._models.pop(asyncio.get_running_loop(), {}))
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _shut_down(
+    loop: BackgroundLoop,
+    models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]],
+) -> None:
+    own = loop.running_loop
+    if own is not None and own in models:
+        loop.run(close_models(models.pop(own)))
+    loop.close()
 
 
 class _Recording(Listener):

@@ -1,0 +1,310 @@
+"""Google Gemini (the Gemini Developer API) through the official google-genai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConnectionFailed,
+    MalformedResponse,
+    MissingKey,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    ServerError,
+)
+from workbench.models._common import import_sdk, normalize_finish_reason, retry_after_seconds
+from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+
+if TYPE_CHECKING:
+    from google.genai import Client
+    from google.genai.models import AsyncModels
+    from google.genai.types import GenerateContentResponse, GenerateContentResponseUsageMetadata
+
+DEFAULT_KEY_ENV = "GEMINI_API_KEY"
+_ROLES = {"user": "user", "assistant": "model"}
+# Gemini's own words for "the answer was withheld"; normalize_finish_reason knows only "safety".
+_FILTERED = {"recitation", "blocklist", "prohibited_content", "spii", "model_armor"} | {
+    "image_safety",
+    "image_prohibited_content",
+    "image_recitation",
+}
+# google.rpc status names, for errors that arrive without an HTTP code (an error chunk mid-stream).
+_STATUS_CODES = {
+    **dict.fromkeys(("INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"), 400),
+    **{"UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404},
+    **{"RESOURCE_EXHAUSTED": 429, "INTERNAL": 500, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504},
+}
+
+
+def request_from_prompt(prompt: Prompt, model_id: str) -> dict[str, Any]:
+    """Build the keyword arguments for `models.generate_content(_stream)`."""
+    p = prompt.params
+    # One call is one request: automatic continuation would re-send on its own.
+    config: dict[str, Any] = {"automatic_continuation": False}
+    if prompt.system:
+        config["system_instruction"] = prompt.system
+    if p.temperature is not None:
+        config["temperature"] = p.temperature
+    if p.max_tokens is not None:
+        config["max_output_tokens"] = p.max_tokens
+    if p.top_p is not None:
+        config["top_p"] = p.top_p
+    if p.seed is not None:
+        config["seed"] = p.seed
+    if p.stop:
+        config["stop_sequences"] = list(p.stop)
+    contents = [{"role": _ROLES[m.role], "parts": [{"text": m.content}]} for m in prompt.turns]
+    return {"model": model_id, "contents": contents, "config": config}
+
+
+def finish_reason_of(raw: str | None) -> str | None:
+    """Gemini's finishReason (STOP, MAX_TOKENS, SAFETY, ...) in the workbench's words."""
+    if not raw or raw.upper() == "FINISH_REASON_UNSPECIFIED":
+        return None
+    return "content_filter" if raw.lower() in _FILTERED else normalize_finish_reason(raw)
+
+
+def usage_from(meta: GenerateContentResponseUsageMetadata) -> Usage:
+    """Tokens in and out; thinking tokens count as output, as they are billed."""
+    output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+    return Usage(input_tokens=meta.prompt_token_count or 0, output_tokens=output)
+
+
+@dataclass
+class Accumulator:
+    """Builds one Completion from a response or from the chunks of a stream."""
+
+    pieces: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model_version: str | None = None
+
+    def add(self, chunk: GenerateContentResponse) -> str:
+        """Take one response or chunk; return the answer text it adds."""
+        if chunk.model_version:
+            self.model_version = chunk.model_version
+        if chunk.usage_metadata is not None:
+            # Each chunk carries the running total so far, not an increment.
+            self.usage = usage_from(chunk.usage_metadata)
+        text = ""
+        if chunk.candidates:
+            candidate = chunk.candidates[0]
+            if candidate.content and candidate.content.parts:
+                text = "".join(p.text for p in candidate.content.parts if p.text and not p.thought)
+            if candidate.finish_reason is not None:
+                self.finish_reason = finish_reason_of(candidate.finish_reason.value)
+        elif chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason is not None:
+            self.finish_reason = "content_filter"
+        if text:
+            self.pieces.append(text)
+        return text
+
+    def completion(self) -> Completion:
+        """Everything gathered so far, as a Completion."""
+        return Completion("".join(self.pieces), self.usage, self.finish_reason, self.model_version)
+
+
+def completion_from_response(response: GenerateContentResponse) -> Completion:
+    """Turn a non-streaming GenerateContentResponse into a Completion."""
+    accumulator = Accumulator()
+    accumulator.add(response)
+    return accumulator.completion()
+
+
+def _loaded(*names: str) -> tuple[type, ...]:
+    """Classes ("module:Class") from modules already imported; never imports anything."""
+    found: list[type] = []
+    for name in names:
+        module, _, attr = name.partition(":")
+        cls = getattr(sys.modules.get(module), attr, None)
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _details(body: Any) -> list[dict[str, Any]]:
+    """Return the google.rpc `details` of an error body, wrapped in "error" or not."""
+    if not isinstance(body, dict):
+        return []
+    inner = body.get("error", body)
+    details = inner.get("details") if isinstance(inner, dict) else None
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def retry_delay_seconds(body: Any) -> float | None:
+    """Read the RetryInfo `retryDelay` ("34s", "0.5s") of a 429's body, in seconds."""
+    for detail in _details(body):
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)s\s*", str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _key_rejected(body: Any) -> bool:
+    # The Gemini API answers a bad key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+    return any(d.get("reason") == "API_KEY_INVALID" for d in _details(body))
+
+
+def _from_api_error(exc: Any) -> ProviderError:
+    status_name = exc.status if isinstance(exc.status, str) else None
+    code = exc.code if isinstance(exc.code, int) else _STATUS_CODES.get(status_name or "")
+    label = " ".join(str(x) for x in ("gemini", code, status_name) if x)
+    message = _one_line(f"{label}: {exc.message or 'no error message'}")
+    if code == 429:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        retry_after = retry_after_seconds(headers) if headers else None
+        if retry_after is None:
+            retry_after = retry_delay_seconds(exc.details)
+        return RateLimited(message, status=429, retry_after=retry_after)
+    if code in (401, 403) or (code == 400 and _key_rejected(exc.details)):
+        return AuthenticationFailed(message, status=code)
+    if code == 408:
+        return ProviderTimeout(message, status=code)
+    if code is not None and 400 <= code < 500:
+        return BadRequest(message, status=code)
+    return ServerError(message, status=code)
+
+
+def _classify(exc: BaseException) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, _loaded("google.genai.errors:APIError")):
+        return _from_api_error(exc)
+    what = type(exc).__name__
+    # aiohttp (which the SDK prefers when installed) times out with the built-in TimeoutError.
+    if isinstance(
+        exc, (TimeoutError, *_loaded("httpx2:TimeoutException", "httpx:TimeoutException"))
+    ):
+        return ProviderTimeout(f"gemini: no answer within the timeout ({what})")
+    unreadable = _loaded(
+        "google.genai.errors:UnknownApiResponseError",
+        "pydantic:ValidationError",
+        "httpx2:DecodingError",
+        "httpx:DecodingError",
+        "aiohttp:ClientPayloadError",
+    )
+    if isinstance(exc, (json.JSONDecodeError, *unreadable)):
+        return MalformedResponse(f"gemini: the answer could not be read ({what})")
+    transport = _loaded(
+        "httpx2:TransportError", "httpx:TransportError", "aiohttp:ClientConnectionError"
+    )
+    if isinstance(exc, (OSError, *transport)):
+        return ConnectionFailed(_one_line(f"gemini: could not reach the server ({what}: {exc})"))
+    return ProviderError(_one_line(f"gemini: unexpected {what}: {exc}"))
+
+
+def error_from_exception(exc: BaseException, *, secret: str | None = None) -> ProviderError:
+    """Map an SDK or transport exception onto the workbench's ProviderError types."""
+    error = _classify(exc)
+    if secret and secret in str(error):
+        error.args = (str(error).replace(secret, "***"),)
+    return error
+
+
+async def _abandon(chunks: AsyncIterator[Any]) -> None:
+    """Stop reading a stream early without leaking its connection."""
+    # Closing the SDK's stream generator leaves its inner generators, and the socket, to the
+    # garbage collector; cancelling a pending read instead unwinds them all and closes it.
+    while True:
+        step = asyncio.ensure_future(anext(chunks))
+        await asyncio.sleep(0)
+        if not step.done():
+            step.cancel()
+            await asyncio.wait([step])
+            return
+        if step.cancelled() or step.exception() is not None:
+            return
+
+
+def _drop_env_key_notice(record: logging.LogRecord) -> bool:
+    # The SDK logs "Using GOOGLE_API_KEY" whenever both variables are set, even though the
+    # explicit api_key we pass is what it really uses: the notice would mislead.
+    return not str(record.msg).startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY are set")
+
+
+class GeminiModel(Model):
+    """A Gemini model over the Gemini Developer API."""
+
+    provider = "gemini"
+
+    def __init__(self, model_id: str, settings: ProviderSettings) -> None:
+        super().__init__(model_id, settings)
+        env = settings.api_key_env or DEFAULT_KEY_ENV
+        key = os.environ.get(env)
+        if not key:
+            raise MissingKey(self.provider, env)
+        self._key = key
+        self._client: Client | None = None
+
+    def _models(self) -> AsyncModels:
+        if self._client is None:
+            genai = import_sdk("google.genai", self.provider, "google-genai", "gemini")
+            logging.getLogger("google_genai._api_client").addFilter(_drop_env_key_notice)
+            options = genai.types.HttpOptions(
+                base_url=self.settings.base_url or None,
+                timeout=max(1, round(self.settings.timeout_s * 1000)),  # milliseconds
+                # attempts=1 also stops the one-off hidden retry on aiohttp connection errors.
+                retry_options=genai.types.HttpRetryOptions(attempts=1),
+            )
+            # The key is passed explicitly so GOOGLE_API_KEY cannot win; vertexai=False so
+            # GOOGLE_GENAI_USE_VERTEXAI cannot switch the endpoint.
+            self._client = genai.Client(api_key=self._key, vertexai=False, http_options=options)
+        return self._client.aio.models
+
+    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+        """Send one prompt; stream pieces to `on_text` when given."""
+        request = request_from_prompt(prompt, self.model_id)
+        models = self._models()
+        if on_text is None:
+            try:
+                response = await models.generate_content(**request)
+            except Exception as exc:
+                raise error_from_exception(exc, secret=self._key) from exc
+            return completion_from_response(response)
+        accumulator = Accumulator()
+        async with aclosing(self._chunks(models, request)) as chunks:
+            async for chunk in chunks:
+                piece = accumulator.add(chunk)
+                if not piece:
+                    continue
+                try:
+                    on_text(piece)  # a failing sink is the caller's error, not the provider's
+                except BaseException:
+                    await _abandon(chunks)
+                    raise
+        return accumulator.completion()
+
+    async def _chunks(
+        self, models: AsyncModels, request: dict[str, Any]
+    ) -> AsyncGenerator[GenerateContentResponse, None]:
+        try:
+            stream = await models.generate_content_stream(**request)
+            async for chunk in stream:
+                yield chunk
+        except Exception as exc:
+            raise error_from_exception(exc, secret=self._key) from exc
+
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP clients."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aio.aclose()
+            client.close()
