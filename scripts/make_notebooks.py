@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def quickstart() -> nbformat.NotebookNode:
+    """The no-key tour: compare local variants, tables, then how to add real providers."""
     cells = [
         new_markdown_cell(
             "# Quickstart: several models side by side\n\n"
@@ -44,11 +45,16 @@ def quickstart() -> nbformat.NotebookNode:
             '"local"])\n'
             "```\n\n"
             "Spending caps: `wb.compare(..., budget_usd=0.50)` refuses any call that could cross "
-            "the cap before it is sent; `[budget] session_usd` in `workbench.toml` caps the session."
+            "the cap before it is sent; `[budget] session_usd` in `workbench.toml` caps the "
+            "session."
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 

@@ -49,12 +49,24 @@ def test_bad_parameters_and_empty_prompts_are_one_line_errors() -> None:
         assert message in result.output and "Traceback" not in result.output
 
 
-def test_compare_prints_answers_side_by_side_and_exits_1_when_one_fails(wire: dict[str, Any], monkeypatch: Any) -> None:
+def test_compare_prints_answers_side_by_side_and_exits_1_when_one_fails(
+    wire: dict[str, Any], monkeypatch: Any
+) -> None:
     reset_session(Session(wire_config(wire)))  # type: ignore[arg-type]
     monkeypatch.delenv("GEMINI_API_KEY")
     try:
         result = CliRunner().invoke(
-            main, ["compare", "hello", "-m", "openai:gpt-test", "-m", "anthropic:claude-test", "-m", "gemini:gemini-test"]
+            main,
+            [
+                "compare",
+                "hello",
+                "-m",
+                "openai:gpt-test",
+                "-m",
+                "anthropic:claude-test",
+                "-m",
+                "gemini:gemini-test",
+            ],
         )
     finally:
         reset_session()

@@ -18,7 +18,9 @@ def session_for(wire: dict[str, Any]) -> Session:
     return Session(wire_config(wire))  # type: ignore[arg-type]
 
 
-def test_several_prompts_by_several_models_give_a_tidy_frame_and_a_pivot(wire: dict[str, Any]) -> None:
+def test_several_prompts_by_several_models_give_a_tidy_frame_and_a_pivot(
+    wire: dict[str, Any],
+) -> None:
     prompts = ["one", "two", "three"]
     comparison = session_for(wire).compare(prompts, MODELS, samples=2, temperature=0)
     frame = comparison.to_frame()
@@ -44,12 +46,18 @@ def test_reply_lookup_by_model_prompt_and_sample(wire: dict[str, Any]) -> None:
         comparison["gpt"]
 
 
-def test_the_html_view_puts_models_side_by_side_with_figures_and_errors(wire: dict[str, Any]) -> None:
+def test_the_html_view_puts_models_side_by_side_with_figures_and_errors(
+    wire: dict[str, Any],
+) -> None:
     wire["openai"].queue(Step(text="**bold** <script>alert(1)</script>\n\n```python\nx = 1\n```"))
     wire["gemini"].queue(Step(status=400))
     html = session_for(wire).compare("show me", MODELS)._repr_html_()
     assert "grid-template-columns:repeat(3," in html
-    assert html.index("openai:gpt-test") < html.index("anthropic:claude-test") < html.index("gemini:gemini-test")
+    assert (
+        html.index("openai:gpt-test")
+        < html.index("anthropic:claude-test")
+        < html.index("gemini:gemini-test")
+    )
     assert "<strong>bold</strong>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert '<code class="language-python">' in html

@@ -33,7 +33,9 @@ def test_the_repo_config_overrides_defaults_and_adds_aliases(isolated: Path) -> 
     assert resolve("gpt", config).full_name == "openai:gpt-4o"
     careful = resolve("careful", config)
     assert (careful.full_name, careful.system, careful.params.temperature) == (
-        "openai:gpt-4o", "Think twice.", 0.2,
+        "openai:gpt-4o",
+        "Think twice.",
+        0.2,
     )
     assert resolve("mine:qwen", config).provider == "mine"
     assert isolated / "workbench.toml" in config.sources
@@ -41,7 +43,7 @@ def test_the_repo_config_overrides_defaults_and_adds_aliases(isolated: Path) -> 
 
 def test_unknown_names_say_how_to_name_a_model() -> None:
     config = Config.load()
-    with pytest.raises(UnknownModel, match="unknown model 'gtp'.*workbench models"):
+    with pytest.raises(UnknownModel, match=r"unknown model 'gtp'.*workbench models"):
         resolve("gtp", config)
     with pytest.raises(UnknownModel, match="unknown model 'nosuch:thing'"):
         resolve("nosuch:thing", config)
@@ -75,7 +77,7 @@ def test_bad_price_and_budget_values_are_explained(isolated: Path) -> None:
     with pytest.raises(ConfigError, match="needs input and output in USD per million"):
         Config.load()
     (isolated / "workbench.toml").write_text("[budget]\nsession_usd = -1\n")
-    with pytest.raises(ConfigError, match="session_usd .* must be a number of USD >= 0"):
+    with pytest.raises(ConfigError, match=r"session_usd .* must be a number of USD >= 0"):
         Config.load()
 
 

@@ -14,7 +14,11 @@ from workbench.models.base import Prompt
 from workbench.run import Job, Listener, Runner
 from workbench.session import Session
 
-MODEL = {"openai": "openai:gpt-test", "anthropic": "anthropic:claude-test", "gemini": "gemini:gemini-test"}
+MODEL = {
+    "openai": "openai:gpt-test",
+    "anthropic": "anthropic:claude-test",
+    "gemini": "gemini:gemini-test",
+}
 
 
 def session_for(wire: dict[str, Any], **run: Any) -> Session:
@@ -22,7 +26,9 @@ def session_for(wire: dict[str, Any], **run: Any) -> Session:
 
 
 @pytest.mark.parametrize("provider", WIRE_PROVIDERS)
-def test_a_429_with_retry_after_is_waited_out_then_answered(wire: dict[str, Any], provider: str) -> None:
+def test_a_429_with_retry_after_is_waited_out_then_answered(
+    wire: dict[str, Any], provider: str
+) -> None:
     server = wire[provider]
     server.queue(Step(status=429, retry_after="1"))
     start = time.perf_counter()
@@ -43,7 +49,9 @@ def test_server_errors_are_retried_with_backoff(wire: dict[str, Any], provider: 
 
 
 @pytest.mark.parametrize("provider", WIRE_PROVIDERS)
-def test_a_hang_past_the_timeout_becomes_a_timeout_error(wire: dict[str, Any], provider: str) -> None:
+def test_a_hang_past_the_timeout_becomes_a_timeout_error(
+    wire: dict[str, Any], provider: str
+) -> None:
     wire[provider].queue(Step(hang=True))
     config = wire_config(wire, {provider: {"timeout_s": 0.5}}, retries=0)
     start = time.perf_counter()
@@ -54,13 +62,19 @@ def test_a_hang_past_the_timeout_becomes_a_timeout_error(wire: dict[str, Any], p
 
 
 @pytest.mark.parametrize("provider", WIRE_PROVIDERS)
-def test_a_wrong_key_is_not_retried(wire: dict[str, Any], provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_key_is_not_retried(
+    wire: dict[str, Any], provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import KEY_ENV
 
     monkeypatch.setenv(KEY_ENV[provider], "wrong-key")
     reply = session_for(wire).compare("hello", [MODEL[provider]])[MODEL[provider]]
     assert reply.error is not None
-    assert (reply.error.type, reply.error.status, reply.attempts) == ("AuthenticationFailed", 401, 1)
+    assert (reply.error.type, reply.error.status, reply.attempts) == (
+        "AuthenticationFailed",
+        401,
+        1,
+    )
 
 
 def test_a_retry_after_beyond_the_policy_fails_at_once(wire: dict[str, Any]) -> None:
@@ -166,7 +180,10 @@ def test_a_budget_stops_the_third_call_and_keeps_the_first_two(wire: dict[str, A
     # Each call: 5 + 5 tokens at $1000/Mtok = $0.010; reserved beforehand: (8 + 10) tokens = $0.018.
     wire["openai"].queue(*[Step(input_tokens=5, output_tokens=5)] * 3)
     session = Session(wire_config(wire), budget_usd=0.035)  # type: ignore[arg-type]
-    replies = [session.compare(f"q{i}", ["openai:gpt-test"], max_tokens=10)["openai:gpt-test"] for i in range(3)]
+    replies = [
+        session.compare(f"q{i}", ["openai:gpt-test"], max_tokens=10)["openai:gpt-test"]
+        for i in range(3)
+    ]
     assert [r.ok for r in replies] == [True, True, False]
     assert [r.text for r in replies[:2]] == ["echo: q0", "echo: q1"]
     refused = replies[2]
@@ -180,7 +197,9 @@ def test_a_budget_stops_the_third_call_and_keeps_the_first_two(wire: dict[str, A
 def test_a_run_budget_caps_one_comparison_only(wire: dict[str, Any]) -> None:
     session = session_for(wire)
     prompts = [f"q{i}" for i in range(4)]
-    comparison = session.compare(prompts, ["openai:gpt-test"], max_tokens=10, budget_usd=0.04, concurrency=1)
+    comparison = session.compare(
+        prompts, ["openai:gpt-test"], max_tokens=10, budget_usd=0.04, concurrency=1
+    )
     assert [r.ok for r in comparison].count(True) == 2
     assert {r.error.type for r in comparison.errors} == {"BudgetExceeded"}  # type: ignore[union-attr]
     again = session.compare("next", ["openai:gpt-test"], max_tokens=10, budget_usd=0.04)
@@ -195,7 +214,9 @@ def test_a_budget_needs_a_known_price(wire: dict[str, Any]) -> None:
     assert not wire["openai"].requests
 
 
-def test_a_missing_key_fails_that_model_only(wire: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_key_fails_that_model_only(
+    wire: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     comparison = session_for(wire).compare("hi", ["anthropic:claude-test", "openai:gpt-test"])
     missing = comparison["anthropic:claude-test"]

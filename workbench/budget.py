@@ -1,4 +1,4 @@
-"""Spending caps: reserve the most a call could cost before sending it, settle with the real cost."""
+"""Spending caps: reserve the most a call could cost before sending, then settle the real cost."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEFAULT_OUTPUT_ESTIMATE = 1024
 
 
 def estimate_usage(prompt: Prompt) -> Usage:
-    """The most a prompt could use: a token per three characters in (erring high), max_tokens out."""
+    """The most a prompt could use: a token per 3 characters in (erring high), max_tokens out."""
     chars = sum(len(m.content) for m in prompt.messages)
     return Usage(
         input_tokens=chars // 3 + 8 * len(prompt.messages),
@@ -65,7 +65,9 @@ class Reservation:
     amount_usd: float
 
     @classmethod
-    def make(cls, budgets: list[Budget], prompt: Prompt, quote: Quote | None, model: str) -> Reservation:
+    def make(
+        cls, budgets: list[Budget], prompt: Prompt, quote: Quote | None, model: str
+    ) -> Reservation:
         """Reserve the most `prompt` could cost on every budget, all or none."""
         capped = [b for b in budgets if b.cap_usd is not None]
         if not capped:

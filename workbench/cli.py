@@ -87,7 +87,9 @@ def compare(
     failed = comparison.errors
     if failed:
         names = ", ".join(sorted({r.model for r in failed}))
-        click.echo(f"{len(failed)} of {len(comparison)} calls failed ({names}); see above", err=True)
+        click.echo(
+            f"{len(failed)} of {len(comparison)} calls failed ({names}); see above", err=True
+        )
         sys.exit(1)
 
 

@@ -46,7 +46,7 @@ def _markdown() -> MarkdownIt:
 
 def markdown_html(text: str) -> str:
     """An answer's Markdown as safe HTML."""
-    return _markdown().render(text)
+    return str(_markdown().render(text))
 
 
 def meta_line(reply: Reply) -> str:
@@ -115,11 +115,10 @@ def comparison_html(comparison: Comparison) -> str:
 
 def reply_panel(reply: Reply, text: str | None = None) -> RenderableType:
     """A terminal panel for one model: its answer so far (or error) and its figures."""
+    from rich.console import Group
     from rich.markdown import Markdown
     from rich.panel import Panel
     from rich.text import Text
-
-    from rich.console import Group
 
     body: RenderableType
     if reply.error is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,8 +20,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
+    stop_any,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from workbench import prices
 from workbench.budget import Budget, Reservation, estimate_usage
@@ -139,8 +141,16 @@ class Runner:
                 quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
                 spent = Usage(estimate_usage(job.prompt).input_tokens, len(partial) // 4)
                 reservation.settle(quote.cost(spent) if quote and state.attempts else 0.0)
-            reply = self._failed(job, "Cancelled", "stopped before the answer was complete",
-                                 None, start, started_at, state, text=partial)
+            reply = self._failed(
+                job,
+                "Cancelled",
+                "stopped before the answer was complete",
+                None,
+                start,
+                started_at,
+                state,
+                text=partial,
+            )
         except WorkbenchError as e:
             if reservation is not None:
                 reservation.settle(0.0)
@@ -176,7 +186,7 @@ class Runner:
             self.listener.retrying(job, error, wait)
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(1 + policy.retries) | _retry_after_too_long(policy),
+            stop=stop_any(stop_after_attempt(1 + policy.retries), _RetryAfterTooLong(policy)),
             wait=_RetryAfterOrBackoff(policy),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
             before_sleep=before_sleep,
@@ -255,18 +265,19 @@ class _RetryAfterOrBackoff:
         return float(self._backoff(retry))
 
 
-def _retry_after_too_long(policy: RunSettings) -> Callable[[RetryCallState], bool]:
+class _RetryAfterTooLong(stop_base):
     """Stop retrying when the server asks for a wait longer than the policy allows."""
 
-    def stop(retry: RetryCallState) -> bool:
+    def __init__(self, policy: RunSettings) -> None:
+        self._limit = policy.retry_after_max_s
+
+    def __call__(self, retry: RetryCallState) -> bool:
         error = retry.outcome.exception() if retry.outcome else None
         return (
             isinstance(error, RateLimited)
             and error.retry_after is not None
-            and error.retry_after > policy.retry_after_max_s
+            and error.retry_after > self._limit
         )
-
-    return stop
 
 
 async def close_models(models: dict[str, Model]) -> None:
@@ -275,4 +286,3 @@ async def close_models(models: dict[str, Model]) -> None:
     models_left.clear()
     for model in closing:
         await model.aclose()
-

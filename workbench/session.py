@@ -13,8 +13,8 @@ from workbench.budget import Budget
 from workbench.comparison import Comparison
 from workbench.config import Config
 from workbench.errors import InvalidPrompt
-from workbench.models import registry
 from workbench.loop import BackgroundLoop
+from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
 from workbench.run import Job, Listener, Runner, close_models
 
@@ -63,7 +63,9 @@ class Session:
         items = [prompts] if isinstance(prompts, str | Prompt) else list(prompts)
         if not items:
             raise InvalidPrompt("no prompts given: pass a string or a list of strings")
-        built = [p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items]
+        built = [
+            p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items
+        ]
         names = [models] if isinstance(models, str) else list(models or self.default_models())
         if not names:
             raise InvalidPrompt("no models given: pass models=['local', 'gpt', ...]")

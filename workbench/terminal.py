@@ -27,24 +27,29 @@ class LiveColumns(Listener):
         self.live: Live | None = None
 
     def started(self, job: Job) -> None:
+        """Show the job as waiting."""
         self.so_far[job] = ""
         self.status[job] = "waiting…"
         self._refresh()
 
     def text(self, job: Job, piece: str) -> None:
+        """Add a piece to the job's column."""
         self.so_far[job] = self.so_far.get(job, "") + piece
         self._refresh()
 
     def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
+        """Clear the job's text and say why it waits."""
         self.so_far[job] = ""
         self.status[job] = f"{type(error).__name__}; retrying in {wait_s:.1f} s"
         self._refresh()
 
     def finished(self, job: Job, reply: Reply) -> None:
+        """Show the final reply."""
         self.done[job] = reply
         self._refresh()
 
     def render(self) -> RenderableType:
+        """The table of columns as it stands."""
         table = Table.grid(expand=True, padding=(0, 1))
         for _ in self.labels:
             table.add_column(ratio=1)
@@ -62,9 +67,7 @@ class LiveColumns(Listener):
             self.live.update(self.render())
 
 
-def run_compare(
-    prompt: str, models: list[str] | None, *, live: bool, **options: Any
-) -> Comparison:
+def run_compare(prompt: str, models: list[str] | None, *, live: bool, **options: Any) -> Comparison:
     """Compare in the terminal: streamed into a live table on a tty, printed once otherwise."""
     wb = session()
     _, labels, _ = wb.plan(prompt, models, system=options.get("system"))

@@ -147,7 +147,9 @@ class WireServer:
             text=text,
             model=self.model_of(request),
             input_tokens=step.input_tokens if step.input_tokens is not None else prompt_words,
-            output_tokens=step.output_tokens if step.output_tokens is not None else len(text.split()),
+            output_tokens=step.output_tokens
+            if step.output_tokens is not None
+            else len(text.split()),
             finish_reason=step.finish_reason,
         )
 
@@ -244,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if step.status >= 400:
             extra = {"Retry-After": step.retry_after} if step.retry_after else {}
-            return self._json(step.status, wire.error_body(step.status, f"scripted {step.status}"), extra)
+            return self._json(
+                step.status, wire.error_body(step.status, f"scripted {step.status}"), extra
+            )
         answer = wire.answer_for(request, step)
         if wire.is_stream(request, kind):
             return self._stream(answer, step.malformed)
@@ -252,10 +256,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._raw(200, b'{"id": "broken", "choices": [', "application/json")
         return self._json(200, wire.body(answer))
 
-    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         self._raw(status, json.dumps(payload).encode(), "application/json", headers)
 
-    def _raw(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+    def _raw(
+        self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -272,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         events = list(self.wire.events(answer))
         if malformed:
-            events = events[:1] + [self.wire.broken_event()] + events[1:]
+            events = [*events[:1], self.wire.broken_event(), *events[1:]]
         for event in events:
             self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()

@@ -72,7 +72,11 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         """Only the parameters that were set, in field order."""
-        return {k: (list(v) if k == "stop" else v) for k, v in asdict(self).items() if v not in (None, ())}
+        return {
+            k: (list(v) if k == "stop" else v)
+            for k, v in asdict(self).items()
+            if v not in (None, ())
+        }
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ def _llama(path: Path, n_ctx: int) -> Any:
                 from llama_cpp import Llama
             except ImportError:
                 raise MissingDependency("local", "llama-cpp-python", "local") from None
-            _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, seed=DEFAULT_SEED, verbose=False)
+            _loaded[key] = Llama(
+                model_path=str(path), n_ctx=n_ctx, seed=DEFAULT_SEED, verbose=False
+            )
         return _loaded[key]
 
 
