@@ -9,6 +9,7 @@ import pytest
 
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 VENDOR_ENV = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "WORKBENCH_CONFIG")
+WORKBENCH_ENV = ("WORKBENCH_LABBOOK", "WORKBENCH_SOURCE", "WORKBENCH_SESSION")
 
 
 @pytest.fixture(autouse=True)
@@ -18,7 +19,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    for var in (*PROVIDER_KEYS, *VENDOR_ENV):
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    for var in (*PROVIDER_KEYS, *VENDOR_ENV, *WORKBENCH_ENV):
         monkeypatch.delenv(var, raising=False)
     work = tmp_path / "work"
     work.mkdir()

@@ -2,6 +2,7 @@
 
     import workbench as wb
     wb.compare("Why is the sky blue?", models=["gpt", "claude", "local"])
+    wb.log.to_frame()   # everything recorded, as a DataFrame
 
 Importing this package is cheap: no SDK, pandas or model is loaded until a call needs it.
 """
@@ -15,11 +16,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.comparison import Comparison
+    from workbench.labbook import LabBook
     from workbench.models.base import Prompt
     from workbench.session import Session
 
+from workbench import log  # cheap: its functions import what they need when called
+
 __version__ = "0.1.0"
-__all__ = ["acompare", "compare", "models", "session"]
+__all__ = ["acompare", "compare", "log", "models", "note", "pause", "resume", "session"]
 
 
 def compare(
@@ -58,3 +62,28 @@ def models() -> pd.DataFrame:
     from workbench.models.registry import describe
 
     return pd.DataFrame(describe(session().config))
+
+
+def note(text: str, *, tags: Sequence[str] = (), on: Sequence[str] = ()) -> dict[str, Any]:
+    """Write a free note into the lab notebook (about records `on`, if given)."""
+    book = _labbook()
+    record = book.note(text, on=on, tags=tags)
+    book.commit("note")
+    return record
+
+
+def pause(reason: str | None = None) -> None:
+    """Stop recording calls in this session until `resume()`; the pause is recorded."""
+    _labbook().pause(reason)
+
+
+def resume() -> None:
+    """Record calls again."""
+    _labbook().resume()
+
+
+def _labbook() -> LabBook:
+    book = session().labbook
+    if book is None:
+        raise RuntimeError("this session records nothing (it was opened with labbook=False)")
+    return book

@@ -131,3 +131,7 @@ def models(as_json: bool) -> None:
             click.echo(json.dumps(row))
         return
     models_table(rows)
+
+
+# The lab notebook's commands live in their own module; importing it registers them.
+from workbench import cli_log  # noqa: E402, F401

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.models.base import Prompt, Reply
@@ -11,6 +11,8 @@ from workbench.run import Job
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from workbench.labbook import LabBook
 
 FRAME_COLUMNS = [
     "prompt_index", "prompt", "model", "resolved", "sample", "text", "ok", "error_type",
@@ -28,6 +30,9 @@ class Comparison:
     samples: int
     jobs: tuple[Job, ...]
     replies: tuple[Reply, ...]
+    record_ids: tuple[str | None, ...] = ()
+    """The lab notebook record of each reply (None where recording was paused)."""
+    labbook: LabBook | None = field(default=None, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Reply]:
         return iter(self.replies)
@@ -41,10 +46,55 @@ class Comparison:
 
     def reply(self, model: str, prompt: int = 0, sample: int = 0) -> Reply:
         """One reply, by model label, prompt index and sample index."""
+        return self.replies[self._index(model, prompt, sample)]
+
+    def _index(self, model: str, prompt: int, sample: int) -> int:
         if model not in self.models:
             raise KeyError(f"{model!r} is not in this comparison: {', '.join(self.models)}")
         m = self.models.index(model)
-        return self.replies[(prompt * len(self.models) + m) * self.samples + sample]
+        return (prompt * len(self.models) + m) * self.samples + sample
+
+    def record_id(self, model: str, prompt: int = 0, sample: int = 0) -> str:
+        """The lab notebook id of one reply's record."""
+        index = self._index(model, prompt, sample)
+        record = self.record_ids[index] if index < len(self.record_ids) else None
+        if record is None:
+            raise LookupError(f"the reply of {model!r} was not recorded (recording paused?)")
+        return record
+
+    def pick(
+        self, model: str, reason: str | None = None, *, prompt: int = 0, tags: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Record that `model`'s answer to a prompt is the best of this comparison's answers."""
+        book = self._book()
+        judged = [self.record_id(m, prompt, s) for m in self.models for s in range(self.samples)]
+        record = book.decide(
+            "pick", judged, choice=self.record_id(model, prompt), reason=reason, tags=tags
+        )
+        book.commit(f"decision: pick {model}")
+        return record
+
+    def reject(
+        self, model: str, reason: str, *, prompt: int = 0, sample: int = 0, tags: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Record that `model`'s answer is wrong or unwanted, and why ("no, not that")."""
+        book = self._book()
+        judged = self.record_id(model, prompt, sample)
+        record = book.decide("reject", [judged], choice=judged, reason=reason, tags=tags)
+        book.commit(f"decision: reject {model}")
+        return record
+
+    def note(self, text: str, *, tags: Iterable[str] = ()) -> dict[str, Any]:
+        """Record a free note about this whole comparison."""
+        book = self._book()
+        record = book.note(text, on=[r for r in self.record_ids if r], tags=tags)
+        book.commit("note")
+        return record
+
+    def _book(self) -> LabBook:
+        if self.labbook is None:
+            raise LookupError("this comparison was not recorded: no lab notebook is open")
+        return self.labbook
 
     def pairs(self) -> Iterator[tuple[Job, Reply]]:
         """Each job with its reply."""

@@ -38,6 +38,22 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class LabBookSettings:
+    """Where the lab notebook lives and how it is committed."""
+
+    path: str | None = None
+    """Folder of the lab notebook; relative paths are from the research repo's root."""
+    git: bool = True
+    """Commit records (batched) to the git repository that holds the folder."""
+    push: str | None = None
+    """A remote to push to after each commit, e.g. "origin"."""
+    commit_every_s: float = 30.0
+    """In bulk runs, commit at most this often."""
+    redact: tuple[str, ...] = ()
+    """Extra regular expressions whose matches never reach the lab notebook."""
+
+
+@dataclass(frozen=True)
 class Price:
     """USD per million tokens."""
 
@@ -53,6 +69,7 @@ class Config:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     aliases: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
+    labbook: LabBookSettings = field(default_factory=LabBookSettings)
     session_budget_usd: float | None = None
     run_budget_usd: float | None = None
     sources: tuple[Path, ...] = ()
@@ -99,11 +116,18 @@ class Config:
                     "tokens, e.g. { input = 2.5, output = 10 }"
                 ) from None
         budget = data.get("budget", {})
+        book = dict(data.get("labbook", {}))
+        book["redact"] = tuple(book.get("redact", ()))
+        try:
+            labbook = LabBookSettings(**book)
+        except TypeError as e:
+            raise ConfigError(f"bad [labbook] section in {where}: {e}") from None
         return cls(
             run=run,
             providers=providers,
             aliases=aliases,
             prices=prices,
+            labbook=labbook,
             session_budget_usd=_optional_float(budget.get("session_usd"), "session_usd", where),
             run_budget_usd=_optional_float(budget.get("run_usd"), "run_usd", where),
             sources=sources,

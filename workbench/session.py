@@ -6,8 +6,9 @@ import asyncio
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.budget import Budget
 from workbench.comparison import Comparison
@@ -18,8 +19,11 @@ from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
 from workbench.run import Job, Listener, Runner, close_models
 
-Recorder = Callable[[Job, Reply], None]
-"""Called once for every finished call (the lab notebook is one)."""
+if TYPE_CHECKING:
+    from workbench.labbook import LabBook
+
+Recorder = Callable[[Job, Reply], "Future[dict[str, Any]] | None"]
+"""Called once for every finished call; may return a future of the record written."""
 
 PAID_ALIASES = ("gpt", "claude", "gemini")
 FREE_ALIASES = ("local", "terse", "teacher")
@@ -28,12 +32,27 @@ FREE_ALIASES = ("local", "terse", "teacher")
 class Session:
     """Shared state of one researcher's working session (one kernel, one CLI command)."""
 
-    def __init__(self, config: Config | None = None, *, budget_usd: float | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        budget_usd: float | None = None,
+        labbook: LabBook | Literal[False] | None = None,
+    ) -> None:
+        """Load config and open the lab notebook (`labbook=False` records nothing)."""
         self.config = config if config is not None else Config.load()
         self.id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         cap = budget_usd if budget_usd is not None else self.config.session_budget_usd
         self.budget = Budget(cap, "session")
         self.recorders: list[Recorder] = []
+        self.labbook: LabBook | None = None
+        if labbook is None:
+            from workbench.labbook import open_labbook
+
+            labbook = open_labbook(self.config, self.id)
+        if labbook:
+            self.labbook = labbook
+            self.recorders.append(labbook.record_call)
         self._loop = BackgroundLoop()
         # Adapters hold connections bound to one event loop: keep one set per loop.
         self._models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]] = (
@@ -55,6 +74,7 @@ class Session:
         *,
         system: str | None = None,
         samples: int = 1,
+        replay: bool = False,
         **params: Any,
     ) -> tuple[list[Prompt], list[str], list[Job]]:
         """Resolve names and build every job, or fail before anything is sent."""
@@ -72,6 +92,8 @@ class Session:
         if len(set(names)) != len(names):
             raise InvalidPrompt(f"a model is named twice in {names}: use samples=N for repeats")
         specs = [registry.resolve(name, self.config) for name in names]
+        if replay:
+            specs = [registry.replaying(spec) for spec in specs]
         jobs = [
             Job.plan(spec, prompt, i, s)
             for i, prompt in enumerate(built)
@@ -87,6 +109,7 @@ class Session:
         *,
         system: str | None = None,
         samples: int = 1,
+        replay: bool = False,
         budget_usd: float | None = None,
         listener: Listener | None = None,
         concurrency: int | None = None,
@@ -95,17 +118,29 @@ class Session:
         **params: Any,
     ) -> Comparison:
         """Send every prompt to every model at once and gather a Comparison."""
-        built, names, jobs = self.plan(prompts, models, system=system, samples=samples, **params)
+        built, names, jobs = self.plan(
+            prompts, models, system=system, samples=samples, replay=replay, **params
+        )
         cap = budget_usd if budget_usd is not None else self.config.run_budget_usd
         if runner is None:
             loop = asyncio.get_running_loop()
             runner = Runner(self.config, models=self._models.setdefault(loop, {}))
         runner.budgets = [self.budget, Budget(cap, "run")]
-        runner.listener = _Recording(listener or Listener(), self.recorders)
+        recording = _Recording(listener or Listener(), self.recorders)
+        runner.listener = recording
         runner.stream = stream
         runner.concurrency = concurrency
-        replies = await runner.run(jobs)
-        return Comparison(tuple(built), tuple(names), samples, tuple(jobs), tuple(replies))
+        try:
+            replies = await runner.run(jobs)
+        finally:  # even when interrupted, what finished is on disk before we return
+            records = await recording.written(jobs)
+            if self.labbook is not None:
+                message = f"compare: {_shorten(built[0].text)!r} on {', '.join(names)}"
+                await asyncio.to_thread(self.labbook.commit, message)
+        ids = tuple(r["id"] if r else None for r in records)
+        return Comparison(
+            tuple(built), tuple(names), samples, tuple(jobs), tuple(replies), ids, self.labbook
+        )
 
     def compare(
         self,
@@ -141,12 +176,27 @@ def _shut_down(
     loop.close()
 
 
+def _shorten(text: str, width: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 class _Recording(Listener):
     """Passes events on to a listener and every finished call to the recorders."""
 
     def __init__(self, inner: Listener, recorders: list[Recorder]) -> None:
         self.inner = inner
         self.recorders = recorders
+        self.futures: dict[Job, list[Future[dict[str, Any]]]] = {}
+
+    async def written(self, jobs: Sequence[Job]) -> list[dict[str, Any] | None]:
+        """Wait until every record is durable; the first recorder's record for each job."""
+        out: list[dict[str, Any] | None] = []
+        for job in jobs:
+            futures = self.futures.get(job, [])
+            done = [await asyncio.wrap_future(f) for f in futures]
+            out.append(done[0] if done else None)
+        return out
 
     def started(self, job: Job) -> None:
         self.inner.started(job)
@@ -159,7 +209,9 @@ class _Recording(Listener):
 
     def finished(self, job: Job, reply: Reply) -> None:
         for record in self.recorders:
-            record(job, reply)
+            future = record(job, reply)
+            if future is not None:
+                self.futures.setdefault(job, []).append(future)
         self.inner.finished(job, reply)
 
 

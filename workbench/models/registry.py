@@ -28,6 +28,7 @@ _BUILTIN: dict[str, str] = {
     "anthropic": "workbench.models.anthropic:AnthropicModel",
     "gemini": "workbench.models.gemini:GeminiModel",
     "local": "workbench.models.local:LocalModel",
+    "replay": "workbench.models.replay:ReplayModel",
 }
 _registered: dict[str, str | type[Model]] = {}
 _entry_points_loaded = False
@@ -121,9 +122,27 @@ def resolve(name: str, config: Config) -> ModelSpec:
         params = own.merged(params)
         current = alias["model"]
     provider, _, model_id = current.partition(":")
+    if provider == "replay" and ":" not in model_id:  # replay:gpt -> replay the alias's model
+        inner = resolve(model_id, config)
+        return replaying(
+            ModelSpec(
+                label,
+                inner.provider,
+                inner.model_id,
+                system or inner.system,
+                inner.params.merged(params),
+            )
+        )
     if provider not in config.providers or not model_id:
         raise UnknownModel(current, sorted(config.aliases))
     return ModelSpec(label, provider, model_id, system, params)
+
+
+def replaying(spec: ModelSpec) -> ModelSpec:
+    """The same model, system prompt and params, answered from the lab notebook."""
+    if spec.provider == "replay":
+        return spec
+    return ModelSpec(spec.label, "replay", spec.full_name, spec.system, spec.params)
 
 
 def build(spec: ModelSpec, config: Config) -> Model:

@@ -1,0 +1,727 @@
+"""Fan-out benchmark: the real SDKs against the wire servers, measured against the ideal.
+
+    .venv/bin/python bench/fanout.py            # full size (about 30 s)
+    .venv/bin/python bench/fanout.py --quick    # smoke check (a few seconds)
+
+(a) sync comparisons one after another: 3 models, latency 0.2 s, `Session.compare` as a
+    notebook cell calls it. Ideal: N x 0.2 s (each comparison waits for its slowest model).
+(b) one big fan-out: P prompts x 3 models, latency 0.1 s, concurrency=64 per provider.
+    Ideal: ceil(P / 64) x 0.1 s (each provider runs its P calls 64 at a time, the three
+    providers side by side). Run streamed (the default) and with stream=False.
+
+The wire servers (tests/wire) run in their own processes, so their work never holds the
+client's GIL; they still share the machine's cores with the client. Not a test: it prints
+figures. Exit status 0, or 1 with --strict when a figure misses its target, or 2 when any
+call failed (the figures would then mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import statistics
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PROVIDERS = ("openai", "anthropic", "gemini")
+MODELS = ["openai:gpt-test", "anthropic:claude-test", "gemini:gemini-test"]
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
+# Env vars the SDKs read on their own that would point them away from the wire servers.
+STRAY_ENV = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_API_KEY")
+
+SYNC_LATENCY_S = 0.2
+SYNC_TARGET = 1.05
+FANOUT_LATENCY_S = 0.1
+FANOUT_CONCURRENCY = 64
+FANOUT_TARGET = 1.2
+
+TEMP_DIRS: list[str] = []  # removed at exit
+NOISY: list[str] = []  # runs during which other processes were busy
+
+
+# -- the wire servers, in processes of their own --------------------------------------------
+
+
+def _serve(conn: Any, providers: Sequence[str], latency_s: float, nodelay: bool) -> None:
+    """Child process: run wire servers for `providers` and obey commands from the pipe."""
+    from tests.wire.anthropic_server import AnthropicServer
+    from tests.wire.gemini_server import GeminiServer
+    from tests.wire.openai_server import OpenAIServer
+
+    kinds = {"openai": OpenAIServer, "anthropic": AnthropicServer, "gemini": GeminiServer}
+    servers = {p: kinds[p](latency_s=latency_s) for p in providers}
+    for server in servers.values():
+        # The harness's handler leaves Nagle on: it sends the headers, then holds the body
+        # back until the client ACKs them, and the client's delayed ACK takes ~40 ms. Every
+        # call would look 40 ms slower than the latency asked for, so the benchmark turns
+        # Nagle off (TCP_NODELAY, as real API front ends do) unless --harness-nagle.
+        server._httpd.RequestHandlerClass.disable_nagle_algorithm = nodelay
+        server.start()
+    counters = {p: _InFlight() for p in providers}
+    for p, server in servers.items():
+        counters[p].wrap(server)
+    parent = os.getppid()
+    conn.send({p: (s.base_url, s.api_key) for p, s in servers.items()})
+    try:
+        while True:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:  # the parent died without saying stop
+                    break
+                continue
+            command, *args = conn.recv()
+            if command == "latency":
+                for server in servers.values():
+                    server.latency_s = float(args[0])
+                conn.send(None)
+            elif command == "reset":
+                for p, server in servers.items():
+                    with server._lock:
+                        server.requests.clear()
+                    counters[p].reset()
+                conn.send(time.process_time())
+            elif command == "stats":
+                conn.send(
+                    {
+                        "cpu_s": time.process_time(),
+                        "requests": {p: c.total for p, c in counters.items()},
+                        "peak": {p: c.peak for p, c in counters.items()},
+                        "connections": {p: c.connections for p, c in counters.items()},
+                    }
+                )
+            elif command == "stop":
+                break
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+class _InFlight:
+    """Counts the requests a server is holding (inside its latency wait) and the peak."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.peak = self.total = self.connections = 0
+
+    def reset(self) -> None:
+        with self.lock:
+            self.peak = self.now
+            self.total = self.connections = 0
+
+    def wrap(self, server: Any) -> None:
+        inner = server.wait
+        accept = server._httpd.process_request
+
+        def process_request(request: Any, client_address: Any) -> None:
+            with self.lock:
+                self.connections += 1  # one per TCP connection the client opened
+            accept(request, client_address)
+
+        server._httpd.process_request = process_request
+
+        def wait(seconds: float) -> None:
+            with self.lock:
+                self.now += 1
+                self.total += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                inner(seconds)
+            finally:
+                with self.lock:
+                    self.now -= 1
+
+        server.wait = wait  # the handler calls wire.wait(latency) once per request
+
+
+@dataclass
+class ServerProcess:
+    providers: Sequence[str]
+    latency_s: float
+    nodelay: bool = True
+    process: Any = None
+    conn: Any = None
+    urls: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def start(self) -> ServerProcess:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_serve,
+            args=(child, tuple(self.providers), self.latency_s, self.nodelay),
+            name=f"wire-{'-'.join(self.providers)}",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        if not self.conn.poll(30):
+            raise RuntimeError(f"wire servers {self.providers} did not start within 30 s")
+        self.urls = self.conn.recv()
+        return self
+
+    def ask(self, *command: Any) -> Any:
+        self.conn.send(command)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):
+            self.conn.send(("stop",))
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        self.conn.close()
+        self.process = None
+
+
+class Servers:
+    """The three wire servers, one process each (or all in one with --one-server-process)."""
+
+    def __init__(self, latency_s: float, one_process: bool, nodelay: bool) -> None:
+        groups = [PROVIDERS] if one_process else [(p,) for p in PROVIDERS]
+        self.procs = [ServerProcess(g, latency_s, nodelay) for g in groups]
+
+    def start(self) -> Servers:
+        for proc in self.procs:
+            proc.start()
+        return self
+
+    @property
+    def urls(self) -> dict[str, tuple[str, str]]:
+        return {p: u for proc in self.procs for p, u in proc.urls.items()}
+
+    def set_latency(self, seconds: float) -> None:
+        for proc in self.procs:
+            proc.ask("latency", seconds)
+
+    def reset(self) -> float:
+        return sum(proc.ask("reset") for proc in self.procs)
+
+    def stats(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {"cpu_s": 0.0, "requests": {}, "peak": {}, "connections": {}}
+        for proc in self.procs:
+            s = proc.ask("stats")
+            merged["cpu_s"] += s["cpu_s"]
+            for key in ("requests", "peak", "connections"):
+                merged[key].update(s[key])
+        return merged
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+# -- the client -------------------------------------------------------------------------------
+
+
+def wire_config(urls: dict[str, tuple[str, str]]) -> Any:
+    """The shipped defaults with openai/anthropic/gemini pointed at the wire servers.
+
+    Built from defaults.toml alone (no user or repo config files), like tests.conftest's
+    wire_config otherwise.
+    """
+    from workbench.config import Config
+
+    data = tomllib.loads(resources.files("workbench").joinpath("defaults.toml").read_text())
+    for provider, (base_url, _key) in urls.items():
+        data["providers"][provider]["base_url"] = base_url
+    data["run"].update(backoff_s=0.01, backoff_max_s=0.05)
+    data.setdefault("prices", {}).update({m: {"input": 1000.0, "output": 1000.0} for m in MODELS})
+    data["budget"] = {}
+    return Config.from_dict(data)
+
+
+def open_session(session_class: Any, config: Any, labbook: bool) -> Any:
+    """A Session on `config`; without --labbook, one that records nothing.
+
+    The lab notebook (where a Session has one) writes and commits a record per call: a cost
+    of its own, kept out of the fan-out figures unless asked for. With --labbook it lives in
+    a temporary folder, never in the repository the benchmark runs from.
+    """
+    import dataclasses
+    import inspect
+    import tempfile
+
+    if "labbook" not in inspect.signature(session_class).parameters:
+        if labbook:
+            print("  (this Session has no lab notebook: --labbook ignored)", file=sys.stderr)
+        return session_class(config)
+    if not labbook:
+        return session_class(config, labbook=False)
+    folder = tempfile.mkdtemp(prefix="fanout-labbook-")
+    TEMP_DIRS.append(folder)
+    os.environ["XDG_DATA_HOME"] = folder
+    book = dataclasses.replace(config.labbook, path=os.path.join(folder, "labbook"), push=None)
+    return session_class(dataclasses.replace(config, labbook=book))
+
+
+def point_env_at(urls: dict[str, tuple[str, str]]) -> None:
+    for var in STRAY_ENV:
+        os.environ.pop(var, None)
+    for provider, (_url, key) in urls.items():
+        os.environ[KEY_ENV[provider]] = key
+    no_proxy = ",".join(x for x in (os.environ.get("NO_PROXY"), "127.0.0.1", "localhost") if x)
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = no_proxy
+
+
+def machine_cpu_s() -> float | None:
+    """CPU seconds the whole machine has been busy (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def others_cpu(machine0: float | None, ours_s: float, wall_s: float, what: str) -> str:
+    """CPU that processes other than this benchmark used while it ran (noise)."""
+    machine1 = machine_cpu_s()
+    if machine0 is None or machine1 is None:
+        return "n/a"
+    others = max(0.0, machine1 - machine0 - ours_s)
+    if others > 0.1 * wall_s:
+        NOISY.append(f"{what}: other processes used {others:.1f} s of CPU in {wall_s:.1f} s")
+    return f"{others:.2f} s"
+
+
+def check(comparison: Any, what: str) -> int:
+    errors = comparison.errors
+    if errors:
+        first = errors[0]
+        print(
+            f"  ! {what}: {len(errors)} of {len(comparison)} calls failed; first: "
+            f"{first.model}: {first.error.type}: {first.error.message}",
+            file=sys.stderr,
+        )
+    return len(errors)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass
+class Row:
+    bench: str
+    figure: str
+    value: str
+    target: str = ""
+    verdict: str = ""
+
+
+def bench_sync(session: Any, servers: Servers, n: int, rows: list[Row]) -> tuple[bool, int]:
+    """(a) N comparisons, one after another, through the sync API."""
+    servers.set_latency(SYNC_LATENCY_S)
+    failures = check(session.compare("warm up", MODELS), "(a) warm-up")
+    server_cpu0 = servers.reset()
+    walls: list[float] = []
+    slowest: list[float] = []  # the slowest reply's own latency_s in each comparison
+    machine0 = machine_cpu_s()
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    for i in range(n):
+        t0 = time.perf_counter()
+        comparison = session.compare(f"comparison {i}: name three prime numbers", MODELS)
+        walls.append(time.perf_counter() - t0)
+        failures += check(comparison, f"(a) comparison {i}")
+        slowest.append(max(r.latency_s for r in comparison))
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    server_cpu = servers.stats()["cpu_s"] - server_cpu0
+    noise = others_cpu(machine0, cpu + server_cpu, wall, f"(a) {n}x3")
+    ideal = n * SYNC_LATENCY_S
+    ratio = wall / ideal
+    ok = ratio <= SYNC_TARGET
+    name = f"(a) sync {n}x3"
+    ms = 1000
+    rows += [
+        Row(name, "wall", f"{wall:.3f} s"),
+        Row(name, "ideal", f"{ideal:.3f} s", f"{n} x {SYNC_LATENCY_S:g} s"),
+        Row(name, "wall / ideal", f"{ratio:.3f}", f"<= {SYNC_TARGET}", "PASS" if ok else "MISS"),
+        Row(name, "per comparison mean", f"{statistics.fmean(walls) * ms:.1f} ms"),
+        Row(name, "per comparison p50", f"{percentile(walls, 50) * ms:.1f} ms"),
+        Row(name, "per comparison p95", f"{percentile(walls, 95) * ms:.1f} ms"),
+        Row(name, "per comparison max", f"{max(walls) * ms:.1f} ms"),
+        Row(
+            name,
+            "slowest call in it, mean",
+            f"{statistics.fmean(slowest) * ms:.1f} ms",
+            f"{SYNC_LATENCY_S * ms:g} ms + SDK",
+        ),
+        Row(name, "client CPU / comparison", f"{cpu / n * ms:.2f} ms"),
+        Row(name, "other processes' CPU", noise, "machine noise, ideally ~0"),
+    ]
+    return ok, failures
+
+
+def bench_fanout(
+    session: Any,
+    servers: Servers,
+    n: int,
+    stream: bool,
+    rows: list[Row],
+    profile: str | None,
+    raw: bool,
+) -> tuple[bool, int]:
+    """(b) N prompts x 3 models in one compare call, 64 in flight per provider."""
+    servers.set_latency(FANOUT_LATENCY_S)
+    c = FANOUT_CONCURRENCY
+    # Warm-up: one full wave, so each provider's pool holds its 64 connections already.
+    warm = [f"warm-up {i}" for i in range(min(c, n))]
+    failures = check(session.compare(warm, MODELS, concurrency=c, stream=stream), "(b) warm-up")
+    prompts = [f"prompt {i}: name three prime numbers" for i in range(n)]
+    server_cpu0 = servers.reset()
+    spy = py_spy(profile, "stream" if stream else "nostream")
+    machine0 = machine_cpu_s()
+    cpu0, sys0 = time.process_time(), os.times().system
+    start = time.perf_counter()
+    comparison = session.compare(prompts, MODELS, concurrency=c, stream=stream)
+    wall = time.perf_counter() - start
+    cpu, sys_cpu = time.process_time() - cpu0, os.times().system - sys0
+    if spy is not None:
+        stop_py_spy(spy)
+    stats = servers.stats()
+    server_cpu = stats["cpu_s"] - server_cpu0
+    noise = others_cpu(machine0, cpu + server_cpu, wall, f"(b) {n}x3 stream={stream}")
+    failures += check(comparison, "(b)")
+    calls = len(comparison)
+    ideal = math.ceil(n / c) * FANOUT_LATENCY_S
+    ratio = wall / ideal
+    ok = ratio <= FANOUT_TARGET
+    latencies = [r.latency_s for r in comparison]
+    name = f"(b) {n}x3 c={c} {'stream' if stream else 'stream=False'}"
+    peaks = "/".join(str(stats["peak"][p]) for p in PROVIDERS)
+    sent = sum(stats["requests"].values())
+    rows += [
+        Row(name, "wall", f"{wall:.3f} s"),
+        Row(name, "ideal", f"{ideal:.3f} s", f"ceil({n}/{c}) x {FANOUT_LATENCY_S:g} s"),
+        Row(name, "wall / ideal", f"{ratio:.3f}", f"<= {FANOUT_TARGET}", "PASS" if ok else "MISS"),
+        Row(name, "calls/s", f"{calls / wall:.0f}", f"{calls / ideal:.0f} at ideal"),
+        Row(
+            name,
+            "call latency p50 / p95",
+            f"{percentile(latencies, 50) * 1000:.0f} / {percentile(latencies, 95) * 1000:.0f} ms",
+            "incl. queueing for a slot",
+        ),
+        Row(
+            name,
+            "client CPU",
+            f"{cpu:.2f} s = {cpu / calls * 1000:.2f} ms/call",
+            f"of it {sys_cpu:.2f} s in the kernel",
+        ),
+        Row(name, "client CPU / wall", f"{cpu / wall:.0%}", "~100% = one core saturated"),
+        Row(
+            name,
+            "server CPU (3 procs)" if len(servers.procs) > 1 else "server CPU",
+            f"{server_cpu:.2f} s = {server_cpu / max(sent, 1) * 1000:.2f} ms/req",
+        ),
+        Row(name, "other processes' CPU", noise, "machine noise, ideally ~0"),
+        Row(name, "peak in flight o/a/g", peaks, f"{c} each"),
+        Row(
+            name,
+            "new connections o/a/g",
+            "/".join(str(stats["connections"][p]) for p in PROVIDERS),
+            "0 each (pools warm)",
+        ),
+    ]
+    if sent != calls:
+        rows.append(Row(name, "requests seen by servers", str(sent), str(calls)))
+    if raw:
+        import asyncio
+
+        raw_wall, raw_cpu, raw_calls, raw_noise = asyncio.run(
+            raw_sdk_fanout(servers, prompts, c, stream)
+        )
+        rows += [
+            Row(name, "raw SDKs, no workbench: wall", f"{raw_wall:.3f} s", "same fan-out"),
+            Row(name, "raw SDKs: wall / ideal", f"{raw_wall / ideal:.3f}", "the SDKs' floor"),
+            Row(
+                name,
+                "raw SDKs: client CPU",
+                f"{raw_cpu:.2f} s = {raw_cpu / raw_calls * 1000:.2f} ms/call",
+            ),
+            Row(name, "raw SDKs: other processes' CPU", raw_noise, "machine noise"),
+            Row(name, "workbench wall / raw SDKs", f"{wall / raw_wall:.3f}", "workbench's share"),
+        ]
+    return ok, failures
+
+
+def py_spy(prefix: str | None, what: str) -> Any:
+    """With --profile, sample this process with py-spy during the timed call only."""
+    if not prefix:
+        return None
+    import subprocess
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = f"{prefix}-{what}.txt"
+    spy = subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(os.getpid()),
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            out,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # let it attach before the clock starts
+    print(f"  py-spy sampling the timed call into {out}", flush=True)
+    return spy
+
+
+def stop_py_spy(spy: Any) -> None:
+    import signal
+
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+    try:
+        spy.wait(timeout=30)
+    except Exception:
+        spy.kill()
+        spy.wait()
+
+
+async def raw_sdk_fanout(
+    servers: Servers, prompts: Sequence[str], concurrency: int, stream: bool
+) -> tuple[float, float, int, str]:
+    """The same fan-out straight through the three SDKs, no workbench.
+
+    Returns the wall time, the client CPU, the number of calls and the machine noise.
+
+    What the SDKs alone cost on this machine: the floor that the workbench adds its runner,
+    retries, budgets and Replies to. Same shape as the runner: a task per call, all made up
+    front, a semaphore of `concurrency` per provider; warm-up with one wave first.
+    """
+    import asyncio
+
+    import anthropic
+    import openai
+    from google import genai
+
+    urls = servers.urls
+
+    oa = openai.AsyncOpenAI(api_key=urls["openai"][1], base_url=urls["openai"][0], max_retries=0)
+    an = anthropic.AsyncAnthropic(
+        api_key=urls["anthropic"][1], base_url=urls["anthropic"][0], max_retries=0
+    )
+    gm = genai.Client(
+        api_key=urls["gemini"][1],
+        vertexai=False,
+        http_options=genai.types.HttpOptions(
+            base_url=urls["gemini"][0], retry_options=genai.types.HttpRetryOptions(attempts=1)
+        ),
+    ).aio
+    limits = {p: asyncio.Semaphore(concurrency) for p in PROVIDERS}
+
+    async def openai_call(prompt: str) -> str:
+        messages: Any = [{"role": "user", "content": prompt}]
+        async with limits["openai"]:
+            if not stream:
+                r = await oa.chat.completions.create(model="gpt-test", messages=messages)
+                return r.choices[0].message.content or ""
+            pieces = []
+            s = await oa.chat.completions.create(
+                model="gpt-test",
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with s:
+                async for chunk in s:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        pieces.append(chunk.choices[0].delta.content)
+            return "".join(pieces)
+
+    async def anthropic_call(prompt: str) -> str:
+        messages: Any = [{"role": "user", "content": prompt}]
+        async with limits["anthropic"]:
+            if not stream:
+                m = await an.messages.create(
+                    model="claude-test", max_tokens=4096, messages=messages
+                )
+                return "".join(getattr(b, "text", "") for b in m.content)
+            pieces = []
+            s = await an.messages.create(
+                model="claude-test", max_tokens=4096, messages=messages, stream=True
+            )
+            async with s:
+                async for event in s:
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        pieces.append(event.delta.text)
+            return "".join(pieces)
+
+    async def gemini_call(prompt: str) -> str:
+        async with limits["gemini"]:
+            if not stream:
+                r = await gm.models.generate_content(model="gemini-test", contents=prompt)
+                return r.text or ""
+            pieces = []
+            async for chunk in await gm.models.generate_content_stream(
+                model="gemini-test", contents=prompt
+            ):
+                pieces.append(chunk.text or "")
+            return "".join(pieces)
+
+    async def fan_out(items: Sequence[str]) -> list[str]:
+        calls = [f(p) for p in items for f in (openai_call, anthropic_call, gemini_call)]
+        return list(await asyncio.gather(*calls))
+
+    try:
+        await fan_out([f"warm-up {i}" for i in range(min(concurrency, len(prompts)))])
+        server_cpu0, machine0 = servers.reset(), machine_cpu_s()
+        cpu0, start = time.process_time(), time.perf_counter()
+        answers = await fan_out(prompts)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        server_cpu = servers.stats()["cpu_s"] - server_cpu0
+        what = f"(b) raw SDKs {len(prompts)}x3 stream={stream}"
+        noise = others_cpu(machine0, cpu + server_cpu, wall, what)
+        if not all(a.startswith("echo: ") for a in answers):
+            raise RuntimeError("the raw SDK fan-out got an answer that is not the echo")
+        return wall, cpu, len(answers), noise
+    finally:
+        await oa.close()
+        await an.close()
+        await gm.aclose()
+
+
+def print_table(rows: list[Row]) -> None:
+    heads = Row("benchmark", "figure", "value", "target / ideal", "")
+    widths = [max(len(getattr(r, f)) for r in [heads, *rows]) for f in Row.__dataclass_fields__]
+
+    def line(r: Row) -> str:
+        cells = [
+            getattr(r, f).ljust(w) for f, w in zip(Row.__dataclass_fields__, widths, strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    print(line(heads))
+    print("  ".join("-" * w for w in widths))
+    last = None
+    for r in rows:
+        if last is not None and r.bench != last:
+            print()
+        print(line(r if r.bench != last else Row("", r.figure, r.value, r.target, r.verdict)))
+        last = r.bench
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    parser.add_argument("--comparisons", type=int, help="(a) size (default 50, quick 10)")
+    parser.add_argument("--prompts", type=int, help="(b) size (default 1000, quick 200)")
+    parser.add_argument(
+        "--only", choices=("a", "b", "b-stream", "b-nostream"), help="run one benchmark only"
+    )
+    parser.add_argument(
+        "--one-server-process",
+        action="store_true",
+        help="all three wire servers in one process instead of one each",
+    )
+    parser.add_argument(
+        "--harness-nagle",
+        action="store_true",
+        help="leave Nagle on in the wire servers, as tests/wire/harness.py has it "
+        "(adds ~40 ms to every call)",
+    )
+    parser.add_argument(
+        "--labbook",
+        action="store_true",
+        help="record every call in a lab notebook (in a temporary folder)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="sample each timed (b) call with py-spy (pip install py-spy) "
+        "into PREFIX-stream.txt / PREFIX-nostream.txt (collapsed stacks); "
+        "the figures then include py-spy's own load on the 2 cores",
+    )
+    parser.add_argument(
+        "--no-raw",
+        action="store_true",
+        help="skip running (b) straight through the SDKs (the no-workbench baseline)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses")
+    args = parser.parse_args(argv)
+    n_sync = args.comparisons or (10 if args.quick else 50)
+    n_fan = args.prompts or (200 if args.quick else 1000)
+
+    servers = Servers(SYNC_LATENCY_S, args.one_server_process, not args.harness_nagle).start()
+    rows: list[Row] = []
+    results: list[bool] = []
+    failures = 0
+    session = None
+    try:
+        point_env_at(servers.urls)
+        from workbench.session import Session
+
+        session = open_session(Session, wire_config(servers.urls), args.labbook)
+        print(
+            f"fan-out benchmark: python {platform.python_version()}, {os.cpu_count()} cores, "
+            f"wire servers in {len(servers.procs)} process(es), "
+            f"Nagle {'on (harness as is)' if args.harness_nagle else 'off (TCP_NODELAY)'}\n",
+            flush=True,
+        )
+        if args.only in (None, "a"):
+            ok, bad = bench_sync(session, servers, n_sync, rows)
+            results.append(ok)
+            failures += bad
+        for stream in (True, False):
+            if args.only in (None, "b") or args.only == ("b-stream" if stream else "b-nostream"):
+                ok, bad = bench_fanout(
+                    session, servers, n_fan, stream, rows, args.profile, not args.no_raw
+                )
+                # The target is for the default (streamed) compare; stream=False is a comparison.
+                if stream:
+                    results.append(ok)
+                failures += bad
+    finally:
+        if session is not None:
+            session.close()
+        servers.stop()
+        for folder in TEMP_DIRS:
+            shutil.rmtree(folder, ignore_errors=True)
+    print_table(rows)
+    for line in NOISY:
+        print(f"\n! {line}: the machine was not quiet, figures are pessimistic", end="")
+    if NOISY:
+        print()
+    if failures:
+        print(f"\n{failures} call(s) failed: the figures above are not valid", file=sys.stderr)
+        return 2
+    return 1 if args.strict and not all(results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

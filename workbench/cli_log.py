@@ -1,0 +1,166 @@
+"""`workbench log ...`, `workbench note` and `workbench init`: the lab notebook from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from workbench.cli import friendly, main
+from workbench.config import Config
+from workbench.errors import ConfigError
+
+
+def _root() -> Path:
+    from workbench.labbook import locate
+
+    return locate(Config.load())
+
+
+def _records() -> list[dict[str, object]]:
+    from workbench.labbook.book import records
+
+    return records(_root())
+
+
+@main.group(invoke_without_command=True)
+@click.option("-n", "--limit", default=20, show_default=True, help="How many recent entries.")
+@click.pass_context
+@friendly
+def log(ctx: click.Context, limit: int) -> None:
+    """The lab notebook: recent entries, one line each (or a subcommand)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _records()[-limit:]
+    if not rows:
+        click.echo(f"the lab notebook at {_root()} is empty: run `workbench compare ...` first")
+        return
+    for record in rows:
+        click.echo(one_line(record))
+
+
+def one_line(record: dict[str, object]) -> str:
+    """A record as one terminal line: time, id, kind, model and the gist."""
+    ts = str(record["ts"])[:19].replace("T", " ")
+    kind = str(record["kind"])
+    gist = ""
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    if kind == "call":
+        prompt = record.get("prompt") or {}
+        reply = record.get("reply") or {}
+        assert isinstance(prompt, dict) and isinstance(reply, dict)
+        text = prompt["messages"][-1]["content"] if prompt.get("messages") else ""
+        answer = reply.get("text") or (reply.get("error") or {}).get("type", "")
+        gist = f"{record.get('model')}: {_clip(text, 40)!r} -> {_clip(str(answer), 50)!r}"
+    elif kind == "decision":
+        gist = (
+            f"{data.get('verdict')} {data.get('choice') or ''} {data.get('reason') or ''}".strip()
+        )
+    elif kind == "note":
+        gist = _clip(str(data.get("text", "")), 90)
+    return f"{ts}  {str(record['id'])[-8:]}  {kind:<8}  {gist}"
+
+
+def _clip(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@log.command()
+@click.argument("record_id")
+@friendly
+def show(record_id: str) -> None:
+    """Print one record in full (an id, or its last 8 characters)."""
+    found = [r for r in _records() if str(r["id"]).endswith(record_id.upper())]
+    if not found:
+        raise ConfigError(f"no record {record_id!r} in {_root()}: `workbench log` lists ids")
+    if len(found) > 1:
+        raise ConfigError(f"{record_id!r} matches {len(found)} records: give more characters")
+    click.echo(json.dumps(found[0], indent=2, ensure_ascii=False))
+
+
+@log.command()
+@friendly
+def verify() -> None:
+    """Re-check every hash chain; exit 1 naming the first broken record of each file."""
+    from workbench import log as labbook_log
+
+    report = labbook_log.verify()
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@log.command()
+@click.option("--since", help="First day (YYYY-MM-DD), inclusive.")
+@click.option("--until", help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only records with this tag (repeatable).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "html", "jsonl", "csv"]), default="md",
+    show_default=True,
+)  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def export(
+    since: str | None,
+    until: str | None,
+    models: tuple[str, ...],
+    tags: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Export the lab notebook as a dated record (Markdown, HTML, JSON Lines or CSV)."""
+    from workbench import log as labbook_log
+
+    for value, name in ((since, "--since"), (until, "--until")):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
+    text = labbook_log.export(fmt, since=since, until=until, model=list(models), tag=list(tags))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("text")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--on", "links", multiple=True, help="Id of a record the note is about.")
+@friendly
+def note(text: str, tags: tuple[str, ...], links: tuple[str, ...]) -> None:
+    """Write a free note into the lab notebook, and commit it."""
+    from workbench.session import session
+
+    book = session().labbook
+    if book is None:
+        raise ConfigError("no lab notebook is open")
+    try:
+        record = book.note(text, on=list(links), tags=tags)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    book.commit("note")
+    click.echo(f"noted {record['id']} in {book.path}")
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@friendly
+def init(folder: Path | None) -> None:
+    """Make FOLDER (default: the configured lab notebook) a lab notebook repository."""
+    from workbench.labbook import git_toplevel
+    from workbench.labbook.git import GitSync
+
+    root = (folder or _root()).resolve()
+    GitSync.open(root, research_repo=git_toplevel(Path.cwd()))
+    click.echo(f"lab notebook ready at {root}")
+    if folder is not None and root != _root():
+        click.echo(f'to record there, add to workbench.toml:  [labbook] path = "{root}"')

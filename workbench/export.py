@@ -1,0 +1,303 @@
+"""Export the lab notebook as a dated record: Markdown, one self-contained HTML file, JSONL or CSV.
+
+Markdown and HTML read as a diary: a header summarising the period (dates, counts by kind,
+models, total spend) and how to verify it, then every record in time order, grouped by day,
+each with its time, author, model, prompt, answer, cost, hash and the git commit that first
+held it; decisions and notes sit in the flow with the records they judged. JSON Lines gives
+the records verbatim, each session's together in chain order (so they re-verify: hashes and
+`prev` links are untouched), CSV the tidy frame of `workbench.labbook.query.to_frame`.
+`commit_index(load_records(files), git)` gives the `first_commits` mapping from the git layer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from workbench.labbook.chain import dumps
+from workbench.labbook.query import Choice, RecordList, When, to_frame
+from workbench.labbook.store import Line
+from workbench.labbook.verify import CommitHistory
+
+FORMATS = ("md", "html", "jsonl", "csv")
+HOW_TO_VERIFY = (
+    "Run `workbench log verify` where the lab notebook lives: it re-checks every session file "
+    "and names the first record that was edited, removed, reordered or inserted.",
+    "Each record's `hash` is the SHA-256 (hex) of the canonical JSON of the record without its "
+    "`hash` field (keys sorted, no spaces, UTF-8), and its `prev` is the `hash` of the record "
+    "before it in the same session file (none for the first), so the records form a chain: "
+    "changing any line breaks it from that line on.",
+    "The commit shown with each entry is the first git commit that held it; `git log` on the "
+    "lab notebook repository shows when each was recorded.",
+)
+
+
+@dataclass
+class Entry:
+    """One record, ready to render: every value is display text (not yet escaped)."""
+
+    day: str
+    time: str
+    kind: str
+    title: str
+    hash: str
+    commit: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    blocks: list[tuple[str, str]] = field(default_factory=list)
+    """(heading, multi-line text): prompt, answer, reason, note."""
+
+
+def export(
+    records: Iterable[dict[str, Any] | Line],
+    fmt: str,
+    *,
+    since: When | None = None,
+    until: When | None = None,
+    model: Choice | None = None,
+    tag: Choice | None = None,
+    first_commits: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The records (filtered as `to_frame` filters) as one document in `fmt` (see FORMATS)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    items = records if isinstance(records, list) else list(records)
+    frame = to_frame(items, since=since, until=until, model=model, tag=tag)
+    if fmt == "jsonl":  # each session's records together, in chain order
+        first_seen = pd.factorize(frame["session"])[0]
+        order = np.lexsort((frame["seq"].to_numpy(dtype="int64", na_value=-1), first_seen))
+        return "".join(dumps(_raw(items[i])).decode() for i in frame.index[order])
+    if fmt == "csv":
+        return _csv(frame)
+    entries = _entries(frame, _lookup(frame, items), first_commits or {})
+    head = _header(frame, since, until, model, tag)
+    return _markdown(head, entries) if fmt == "md" else _html(head, entries)
+
+
+def commit_index(records: RecordList, git: CommitHistory) -> dict[str, tuple[str, str]]:
+    """Each record's hash -> the first commit (id, date) that held its line: for `export`."""
+    held: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, tuple[str, str]] = {}
+    for record, path, number in zip(records, records.paths, records.numbers, strict=True):
+        if path not in held:
+            held[path] = git.first_commits(Path(path))
+        if number <= len(held[path]):
+            out[str(record.get("hash"))] = held[path][number - 1]
+    return out
+
+
+def _raw(item: dict[str, Any] | Line) -> dict[str, Any]:
+    return item.record if isinstance(item, Line) else item
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    def encode(values: pd.Series[Any]) -> list[str]:
+        return ["" if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+
+    flat = frame.assign(params=encode(frame["params"]), links=encode(frame["links"]))
+    return str(flat.assign(tags=encode(frame["tags"])).to_csv(index=False))
+
+
+def _lookup(frame: pd.DataFrame, items: Sequence[dict[str, Any] | Line]) -> dict[str, str]:
+    """A short description of every record a decision or note in the frame is about."""
+    wanted = {i for links in frame["links"] for i in links}
+    found: dict[str, str] = {}
+    for record in (_raw(item) for item in items) if wanted else ():
+        if record.get("id") in wanted:
+            prompt = (record.get("prompt") or {}).get("messages") or [{}]
+            gist = f"{record.get('model')}: {_clip(str(prompt[-1].get('content', '')), 60)}"
+            found[record["id"]] = gist if record.get("kind") == "call" else str(record.get("kind"))
+    return found
+
+
+def _header(
+    frame: pd.DataFrame, since: Any, until: Any, model: Any, tag: Any
+) -> list[tuple[str, str]]:
+    ts = frame["ts"]
+    first = str(since) if since is not None else (_stamp(ts.min()) if len(ts) else "-")
+    last = str(until) if until is not None else (_stamp(ts.max()) if len(ts) else "-")
+    counts = frame["kind"].value_counts(sort=False)
+    kinds = ", ".join(f"{n} {k}{'s' * (n != 1)}" for k, n in counts.items() if n)
+    calls = frame[frame["kind"] == "call"]
+    used = Counter(zip(calls["model"].astype(str), calls["resolved"].astype(str), strict=True))
+    models = ", ".join(f"{m} ({r}) × {n}" for (m, r), n in sorted(used.items())) or "none"
+    unpriced = int(calls["cost_usd"].isna().sum())
+    spend = f"${float(calls['cost_usd'].sum()):.4f}" + (
+        f" ({unpriced} call{'s' * (unpriced != 1)} without a known price)" if unpriced else ""
+    )
+    head = [("From", first), ("To", last), ("Records", f"{len(frame)} ({kinds or 'none'})")]
+    head += [("Models", models), ("Total spend", spend)]
+    for name, value in (("Model", model), ("Tag", tag)):
+        if value is not None:
+            head.append((f"{name} filter", value if isinstance(value, str) else ", ".join(value)))
+    return head
+
+
+def _entries(
+    frame: pd.DataFrame, about: dict[str, str], commits: dict[str, tuple[str, str]]
+) -> list[Entry]:
+    entries = []
+    rows = cast(list[dict[str, Any]], frame.to_dict("records"))
+    for r in rows:
+        commit = commits.get(r["hash"])
+        entry = Entry(
+            day=str(r["day"]),
+            time=r["ts"].strftime("%H:%M:%S UTC"),
+            kind=str(r["kind"]),
+            title=str(r["kind"]),
+            hash=str(r["hash"]),
+            commit=f"{commit[0]} ({commit[1]})" if commit else "not yet committed",
+            facts=[
+                ("Author", _text(r["author"])),
+                ("Record", f"{r['id']} (session {r['session']})"),
+            ],
+        )
+        kind = entry.kind
+        if kind == "call":
+            entry.title = f"{_text(r['model'])} ({_text(r['resolved'])})"
+            tokens = f"{_text(r['input_tokens'])} in, {_text(r['output_tokens'])} out"
+            cost = "unknown" if pd.isna(r["cost_usd"]) else f"${r['cost_usd']:.4f}"
+            entry.facts += [("Cost", f"{cost} ({tokens} tokens)")]
+            if _text(r["system"]):
+                entry.blocks.append(("System", r["system"]))
+            entry.blocks.append(("Prompt", _text(r["prompt"])))
+            if r["ok"] is True:
+                entry.blocks.append(("Answer", _text(r["text"])))
+            else:
+                entry.blocks.append(("Error", f"{_text(r['error_type'])}: {_text(r['error'])}"))
+        elif kind == "decision":
+            entry.title = f"decision: {_text(r['verdict'])}"
+        elif kind == "session":
+            entry.title = f"session {r['session']} started"
+            entry.facts.append(("Source", _text(r["source"])))
+        elif kind in ("pause", "resume"):
+            entry.title = "recording paused" if kind == "pause" else "recording resumed"
+        for linked in r["links"]:
+            star = " (chosen)" if linked == r["choice"] else ""
+            entry.facts.append(
+                ("About", f"{linked}{star}: {about.get(linked, 'not among these records')}")
+            )
+        if r["tags"]:
+            entry.facts.append(("Tags", ", ".join(r["tags"])))
+        for name, key in (("Reason", "reason"), ("Note", "note")):
+            if _text(r[key]):
+                entry.blocks.append((name, r[key]))
+        entries.append(entry)
+    return entries
+
+
+def _stamp(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _text(value: Any) -> str:
+    """Display text for a cell: missing values are empty."""
+    return (
+        ""
+        if value is None or (not isinstance(value, list | dict) and pd.isna(value))
+        else str(value)
+    )
+
+
+def _clip(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+def _markdown(head: list[tuple[str, str]], entries: list[Entry]) -> str:
+    out = [f"# Lab notebook: {_md(head[0][1])} to {_md(head[1][1])}", ""]
+    out += [f"- **{name}:** {_md(value)}" for name, value in head]
+    out += ["", "## How to verify", ""]
+    out += [f"{paragraph}\n" for paragraph in HOW_TO_VERIFY]
+    day = None
+    for e in entries:
+        if e.day != day:
+            day = e.day
+            out += [f"## {day}", ""]
+        out += [f"### {e.time} · {_md(e.kind)} · {_md(e.title)}", ""]
+        out += [f"- **{name}:** {_md(value)}" for name, value in e.facts]
+        out += [f"- **Hash:** `{e.hash}`", f"- **Commit:** {_md(e.commit)}", ""]
+        for name, text in e.blocks:
+            fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+            out += [f"**{name}**", "", f"{fence}text", text, fence, ""]
+    return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    """Inline text with Markdown's special characters escaped, on one line."""
+    return re.sub(r"([\\`*_\[\]<>|~&])", r"\\\1", " ".join(str(text).split()))
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+
+_CSS = """
+body { font: 15px/1.45 Georgia, serif; color: #111; max-width: 52rem; margin: 2rem auto; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #333; margin-top: 2rem; }
+h3 { font-size: 1rem; margin: 0 0 .3rem; } h4 { font-size: .85rem; margin: .6rem 0 .2rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: .3rem 0; }
+dt { font-weight: bold; } dd { margin: 0; overflow-wrap: anywhere; }
+code, pre { font: 12.5px/1.4 Menlo, Consolas, monospace; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f5f5f2; padding: .5rem; }
+.entry { border-top: 1px solid #ccc; padding: .7rem 0; }
+.entry, pre { break-inside: avoid; page-break-inside: avoid; }
+.kind { text-transform: uppercase; font-size: .75rem; letter-spacing: .05em; color: #555; }
+.verify p { margin: .3rem 0; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11pt; }
+  .day { break-before: page; page-break-before: always; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  pre { background: none; border-left: 2px solid #999; }
+}
+"""
+
+
+def _html(head: list[tuple[str, str]], entries: list[Entry]) -> str:
+    e = html.escape
+    title = f"Lab notebook: {head[0][1]} to {head[1][1]}"
+    out = [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">',
+        f"<title>{e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>",
+        f"<header>\n<h1>{e(title)}</h1>\n{_dl(head)}",
+        '<section class="verify">\n<h2>How to verify</h2>',
+        *(f"<p>{_code(p)}</p>" for p in HOW_TO_VERIFY),
+        "</section>\n</header>",
+    ]
+    day = None
+    for entry in entries:
+        if entry.day != day:
+            out.append("</section>" if day is not None else "")
+            day = entry.day
+            out.append(f'<section class="day">\n<h2>{e(day)}</h2>')
+        facts = [*entry.facts, ("Hash", entry.hash), ("Commit", entry.commit)]
+        out += [
+            f'<article class="entry {e(entry.kind)}">',
+            f'<h3><time>{e(entry.time)}</time> <span class="kind">{e(entry.kind)}</span> '
+            f"{e(entry.title)}</h3>",
+            _dl(facts),
+            *(f"<h4>{e(name)}</h4>\n<pre>{e(text)}</pre>" for name, text in entry.blocks),
+            "</article>",
+        ]
+    out.append("</section>\n</body>\n</html>\n" if day is not None else "</body>\n</html>\n")
+    return "\n".join(line for line in out if line)
+
+
+def _dl(pairs: list[tuple[str, str]]) -> str:
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in pairs)
+    return f"<dl>{rows}</dl>"
+
+
+def _code(text: str) -> str:
+    """Escaped text with `backticked` spans as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))

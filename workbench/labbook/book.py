@@ -1,0 +1,292 @@
+"""The lab notebook: every call, decision and note of a session, recorded as it happens.
+
+A `LabBook` writes one file per session under a dated folder of its root
+(`<root>/2026/11/25/<session>.jsonl`); the first record of each file describes the session.
+Calls are recorded with no opt-in (a Session registers `record_call` as a recorder);
+`pause()` and `resume()` stop and restart that, and are recorded themselves. Every string is
+redacted before it is written. Git commits are batched by the caller through `commit()`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import os
+import platform
+import queue
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.labbook import store
+from workbench.labbook.chain import SCHEMA_VERSION, new_id, request_hash
+from workbench.labbook.redact import Redactor
+
+if TYPE_CHECKING:
+    from workbench.labbook.git import GitSync
+    from workbench.models.base import Reply
+    from workbench.run import Job
+
+VERDICTS = ("pick", "reject")
+
+
+class LabBook:
+    """Appends records for one session; reads every session's records back."""
+
+    def __init__(
+        self,
+        root: Path,
+        session: str,
+        *,
+        source: str | None = None,
+        redactor: Redactor | None = None,
+        git: GitSync | None = None,
+    ) -> None:
+        self.root = root
+        self.session = session
+        self.source = source or detect_source()
+        self.redact = redactor or Redactor()
+        self.git = git
+        self.paused = False
+        self.pending = 0
+        """Records appended since the last commit."""
+        self._path: Path | None = None
+        self._author = git.author() if git else _fallback_author()
+        self._writer = _Writer(self._write_batch)
+        self._pending_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """This session's file (created with its session record on first write)."""
+        if self._path is None:
+            day = datetime.now(UTC)
+            self._path = (
+                self.root / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{self.session}.jsonl"
+            )
+        return self._path
+
+    # -- writing -------------------------------------------------------------------------
+
+    def submit(self, kind: str, **fields: Any) -> Future[dict[str, Any]]:
+        """Queue a record for the writer thread; the future resolves once it is on disk."""
+        record = {
+            "v": SCHEMA_VERSION,
+            "id": new_id(),
+            "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "kind": kind,
+            "session": self.session,
+            "author": self._author,
+            "source": self.source,
+            "repo_head": self.git.repo_head() if self.git else None,
+            **fields,
+        }
+        future: Future[dict[str, Any]] = Future()
+        self._writer.put(record, future)
+        return future
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append one record and wait until it is durable; return it as written."""
+        return self.submit(kind, **fields).result()
+
+    def _write_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            facts = {**records[0], "id": new_id(), "kind": "session", "data": session_facts()}
+            records = [{k: v for k, v in facts.items() if k in _SESSION_FIELDS}, *records]
+            written = store.append_many(self.path, [self.redact(r) for r in records])[1:]
+        else:
+            written = store.append_many(self.path, [self.redact(r) for r in records])
+        with self._pending_lock:
+            self.pending += len(written)
+        return written
+
+    def close(self) -> None:
+        """Write everything queued and stop the writer thread."""
+        self._writer.close()
+
+    def record_call(self, job: Job, reply: Reply) -> Future[dict[str, Any]] | None:
+        """Queue the record of one finished call (a Session recorder); nothing while paused."""
+        if self.paused:
+            return None
+        messages = [{"role": m.role, "content": m.content} for m in job.prompt.messages]
+        params = job.prompt.params.to_dict()
+        reply_data = reply.to_dict()
+        for key in ("model", "resolved"):
+            reply_data.pop(key)
+        return self.submit(
+            "call",
+            model=job.spec.label,
+            resolved=job.spec.full_name,
+            request_hash=request_hash(job.spec.full_name, messages, params),
+            prompt={"messages": messages, "params": params, "sample": job.sample},
+            reply=reply_data,
+        )
+
+    def decide(
+        self,
+        verdict: str,
+        on: Sequence[str],
+        *,
+        choice: str | None = None,
+        reason: str | None = None,
+        tags: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Record a human verdict ("pick" a winner, "reject" an answer) on call records."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+        if choice is not None and choice not in on:
+            raise ValueError(f"the choice {choice!r} is not among the records judged")
+        data = {"verdict": verdict, "choice": choice, "reason": reason}
+        return self.append("decision", links=list(on), tags=sorted(set(tags)), data=data)
+
+    def note(
+        self, text: str, *, on: Sequence[str] = (), tags: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Record a free note, optionally about some records."""
+        if not text.strip():
+            raise ValueError("a note needs some text")
+        return self.append("note", links=list(on), tags=sorted(set(tags)), data={"text": text})
+
+    def pause(self, reason: str | None = None) -> None:
+        """Stop recording calls until `resume()`; the pause itself is recorded."""
+        if not self.paused:
+            self.append("pause", data={"reason": reason})
+            self.paused = True
+
+    def resume(self) -> None:
+        """Record calls again."""
+        if self.paused:
+            self.paused = False
+            self.append("resume", data={})
+
+    def commit(self, message: str) -> str | None:
+        """Commit what was appended since the last commit (if git is on); return the commit."""
+        with self._pending_lock:
+            count, self.pending = self.pending, 0
+        if self.git is None or count == 0:
+            return None
+        return self.git.commit(f"{message} ({count} record{'s' * (count != 1)})")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def files(self) -> list[Path]:
+        """Every session file, oldest folder first."""
+        return files(self.root)
+
+    def lines(self) -> Iterator[store.Line]:
+        """Every record of every session, file by file."""
+        return lines(self.root)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of every session, in time order."""
+        return records(self.root)
+
+
+def files(root: Path) -> list[Path]:
+    """Every session file under a lab notebook's root, oldest folder first."""
+    return sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.jsonl"))
+
+
+def lines(root: Path) -> Iterator[store.Line]:
+    """Every record of every session, file by file, with where it was."""
+    for path in files(root):
+        yield from store.read(path)
+
+
+def records(root: Path) -> list[dict[str, Any]]:
+    """Every record of every session, in time order."""
+    return sorted(
+        (line.record for line in lines(root)), key=lambda r: (r["ts"], r["session"], r["seq"])
+    )
+
+
+_SESSION_FIELDS = ("v", "id", "ts", "kind", "session", "author", "source", "repo_head", "data")
+_BATCH = 1024
+
+
+class _Writer:
+    """A thread that writes queued records in batches: one lock and one fsync per batch."""
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        self._write = write
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[dict[str, Any]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, record: dict[str, Any], future: Future[dict[str, Any]]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="labbook-writer")
+                self._thread.daemon = True
+                self._thread.start()
+                atexit.register(self.close)
+            self._queue.put((record, future))
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[tuple[dict[str, Any], Future[dict[str, Any]]]] = []
+            item = self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stop = item is None
+            if not batch:
+                continue
+            try:
+                written = self._write([record for record, _ in batch])
+            except BaseException as e:  # every waiter learns the write failed
+                for _, future in batch:
+                    future.set_exception(e)
+            else:
+                for (_, future), record in zip(batch, written, strict=True):
+                    future.set_result(record)
+
+
+def detect_source() -> str:
+    """The notebook path when run in Jupyter (or papermill), else the command line."""
+    for var in ("WORKBENCH_SOURCE", "JPY_SESSION_NAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
+    return " ".join(argv)[:500]
+
+
+def session_facts() -> dict[str, Any]:
+    """Where and with what a session ran: the first record of its file."""
+    from workbench import __version__
+
+    return {
+        "workbench": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+    }
+
+
+def _fallback_author() -> dict[str, str | None]:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = None
+    return {"name": name, "email": None}

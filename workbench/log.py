@@ -1,0 +1,142 @@
+"""`wb.log`: the lab notebook from Python, as DataFrames, pivots, an export and a verify report.
+
+    import workbench as wb
+    wb.log.to_frame(model="local", since="2026-11-01")   # one row per record
+    wb.log.answers()                                     # prompt x model
+    wb.log.cost_by_model_by_day()
+    wb.log.export("md", "record.md", since="2026-11-01")
+
+Every function reads the session's lab notebook (see `workbench.labbook.locate`); each call
+re-reads the files, so the frames include what other processes appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.labbook.git import GitSync
+    from workbench.labbook.query import RecordList
+    from workbench.labbook.verify import VerifyReport
+
+__all__ = [
+    "answers",
+    "cost_by_model_by_day",
+    "decisions",
+    "export",
+    "first_commits",
+    "history",
+    "root",
+    "to_frame",
+    "verify",
+]
+
+
+def root() -> Path:
+    """The folder of the current session's lab notebook."""
+    from workbench.labbook import locate
+    from workbench.session import session
+
+    book = session().labbook
+    return book.root if book is not None else locate(session().config)
+
+
+def to_frame(**filters: Any) -> pd.DataFrame:
+    """One row per record; filters: since, until, model, tag, session, kind (one or a list)."""
+    from workbench.labbook.book import files
+    from workbench.labbook.query import read_frame
+
+    return read_frame(files(root()), **filters)
+
+
+def answers(**filters: Any) -> pd.DataFrame:
+    """Prompt x model: the latest successful answer of each model to each prompt."""
+    from workbench.labbook import query
+
+    return query.answers(to_frame(**filters))
+
+
+def cost_by_model_by_day(**filters: Any) -> pd.DataFrame:
+    """Day x model: the summed cost in USD."""
+    from workbench.labbook import query
+
+    return query.cost_by_model_by_day(to_frame(**filters))
+
+
+def decisions(**filters: Any) -> pd.DataFrame:
+    """One row per decision and the call it judged, with whether that call was chosen."""
+    from workbench.labbook import query
+
+    return query.decisions(to_frame(**filters))
+
+
+def export(
+    fmt: str = "md",
+    path: str | Path | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    model: Sequence[str] | None = None,
+    tag: Sequence[str] | None = None,
+) -> str:
+    """The dated record as md, html, jsonl or csv text; also written to `path` when given."""
+    from workbench.export import export as render
+    from workbench.labbook.book import files
+    from workbench.labbook.query import load_records
+
+    folder = root()
+    records = load_records(files(folder))
+    text = render(
+        records,
+        fmt,
+        since=since,
+        until=until,
+        model=list(model) if model else None,
+        tag=list(tag) if tag else None,
+        first_commits=first_commits(records, folder),
+    )
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def verify() -> VerifyReport:
+    """Re-check every chain (and what git committed); `.ok`, `.summary()`, `.problems`."""
+    from workbench.labbook.book import files
+    from workbench.labbook.verify import verify as check
+
+    folder = root()
+    git = history(folder)
+    try:
+        return check(files(folder), git)
+    finally:
+        if git is not None:
+            git.close()
+
+
+def history(folder: Path) -> GitSync | None:
+    """The git side of a lab notebook folder (close it after use), or None without git."""
+    from workbench.labbook import git_toplevel
+
+    if not folder.is_dir() or git_toplevel(folder) is None:
+        return None
+    from workbench.labbook.git import GitSync
+
+    return GitSync.open(folder, research_repo=None)
+
+
+def first_commits(records: RecordList, folder: Path) -> dict[str, tuple[str, str]]:
+    """Each record's hash -> the first commit (id, date) that held it; empty without git."""
+    from workbench.export import commit_index
+
+    git = history(folder)
+    if git is None:
+        return {}
+    try:
+        return commit_index(records, git)
+    finally:
+        git.close()
