@@ -211,6 +211,7 @@ class _QuietServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     wire: ClassVar[WireServer]
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # SSE events go out as written, not after a 40 ms delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
