@@ -87,7 +87,9 @@ def compare(
     book = comparison.labbook
     recorded = sum(1 for i in comparison.record_ids if i)
     if book is not None and recorded:
-        click.echo(f"recorded {recorded} calls in {book.path} (`workbench log` lists them)", err=True)
+        click.echo(
+            f"recorded {recorded} calls in {book.path} (`workbench log` lists them)", err=True
+        )
     failed = comparison.errors
     if failed:
         names = ", ".join(sorted({r.model for r in failed}))
