@@ -1,7 +1,15 @@
-"""Write the example notebooks from this source, so they stay reviewable as code."""
+"""Write the example notebooks from this source, so they stay reviewable as code.
+
+    python scripts/make_notebooks.py          # rewrites notebooks/*.ipynb
+
+Every notebook runs with no API key on the embedded local model (tests/test_notebooks.py
+executes them with papermill). The quickstart's panel cell comes early, so that a browser
+can run the cells in order and use the panel (tests/browser/).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -9,46 +17,20 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
+KEYS_NOTE = (
+    "## With your own keys\n\n"
+    "Set `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` or `GEMINI_API_KEY` and the same cells work "
+    "with `gpt`, `claude` and `gemini`:\n\n"
+    "```python\n"
+    'wb.compare("Draft a title for my paper on ...", models=["gpt", "claude", "gemini", '
+    '"local"])\n'
+    "```\n\n"
+    "Spending caps: `wb.compare(..., budget_usd=0.50)` refuses any call that could cross the "
+    "cap before it is sent; `[budget] session_usd` in `workbench.toml` caps the session."
+)
 
-def quickstart() -> nbformat.NotebookNode:
-    """The no-key tour: compare local variants, tables, then how to add real providers."""
-    cells = [
-        new_markdown_cell(
-            "# Quickstart: several models side by side\n\n"
-            "This notebook runs with **no API key and no network**: it compares variants of "
-            "the embedded local model (SmolLM2-135M-Instruct). An alias such as `terse` bundles "
-            "a model with a system prompt and parameters, so variants compare like different "
-            "models. Set `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` or `GEMINI_API_KEY` and the same "
-            "cells work with `gpt`, `claude` and `gemini`."
-        ),
-        new_code_cell("import workbench as wb\n\nwb.models()"),
-        new_markdown_cell("## One prompt, three models, side by side"),
-        new_code_cell(
-            'cmp = wb.compare(\n    "Why is the sky blue? One sentence.",\n'
-            '    models=["local", "terse", "teacher"],\n)\ncmp'
-        ),
-        new_markdown_cell("Every comparison is a pandas DataFrame too: one row per answer."),
-        new_code_cell(
-            'cmp.to_frame()[["model", "text", "output_tokens", "latency_s", "first_token_s", '
-            '"cost_usd"]]'
-        ),
-        new_markdown_cell("## Several prompts: a prompt x model table"),
-        new_code_cell(
-            "many = wb.compare(\n"
-            '    ["What is 2+2?", "Name a primary colour.", "What is the capital of France?"],\n'
-            '    models=["local", "terse"],\n    max_tokens=32,\n)\nmany.pivot()'
-        ),
-        new_markdown_cell(
-            "## With your own keys\n\n"
-            "```python\n"
-            'wb.compare("Draft a title for my paper on ...", models=["gpt", "claude", "gemini", '
-            '"local"])\n'
-            "```\n\n"
-            "Spending caps: `wb.compare(..., budget_usd=0.50)` refuses any call that could cross "
-            "the cap before it is sent; `[budget] session_usd` in `workbench.toml` caps the "
-            "session."
-        ),
-    ]
+
+def _notebook(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -58,7 +40,272 @@ def quickstart() -> nbformat.NotebookNode:
     return nb
 
 
+def _md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text)
+
+
+def _code(text: str) -> nbformat.NotebookNode:
+    return new_code_cell(text)
+
+
+def quickstart() -> nbformat.NotebookNode:
+    """The no-key tour: the panel, compare, decide, see the log, export."""
+    return _notebook(
+        [
+            _md(
+                "# Quickstart: several models side by side\n\n"
+                "This notebook runs with **no API key and no network**: it compares variants "
+                "of the embedded local model (SmolLM2-135M-Instruct, tiny and often wrong, "
+                "which makes disagreement easy to see). An alias such as `terse` bundles a "
+                "model with a system prompt and parameters, so variants compare like "
+                "different models. Every call and every decision is recorded in your lab "
+                "notebook (`labbook/`, committed to git)."
+            ),
+            _code("import workbench as wb"),
+            _md(
+                "## The panel\n\n"
+                "Type a prompt, press **Run**: the answers stream into one column per model "
+                "while the kernel stays free; **Stop** cancels. Under each answer: tokens, "
+                "cost, latency and time to first token. **pick** the best answer, **reject** "
+                "one with a reason, add a **note** or tags: the status line says what was "
+                "recorded. Below: a word diff of two answers, and the history of your "
+                "earlier prompts to load one back."
+            ),
+            _code('panel = wb.panel(models=["local", "terse"], max_tokens=48)\npanel'),
+            _md(
+                "The same from code (this is what runs when the notebook is executed "
+                "without a browser, e.g. by papermill). `panel.static()` is a plain HTML "
+                "snapshot that stays readable on GitHub."
+            ),
+            _code(
+                'panel.run("Why is the sky blue? One sentence.")\n'
+                "panel.wait()\n"
+                'panel.pick("local", reason="it mentions scattering")\n'
+                "panel.static()"
+            ),
+            _md("## Compare without the panel\n\nWhich models can you use (and which lack a key)?"),
+            _code("wb.models()"),
+            _code(
+                "cmp = wb.compare(\n"
+                '    "What is the boiling point of water at sea level?",\n'
+                '    models=["local", "terse", "teacher"],\n'
+                ")\n"
+                "cmp"
+            ),
+            _md("Every comparison is a pandas DataFrame too: one row per answer."),
+            _code(
+                'cmp.to_frame()[["model", "text", "output_tokens", "latency_s", '
+                '"first_token_s", "cost_usd"]]'
+            ),
+            _md(
+                "## Decide\n\n"
+                "A decision is a record linked to the answers it judges: pick a winner, "
+                'reject with a reason ("no, not that"), or note something.'
+            ),
+            _code(
+                'picked = cmp.pick("teacher", reason="gives the number and the unit")\n'
+                'rejected = cmp.reject("terse", "one word is not an answer", tags=["too-short"])\n'
+                'noted = cmp.note("the local model is tiny: check numbers", tags=["caveat"])\n'
+                'print("recorded", picked["id"], rejected["id"], noted["id"])'
+            ),
+            _md(
+                "## The magic\n\n"
+                "`%%compare` sends the cell as the prompt; `{name}` takes a variable from the "
+                "notebook; `--out` keeps the Comparison."
+            ),
+            _code('%load_ext workbench\ntopic = "rainbows"'),
+            _code("%%compare local terse -m 32 --out rainbow\nWhat causes {topic}? One sentence."),
+            _md("## See the log\n\nEverything above is in the lab notebook, newest last."),
+            _code("%workbench log -n 8"),
+            _code("wb.log.decisions()"),
+            _md("## Export the dated record"),
+            _code('record = wb.log.export("md", "labbook-record.md")\nprint(record[:1200])'),
+            _md(KEYS_NOTE),
+        ]
+    )
+
+
+def side_by_side() -> nbformat.NotebookNode:
+    """Exploration: system prompts, parameters, samples, diffs of two answers."""
+    return _notebook(
+        [
+            _md(
+                "# Side-by-side exploration\n\n"
+                "Try one question several ways at once: different models, system prompts, "
+                "temperatures and repeated samples, and see exactly where two answers differ."
+            ),
+            _code(
+                "from IPython.display import HTML\n\n"
+                "import workbench as wb\n"
+                "from workbench.widgets.diff import word_diff_html"
+            ),
+            _md("## Aliases are variants: the same model with its own system prompt"),
+            _code(
+                'question = "Explain recursion to a ten year old."\n'
+                'cmp = wb.compare(question, models=["local", "terse", "teacher"], max_tokens=40)\n'
+                "cmp"
+            ),
+            _md("## Your own system prompt (it replaces an alias's own)"),
+            _code(
+                "pirate = wb.compare(\n"
+                '    question, models=["local", "teacher"], system="Answer like a pirate.", '
+                "max_tokens=40\n"
+                ")\n"
+                "pirate"
+            ),
+            _md("## Where do two answers differ? A word-level diff"),
+            _code('HTML(word_diff_html(cmp["local"].text, pirate["local"].text))'),
+            _md(
+                "## Samples: how stable is an answer?\n\n"
+                "`samples=3` asks each model three times; with a `seed`, sample *n* uses "
+                "`seed + n`, so the samples differ and every one of them can be reproduced."
+            ),
+            _code(
+                "again = wb.compare(\n"
+                '    "Give me a name for a cat.",\n'
+                '    models=["local", "terse"],\n'
+                "    samples=3,\n"
+                "    temperature=0.9,\n"
+                "    seed=1,\n"
+                "    max_tokens=12,\n"
+                ")\n"
+                "again"
+            ),
+            _code(
+                'again.to_frame().groupby("model", observed=True)["text"].agg(["nunique", "count"])'
+            ),
+            _md("## The panel, with everything above as controls"),
+            _code(
+                'explore = wb.panel(models=["local", "teacher"], temperature=0.7, samples=2, '
+                "max_tokens=40)\n"
+                'explore.run("What is a prime number?")\n'
+                "explore.wait()\n"
+                "explore.static()"
+            ),
+            _md(
+                "In JupyterLab, display `explore` itself to get the live controls; "
+                "`explore.diff` shows the word diff of any two answers."
+            ),
+        ]
+    )
+
+
+def many_prompts() -> nbformat.NotebookNode:
+    """pandas: many prompts across models, scored and summarised as tables."""
+    return _notebook(
+        [
+            _md(
+                "# Many prompts across models, in pandas\n\n"
+                "Send a list of prompts to several models at once, then analyse the answers "
+                "as DataFrames: pivots, per-model figures, a simple score."
+            ),
+            _code("import re\n\nimport pandas as pd\n\nimport workbench as wb"),
+            _code(
+                "cases = pd.DataFrame(\n"
+                "    {\n"
+                '        "prompt": [\n'
+                '            "What is 2+2?",\n'
+                '            "What is the capital of France?",\n'
+                '            "Name a primary colour.",\n'
+                '            "How many legs does a spider have?",\n'
+                "        ],\n"
+                '        "expected": ["4", "Paris", "red|blue|yellow", "8|eight"],\n'
+                "    }\n"
+                ")\n"
+                'many = wb.compare(list(cases["prompt"]), models=["local", "terse"], '
+                "max_tokens=24)\n"
+                "many"
+            ),
+            _md("## Prompt x model"),
+            _code("many.pivot()"),
+            _code('many.pivot("output_tokens")'),
+            _md("## A score: does the answer contain what we expected?"),
+            _code(
+                'frame = many.to_frame().merge(cases, on="prompt")\n'
+                'frame["correct"] = [\n'
+                "    re.search(pattern, text, re.IGNORECASE) is not None\n"
+                '    for text, pattern in zip(frame["text"], frame["expected"], strict=True)\n'
+                "]\n"
+                'frame.pivot(index="prompt", columns="model", values="correct")'
+            ),
+            _code(
+                'frame.groupby("model", observed=True).agg(\n'
+                '    correct=("correct", "mean"),\n'
+                '    mean_latency_s=("latency_s", "mean"),\n'
+                '    output_tokens=("output_tokens", "sum"),\n'
+                '    cost_usd=("cost_usd", "sum"),\n'
+                ")"
+            ),
+            _md("## Do the models agree?"),
+            _code(
+                'answers = many.pivot()\nanswers["agree"] = answers.nunique(axis=1) == 1\nanswers'
+            ),
+            _md(
+                "## The same from the lab notebook\n\n"
+                "Everything ever sent is there too: the latest answer of each model to each "
+                "prompt, across sessions."
+            ),
+            _code("wb.log.answers()"),
+        ]
+    )
+
+
+def export_log() -> nbformat.NotebookNode:
+    """The dated log: filter it, check it, export it as Markdown, HTML, JSONL or CSV."""
+    return _notebook(
+        [
+            _md(
+                "# Exporting the dated log\n\n"
+                "The lab notebook holds every call and decision, dated, hash-chained and "
+                "committed to git. This notebook records a little work, then filters, "
+                "verifies and exports it."
+            ),
+            _code("from datetime import date\nfrom pathlib import Path\n\nimport workbench as wb"),
+            _code(
+                "cmp = wb.compare(\n"
+                '    "Suggest a title for a paper on bird song.", models=["local", "teacher"], '
+                "max_tokens=24\n"
+                ")\n"
+                'cmp.pick("teacher", reason="more specific", tags=["titles"])\n'
+                "cmp"
+            ),
+            _md("## Today's records"),
+            _code(
+                "today = date.today().isoformat()\n"
+                "log = wb.log.to_frame(since=today)\n"
+                'log[["ts", "kind", "model", "prompt", "verdict", "reason", "cost_usd"]]'
+            ),
+            _code("wb.log.cost_by_model_by_day()"),
+            _code('wb.log.decisions(tag="titles")'),
+            _md("## Is the record intact?"),
+            _code("print(wb.log.verify().summary())"),
+            _md("## Export"),
+            _code(
+                'out = Path("exports")\n'
+                "out.mkdir(exist_ok=True)\n"
+                'for fmt in ("md", "html", "jsonl", "csv"):\n'
+                '    wb.log.export(fmt, out / f"labbook-{today}.{fmt}", since=today)\n'
+                "sorted(p.name for p in out.iterdir())"
+            ),
+            _code('print((out / f"labbook-{today}.md").read_text()[:1500])'),
+            _md(
+                "From a terminal: `workbench log export --since 2026-11-01 --format md` "
+                "(see `workbench log --help`)."
+            ),
+        ]
+    )
+
+
+NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
+    "quickstart": quickstart,
+    "side_by_side": side_by_side,
+    "many_prompts": many_prompts,
+    "export_log": export_log,
+}
+
+
 if __name__ == "__main__":
-    target = ROOT / "notebooks" / "quickstart.ipynb"
-    nbformat.write(quickstart(), target)
-    print(f"wrote {target.relative_to(ROOT)}")
+    for name, build in NOTEBOOKS.items():
+        target = ROOT / "notebooks" / f"{name}.ipynb"
+        nbformat.write(build(), target)
+        print(f"wrote {target.relative_to(ROOT)}")

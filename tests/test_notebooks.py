@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import runpy
 from pathlib import Path
 
 import nbformat
@@ -10,6 +12,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("templates/*.ipynb")])
+EXAMPLES = {  # what each example notebook shows once run, besides the side-by-side view
+    "quickstart.ipynb": [
+        r'class="wb-panel wb-static"',  # the panel's static fallback, after a run
+        r"recorded \w+: pick local",  # the panel's pick, recorded
+        r"recorded \w+ \w+ \w+",  # pick, reject and note from code
+        r"<th>verdict</th>",  # %workbench log and wb.log.decisions()
+        r"# Lab notebook: ",  # the export
+    ],
+    "side_by_side.ipynb": [r"<del>", r"<ins>", r"Answer like a pirate|pirate", r"wb-sample"],
+    "many_prompts.ipynb": [r"<th>agree</th>", r"<th>correct</th>", r"mean_latency_s"],
+    "export_log.ipynb": [
+        r"every chain intact",
+        r"labbook-\d{4}-\d\d-\d\d\.csv",
+        r"\*\*Records:\*\* \d+ \(2 calls, 1 decision",
+    ],
+}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -21,11 +39,25 @@ def test_notebook_runs_without_errors(path: Path, tmp_path: Path) -> None:
     assert not [o for o in outputs if o.output_type == "error"]
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert 'class="wb-grid"' in html, "no side-by-side view was displayed"
+    shown = html + "".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    for pattern in EXAMPLES.get(path.name, []) if path.parent.name == "notebooks" else []:
+        assert re.search(pattern, shown), f"{path.name} did not show {pattern!r}"
 
 
-def test_quickstart_is_up_to_date_with_its_source() -> None:
-    import runpy
-
+def test_example_notebooks_are_up_to_date_with_their_source() -> None:
     make = runpy.run_path(str(ROOT / "scripts" / "make_notebooks.py"))
-    on_disk = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
-    assert [c.source for c in on_disk.cells] == [c.source for c in make["quickstart"]().cells]
+    names = {f"{name}.ipynb" for name in make["NOTEBOOKS"]}
+    assert names == {p.name for p in ROOT.glob("notebooks/*.ipynb")} == set(EXAMPLES)
+    for name, build in make["NOTEBOOKS"].items():
+        on_disk = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in on_disk.cells] == [c.source for c in build().cells], name
+
+
+def test_quickstart_has_the_panel_cell_the_browser_test_runs() -> None:
+    quickstart = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    code = [c.source for c in quickstart.cells if c.cell_type == "code"]
+    at = next(i for i, source in enumerate(code) if source.startswith("panel = wb.panel("))
+    assert 'models=["local", "terse"]' in code[at] and code[at].splitlines()[-1] == "panel"
+    assert at <= 1 and code[:at] == ["import workbench as wb"], "slow cells come before the panel"

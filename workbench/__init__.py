@@ -19,11 +19,27 @@ if TYPE_CHECKING:
     from workbench.labbook import LabBook
     from workbench.models.base import Prompt
     from workbench.session import Session
+    from workbench.widgets.panel import Panel
 
 from workbench import log  # cheap: its functions import what they need when called
 
+# Import the (empty) models package now, so the `models()` function below shadows it for good:
+# importing it later would rebind `workbench.models` to the package and break `wb.models()`.
+from workbench import models as _models_package  # noqa: F401
+
 __version__ = "0.1.0"
-__all__ = ["acompare", "compare", "log", "models", "note", "pause", "resume", "session"]
+__all__ = [
+    "acompare",
+    "compare",
+    "load_ipython_extension",
+    "log",
+    "models",
+    "note",
+    "panel",
+    "pause",
+    "resume",
+    "session",
+]
 
 
 def compare(
@@ -62,6 +78,20 @@ def models() -> pd.DataFrame:
     from workbench.models.registry import describe
 
     return pd.DataFrame(describe(session().config))
+
+
+def panel(models: Sequence[str] | None = None, **params: Any) -> Panel:
+    """A side-by-side widget panel: prompt, models, Run/Stop, streaming columns, decisions."""
+    from workbench.widgets.panel import panel as build
+
+    return build(models, **params)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext workbench`: registers the `%%compare` and `%workbench` magics."""
+    from workbench.magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def note(text: str, *, tags: Sequence[str] = (), on: Sequence[str] = ()) -> dict[str, Any]:

@@ -140,4 +140,5 @@ def models(as_json: bool) -> None:
 
 
 # The lab notebook's commands live in their own module; importing it registers them.
+import workbench.cli_audit  # noqa: E402, F401  (audit commands)
 from workbench import cli_log  # noqa: E402, F401

@@ -27,7 +27,10 @@ def _records() -> list[dict[str, object]]:
 
 
 @main.group(invoke_without_command=True)
-@click.option("-n", "--limit", default=20, show_default=True, help="How many recent entries.")
+@click.option(
+    "-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1),
+    help="How many recent entries.",
+)  # fmt: skip
 @click.pass_context
 @friendly
 def log(ctx: click.Context, limit: int) -> None:
@@ -89,7 +92,7 @@ def verify() -> None:
     """Re-check every hash chain; exit 1 naming the first broken record of each file."""
     from workbench import log as labbook_log
 
-    report = labbook_log.verify()
+    report = labbook_log.verify(_root())
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
@@ -123,7 +126,9 @@ def export(
                 date.fromisoformat(value)
             except ValueError:
                 raise ConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
-    text = labbook_log.export(fmt, since=since, until=until, model=list(models), tag=list(tags))
+    text = labbook_log.export(
+        fmt, since=since, until=until, model=list(models), tag=list(tags), folder=_root()
+    )
     if output is None:
         click.echo(text, nl=False)
     else:

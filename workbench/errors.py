@@ -4,9 +4,11 @@
     ├── ConfigError                 the set-up is wrong; nothing was sent
     │   ├── UnknownModel            a model name or alias that nothing resolves
     │   ├── MissingKey              a provider's API key is not in the environment
-    │   └── MissingDependency       a provider's SDK (an extra) is not installed
+    │   ├── MissingDependency       a provider's SDK (an extra) is not installed
+    │   └── ExerciseError           an audit exercise file is wrong: every problem, with line
     ├── InvalidPrompt               empty prompt, bad parameter values
     ├── BudgetExceeded              a call would cross a spending cap; it was not sent
+    ├── AuditError                  an audit run cannot be found, resumed or combined
     └── ProviderError               a call was sent and failed; becomes `Reply.error`
         ├── RateLimited             429; carries the server's Retry-After       (retried)
         ├── ServerError             5xx or an overloaded provider                (retried)
@@ -66,6 +68,35 @@ class MissingDependency(ConfigError):
             f"the {provider} provider needs the {package!r} package: "
             f"pip install 'research-workbench[{extra}]'"
         )
+
+
+class ExerciseError(ConfigError):
+    """An exercise file has problems; `problems` lists every one (file, line, field, message)."""
+
+    def __init__(self, problems: list[ExerciseProblem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        lines = [f"{p.file}:{p.line or '?'}: {p.field}: {p.message}" for p in problems]
+        more = f" ({len(problems)} problems)" if len(problems) > 1 else ""
+        super().__init__(f"bad exercise {first.file}{more}: fix these:\n  " + "\n  ".join(lines))
+
+
+class ExerciseProblem:
+    """One problem of an exercise file: where it is and what to do about it."""
+
+    def __init__(self, file: str, line: int | None, field: str, message: str) -> None:
+        self.file, self.line, self.field, self.message = file, line, field, message
+
+    def __repr__(self) -> str:
+        return f"ExerciseProblem({self.file!r}, {self.line!r}, {self.field!r}, {self.message!r})"
+
+
+class AuditError(WorkbenchError):
+    """An audit run cannot be found, resumed, replayed or combined; `run` names it."""
+
+    def __init__(self, message: str, *, run: str | None = None) -> None:
+        self.run = run
+        super().__init__(message)
 
 
 class InvalidPrompt(WorkbenchError):

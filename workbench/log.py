@@ -82,13 +82,17 @@ def export(
     until: str | None = None,
     model: Sequence[str] | None = None,
     tag: Sequence[str] | None = None,
+    folder: Path | None = None,
 ) -> str:
-    """The dated record as md, html, jsonl or csv text; also written to `path` when given."""
+    """The dated record as md, html, jsonl or csv text; also written to `path` when given.
+
+    `folder` is the lab notebook to export (default: the current session's).
+    """
     from workbench.export import export as render
     from workbench.labbook.book import files
     from workbench.labbook.query import load_records
 
-    folder = root()
+    folder = folder or root()
     records = load_records(files(folder))
     text = render(
         records,
@@ -104,12 +108,15 @@ def export(
     return text
 
 
-def verify() -> VerifyReport:
-    """Re-check every chain (and what git committed); `.ok`, `.summary()`, `.problems`."""
+def verify(folder: Path | None = None) -> VerifyReport:
+    """Re-check every chain (and what git committed); `.ok`, `.summary()`, `.problems`.
+
+    `folder` is the lab notebook to check (default: the current session's).
+    """
     from workbench.labbook.book import files
     from workbench.labbook.verify import verify as check
 
-    folder = root()
+    folder = folder or root()
     git = history(folder)
     try:
         return check(files(folder), git)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import types
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
@@ -51,8 +53,11 @@ class Session:
 
             labbook = open_labbook(self.config, self.id)
         if labbook:
+            from workbench.labbook import replaying_from
+
             self.labbook = labbook
             self.recorders.append(labbook.record_call)
+            self.config = replaying_from(self.config, labbook.root)  # replays read this book
         self._loop = BackgroundLoop()
         # Adapters hold connections bound to one event loop: keep one set per loop.
         self._models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]] = (
@@ -231,3 +236,17 @@ def reset_session(new: Session | None = None) -> Session:
     global _default
     _default = new or Session()
     return _default
+
+
+class _CallableModule(types.ModuleType):
+    """Makes `wb.session()` work once this module is imported.
+
+    Importing a submodule rebinds the package attribute of the same name
+    (`workbench.session`) from the function to the module: the module answers the call.
+    """
+
+    def __call__(self) -> Session:
+        return session()
+
+
+sys.modules[__name__].__class__ = _CallableModule

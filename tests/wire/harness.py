@@ -83,6 +83,8 @@ class WireServer:
     """The key the server accepts; any other gets the vendor's 401."""
     steps: deque[Step] = field(default_factory=deque)
     requests: list[Request] = field(default_factory=list)
+    script: Callable[[Request], Step | None] | None = None
+    """Chooses the step for a request (by its prompt, say) once no queued step is left."""
 
     protocol: ClassVar[str] = "base"
 
@@ -119,6 +121,8 @@ class WireServer:
         return self
 
     def stop(self) -> None:
+        if self._stopping.is_set():  # stopped already (a test may stop it early)
+            return
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -136,9 +140,13 @@ class WireServer:
         with self._lock:
             self.steps.extend(steps)
 
-    def next_step(self) -> Step:
+    def next_step(self, request: Request | None = None) -> Step:
         with self._lock:
-            return self.steps.popleft() if self.steps else Step()
+            if self.steps:
+                return self.steps.popleft()
+        if self.script is not None and request is not None:
+            return self.script(request) or Step()
+        return Step()
 
     def answer_for(self, request: Request, step: Step) -> Answer:
         text = step.text if step.text is not None else self.respond(request)
@@ -239,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(404, wire.error_body(404, f"no route for {method} {self.path}"))
         if not wire.authorized(headers, self.path):
             return self._json(401, wire.error_body(401, "Incorrect API key provided."))
-        step = wire.next_step()
+        step = wire.next_step(request)
         wire.wait(wire.latency_s + step.delay_s)
         if step.hang:
             wire.wait(3600)

@@ -13,7 +13,7 @@ from workbench.labbook.redact import Redactor
 if TYPE_CHECKING:
     from workbench.config import Config
 
-__all__ = ["LabBook", "locate", "open_labbook"]
+__all__ = ["LabBook", "locate", "open_labbook", "replaying_from"]
 
 
 def locate(config: Config) -> Path:
@@ -54,3 +54,19 @@ def open_labbook(config: Config, session: str) -> LabBook:
 
         git = GitSync.open(root, research_repo=git_toplevel(Path.cwd()), push=config.labbook.push)
     return LabBook(root, session, redactor=Redactor(config.labbook.redact), git=git)
+
+
+def replaying_from(config: Config, root: Path) -> Config:
+    """`config` with its replay providers answering from the lab notebook in `root`.
+
+    A session's replays read its own lab notebook, wherever its config put it; a replay
+    provider configured with `options.labbook` keeps that.
+    """
+    from dataclasses import replace
+
+    providers = dict(config.providers)
+    for name, settings in config.providers.items():
+        if settings.type == "replay" and "labbook" not in settings.options:
+            options = {**settings.options, "labbook": str(root)}
+            providers[name] = replace(settings, options=options)
+    return replace(config, providers=providers)

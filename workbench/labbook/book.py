@@ -3,8 +3,9 @@
 A `LabBook` writes one file per session under a dated folder of its root
 (`<root>/2026/11/25/<session>.jsonl`); the first record of each file describes the session.
 Calls are recorded with no opt-in (a Session registers `record_call` as a recorder);
-`pause()` and `resume()` stop and restart that, and are recorded themselves. Every string is
-redacted before it is written. Git commits are batched by the caller through `commit()`.
+`pause()` and `resume()` stop and restart that, and are recorded (and committed) themselves.
+Every string, and every commit message, is redacted before it is written. Other git commits
+are batched by the caller through `commit()`.
 """
 
 from __future__ import annotations
@@ -94,12 +95,12 @@ class LabBook:
         return self.submit(kind, **fields).result()
 
     def _write_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not self.path.exists():
+        def header() -> dict[str, Any]:  # the file's first record: the session's facts
             facts = {**records[0], "id": new_id(), "kind": "session", "data": session_facts()}
-            records = [{k: v for k, v in facts.items() if k in _SESSION_FIELDS}, *records]
-            written = store.append_many(self.path, [self.redact(r) for r in records])[1:]
-        else:
-            written = store.append_many(self.path, [self.redact(r) for r in records])
+            return dict(self.redact({k: v for k, v in facts.items() if k in _SESSION_FIELDS}))
+
+        redacted = self.redact(records)  # one look at the environment per batch
+        written = store.append_many(self.path, redacted, header=header)
         with self._pending_lock:
             self.pending += len(written)
         return written
@@ -156,12 +157,14 @@ class LabBook:
         if not self.paused:
             self.append("pause", data={"reason": reason})
             self.paused = True
+            self.commit("pause recording" + (f": {reason}" if reason else ""))
 
     def resume(self) -> None:
         """Record calls again."""
         if self.paused:
             self.paused = False
             self.append("resume", data={})
+            self.commit("resume recording")
 
     def commit(self, message: str) -> str | None:
         """Commit what was appended since the last commit (if git is on); return the commit."""
@@ -169,7 +172,8 @@ class LabBook:
             count, self.pending = self.pending, 0
         if self.git is None or count == 0:
             return None
-        return self.git.commit(f"{message} ({count} record{'s' * (count != 1)})")
+        # A commit message quotes prompts: it is redacted like the records it describes.
+        return self.git.commit(self.redact.text(f"{message} ({count} record{'s' * (count != 1)})"))
 
     # -- reading -------------------------------------------------------------------------
 

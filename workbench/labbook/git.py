@@ -161,8 +161,9 @@ class GitSync:
                 stacklevel=3,
             )
             return None
-        if names is None:  # the dated folders: never a foreign file beside them
+        if names is None:  # the dated folders (and audit runs): never a foreign file beside them
             names = [p.name for p in self.root.glob("[0-9][0-9][0-9][0-9]") if p.is_dir()]
+            names += ["audits"] if (self.root / "audits").is_dir() else []
         paths = [(self.root / name).relative_to(self.top).as_posix() for name in sorted(names)]
         rewritten = self._rewritten(paths)
         spec = [*(f":(literal){p}" for p in paths), *(f":(exclude,literal){p}" for p in rewritten)]

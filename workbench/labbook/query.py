@@ -1,11 +1,13 @@
 """The lab notebook as a pandas DataFrame: one tidy row per record, with filters and pivots.
 
-`load_records(files)` reads session files fast (one `json.loads` per file, no per-row pandas
+`load_records(files)` reads session files fast (one `orjson.loads` per file, no per-row pandas
 work) and remembers where each record came from; `to_frame(records, ...)` turns records (or
 `LabBook.lines()` output) into one row per record, sorted by time. The frame's index is each
 record's position in what was passed in, so `records[i]` is the raw record behind row `i`.
-`read_frame(files, ...)` does both without keeping the records (less memory). Loading is
-read-only: an unterminated last line (a torn tail) is skipped, never moved.
+`read_frame(files, ...)` does both without keeping the records (less memory), and keeps what
+it parsed from each file in the lab notebook's `.cache/` (see `workbench.labbook.cache`), so
+the next load parses only what was appended since. Loading is read-only for the session
+files: an unterminated last line (a torn tail) is skipped, never moved.
 
 Pivots: `answers` (prompt × model), `cost_by_model_by_day` (day × model), `decisions` (each
 verdict joined to the calls it judged).
@@ -16,36 +18,35 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import orjson
 import pandas as pd
 
+from workbench.labbook import cache as cached
+from workbench.labbook.columns import (
+    _FLOATS,
+    _INTS,
+    _ROW,
+    _STRINGS,
+    _Columns,
+    _floats,
+    _ints,
+    _joined,
+    _row,
+    _str,
+    _times,
+)
+from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.store import CorruptLine, Line
-
-COLUMNS = (
-    "id", "ts", "day", "kind", "session", "seq", "author", "source", "repo_head",
-    "model", "resolved", "request_hash", "prompt", "system", "params", "text", "ok",
-    "error_type", "error", "input_tokens", "output_tokens", "cost_usd", "latency_s",
-    "first_token_s", "finish_reason", "model_version", "attempts", "links", "tags",
-    "verdict", "choice", "reason", "note", "hash", "file", "line",
-)  # fmt: skip
 
 When = str | date | datetime
 Choice = str | Sequence[str]
-
-_ROW = COLUMNS[:2] + COLUMNS[3:-2]
-"""The columns `_row` reads from a record (`day` is derived, `file` and `line` are known)."""
-_CATEGORIES = ("kind", "session", "model", "resolved")
-_INTS = ("seq", "input_tokens", "output_tokens", "attempts")
-_FLOATS = ("cost_usd", "latency_s", "first_token_s")
-_OTHERS = ("ts", "day", "params", "ok", "links", "tags", "file", "line")
-_STRINGS = tuple(c for c in COLUMNS if c not in (*_CATEGORIES, *_INTS, *_FLOATS, *_OTHERS))
-_EMPTY: dict[str, Any] = {}
-_REASONED = ("decision", "pause")
 
 
 class RecordList(list[dict[str, Any]]):
@@ -78,20 +79,35 @@ def read_frame(
     tag: Choice | None = None,
     session: Choice | None = None,
     kind: Choice | None = None,
+    cache: bool = True,
 ) -> pd.DataFrame:
     """`to_frame(load_records(files), ...)` in less memory: the records are not kept.
 
-    The rows are taken from each file's records while they are fresh, then let go.
+    The rows are taken from each file's records while they are fresh, then let go; with
+    `cache`, what each file gave is kept in the lab notebook's `.cache/` for the next load.
     """
+    paths = list(files)
     columns = _Columns()
     with _gc_paused():
-        for path in files:
+        for path in paths if not cache else ():
             batch = _read(path)
             columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
+        for path in paths if cache else ():
+            columns.merge(_chunk(path), str(path))
         frame = columns.frame(np.arange(columns.count))
     return _select(
         frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind
     )
+
+
+def _chunk(path: Path) -> list[Any]:
+    """One file's `_parse_rows` columns, through the cache.
+
+    (Parsing files in worker processes was tried: shipping the columns back costs about what
+    parsing them does, so on 2 cores it was slower.)
+    """
+    chunk: list[Any] = cached.columns(path, partial(_parse_rows, path), _extend_rows, _VERSION)
+    return chunk
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -103,25 +119,80 @@ def _read(path: Path) -> list[dict[str, Any]]:
     """
     data = path.read_bytes()
     end = data.rfind(b"\n")
-    if end < 0:
-        return []
-    body = data[:end]
+    return _parse(path, data[:end]) if end >= 0 else []
+
+
+def _parse(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
+    """The records on complete lines (`body` has no final newline); `first` numbers the first.
+
+    orjson parses what it can (3x faster than json); what it refuses (NaN, numbers out of
+    its range, a bad line) goes to json line by line, which accepts or names the bad line.
+    """
     try:
-        batch = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
-    except ValueError:
+        batch = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
         batch = None
     if (
         type(batch) is not list
         or len(batch) != body.count(b"\n") + 1
         or not all(type(r) is dict for r in batch)
     ):
-        return _parse_lines(path, body)
+        return _parse_lines(path, body, first)
     return cast(list[dict[str, Any]], batch)
 
 
-def _parse_lines(path: Path, body: bytes) -> list[dict[str, Any]]:
+_VERSION = f"pandas {pd.__version__}, numpy {np.__version__}"
+"""What cached columns were made with (pandas arrays are pickled)."""
+_SHARED = tuple(
+    _i for _i, _name in enumerate(_ROW)
+    if _name in ("kind", "session", "author", "source", "repo_head", "model", "resolved",
+                 "system", "error_type", "error", "finish_reason", "model_version", "verdict")
+)  # fmt: skip
+"""The row columns whose values repeat: one string object per distinct value in a cache."""
+
+
+def _parse_rows(path: Path, body: bytes, first: int) -> list[Any]:
+    """The `_ROW` columns of the records on complete lines, for `cache.columns`.
+
+    Times, strings, numbers and `ok` come converted (a `datetime64` array, pandas arrays),
+    so a cached file is neither checked value by value again nor unpickled as millions of
+    small objects; the other columns (categories, params, links, tags) are lists.
+    """
+    recs = _parse(path, body, first) if body else []
+    lists: list[Any] = [list(v) for v in zip(*map(_row, recs), strict=True)]
+    lists = lists or [[] for _ in _ROW]
+    for i in _SHARED:
+        seen: dict[Any, Any] = {}
+        with suppress(TypeError):  # an unhashable value where a string belongs: kept as is
+            lists[i] = [seen.setdefault(v, v) for v in lists[i]]
+    for i, name in enumerate(_ROW):
+        if name == "ts":
+            lists[i] = _times(lists[i]).tz_localize(None).to_numpy()
+        elif name in _STRINGS:
+            lists[i] = _str(lists[i])
+        elif name in _INTS:
+            lists[i] = _ints(lists[i])
+        elif name in _FLOATS:
+            lists[i] = _floats(lists[i])
+        elif name == "ok":
+            lists[i] = pd.array(lists[i], dtype="boolean")
+    return lists
+
+
+def _extend_rows(old: list[Any], new: list[Any]) -> list[Any]:
+    for i, (before, after) in enumerate(zip(old, new, strict=True)):
+        if type(before) is list:
+            before.extend(after)
+        elif isinstance(before, np.ndarray):
+            old[i] = np.concatenate([before, after])
+        else:
+            old[i] = _joined([before, after])
+    return old
+
+
+def _parse_lines(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
     records = []
-    for number, raw in enumerate(body.split(b"\n"), start=1):
+    for number, raw in enumerate(body.split(b"\n"), start=first):
         try:
             record = json.loads(raw)
         except ValueError as e:
@@ -267,131 +338,6 @@ def _about(frame: pd.DataFrame, ids: set[str]) -> np.ndarray[Any, np.dtype[np.bo
     """Which rows link to any of `ids` (the decisions and notes about those records)."""
     links = frame["links"]
     return np.array([bool(on) and not ids.isdisjoint(on) for on in links], dtype=bool)
-
-
-def _row(r: dict[str, Any]) -> tuple[Any, ...]:
-    """The `_ROW` values of one record."""
-    kind = r.get("kind")
-    prompt = r.get("prompt") or _EMPTY
-    reply = r.get("reply") or _EMPTY
-    data = r.get("data") or _EMPTY
-    usage = reply.get("usage") or _EMPTY
-    error = reply.get("error") or _EMPTY
-    author = r.get("author")
-    m: Sequence[dict[str, Any]] = prompt.get("messages") or ()
-    system = m and m[0].get("role") == "system"
-    call, decision, note = kind == "call", kind == "decision", kind == "note"
-    return (
-        r.get("id"), r.get("ts"), kind, r.get("session"), r.get("seq"),
-        author.get("name") if type(author) is dict else author,
-        r.get("source"), r.get("repo_head"), r.get("model"), r.get("resolved"),
-        r.get("request_hash"),
-        m[-1].get("content") if m and m[-1].get("role") == "user" else _last_user(m),
-        (m[0].get("content") if len(m) < 3 else _system(m)) if system else None,
-        prompt.get("params") if call else None,
-        reply.get("text"), (not error) if call else None, error.get("type"), error.get("message"),
-        usage.get("input_tokens"), usage.get("output_tokens"),
-        reply.get("cost_usd"), reply.get("latency_s"), reply.get("first_token_s"),
-        reply.get("finish_reason"), reply.get("model_version"), reply.get("attempts"),
-        r.get("links") or [], r.get("tags") or [],
-        data.get("verdict") if decision else None, data.get("choice") if decision else None,
-        data.get("reason") if kind in _REASONED else None, data.get("text") if note else None,
-        r.get("hash"),
-    )  # fmt: skip
-
-
-def _last_user(messages: Sequence[dict[str, Any]]) -> str | None:
-    return next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), None)
-
-
-def _system(messages: Sequence[dict[str, Any]]) -> str | None:
-    parts = [m.get("content") or "" for m in messages if m.get("role") == "system"]
-    return "\n\n".join(parts) if parts else None
-
-
-class _Columns:
-    """Column lists filled a batch of records at a time, then made into one frame."""
-
-    def __init__(self) -> None:
-        self.lists: list[list[Any]] = [[] for _ in _ROW]
-        self.files: list[str | None] = []
-        self.lines: list[int | None] = []
-        self.count = 0
-
-    def add(
-        self, recs: list[dict[str, Any]], files: Sequence[str | None], lines: Iterable[int | None]
-    ) -> None:
-        rows = list(map(_row, recs))
-        for target, values in zip(self.lists, zip(*rows, strict=True), strict=True) if rows else ():
-            target.extend(values)
-        self.files.extend(files)
-        self.lines.extend(lines)
-        self.count += len(rows)
-
-    def frame(self, index: np.ndarray[Any, Any]) -> pd.DataFrame:
-        v = dict(zip(_ROW, self.lists, strict=True))
-        ts = _times(v["ts"])
-        uniq, codes = np.unique(
-            ts.to_numpy(dtype="datetime64[us]").astype("datetime64[D]"), return_inverse=True
-        )
-        named = ~np.isnat(uniq)  # NaT sorts last: a record without a time has no day
-        days = pd.Index([d.item() for d in uniq[named]], dtype=object)
-        columns: dict[str, Any] = {name: _str(v[name]) for name in _STRINGS}
-        columns |= {name: _category(v[name]) for name in _CATEGORIES}
-        columns |= {name: _ints(v[name]) for name in _INTS}
-        columns |= {name: _floats(v[name]) for name in _FLOATS}
-        columns |= {
-            "ts": ts,
-            "day": pd.Categorical.from_codes(np.where(named[codes], codes, -1), days, ordered=True),
-            "params": v["params"],
-            "ok": pd.array(v["ok"], dtype="boolean"),
-            "links": v["links"],
-            "tags": v["tags"],
-            "file": _category(self.files),
-            "line": _ints(self.lines),
-        }
-        frame = pd.DataFrame(columns, columns=list(COLUMNS), copy=False)
-        frame.index = pd.Index(index)
-        return frame
-
-
-def _times(values: list[Any]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce"))
-
-
-def _category(values: list[Any]) -> Any:
-    """A categorical with sorted categories (factorized through numpy, much faster)."""
-    try:
-        codes, uniques = pd.factorize(np.array(values, dtype=object), sort=True)
-    except TypeError:  # values that do not sort together
-        return pd.Categorical(values)
-    return pd.Categorical.from_codes(codes, pd.Index(uniques, dtype="str"))
-
-
-def _str(values: list[Any]) -> Any:
-    return pd.array(values, dtype="str")
-
-
-def _ints(values: list[Any]) -> Any:
-    """Int64 (missing as NA), converted through numpy when the values allow it."""
-    try:
-        floats = np.array(values, dtype=float)
-    except (TypeError, ValueError):
-        return pd.array(values, dtype="Int64")
-    missing = np.isnan(floats)
-    known = floats[~missing]
-    if len(known) and (np.abs(known).max() >= 2**53 or (known % 1).any()):
-        return pd.array(values, dtype="Int64")
-    return pd.arrays.IntegerArray(np.where(missing, 0, floats).astype(np.int64), missing)
-
-
-def _floats(values: list[Any]) -> Any:
-    """Float64 (missing as NA), converted through numpy when the values allow it."""
-    try:
-        floats = np.array(values, dtype=float)
-    except (TypeError, ValueError):
-        return pd.array(values, dtype="Float64")
-    return pd.arrays.FloatingArray(floats, np.isnan(floats))
 
 
 # -- pivots ------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Every append takes an exclusive `flock` on the file, so several processes may wr
 at once without interleaving or losing a line; the chain's `prev` is read from the file's
 last line under that lock. A line is durable (written, flushed and fsync'd) before `append`
 returns. A crash mid-write leaves a last line with no newline: the next writer or reader
-moves that torn tail into a `*.torn` file beside it, never mixing it into the data.
+moves that torn tail into a `*.torn` file beside it, never mixing it into the data. A file's
+first record (a session's facts) is written under the same lock, by whichever writer finds
+the file empty.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +48,18 @@ def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     return append_many(path, [record])[0]
 
 
-def append_many(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Seal and write several records with one lock and one fsync (a group commit)."""
+def append_many(
+    path: Path,
+    records: list[dict[str, Any]],
+    *,
+    header: Callable[[], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Seal and write several records with one lock and one fsync (a group commit).
+
+    `header` makes the first record of a file: it is called, and its record written before
+    `records`, when the file is empty once the lock is held (so of several processes starting
+    one file at once, exactly one writes it). The records returned are `records`, sealed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -56,6 +68,9 @@ def append_many(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any
         try:
             set_aside_torn_tail(fd, path)
             last = _last_record(fd, path)
+            skip = 0
+            if last is None and header is not None:
+                records, skip = [header(), *records], 1
             seq = 0 if last is None else int(last["seq"]) + 1
             prev = None if last is None else last["hash"]
             sealed = []
@@ -74,7 +89,7 @@ def append_many(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any
         os.close(fd)
     if created:  # make the new directory entry durable too
         _fsync(path.parent)
-    return sealed
+    return sealed[skip:]
 
 
 def set_aside_torn_tail(fd: int, path: Path) -> Path | None:

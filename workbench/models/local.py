@@ -9,6 +9,7 @@ model is shared by the whole process and used by one call at a time.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import threading
 from pathlib import Path
@@ -59,10 +60,20 @@ def _llama(path: Path, n_ctx: int) -> Any:
                 from llama_cpp import Llama
             except ImportError:
                 raise MissingDependency("local", "llama-cpp-python", "local") from None
+            if not _loaded:
+                atexit.register(_unload)
             _loaded[key] = Llama(
                 model_path=str(path), n_ctx=n_ctx, seed=DEFAULT_SEED, verbose=False
             )
         return _loaded[key]
+
+
+def _unload() -> None:
+    """Free the models before interpreter teardown, when `Llama.__del__` would fail noisily."""
+    with _load_lock:
+        for llama in _loaded.values():
+            llama.close()
+        _loaded.clear()
 
 
 def request_from_prompt(prompt: Prompt) -> dict[str, Any]:

@@ -1,0 +1,343 @@
+"""Lab notebook benchmark: the cost of recording a call, and of reading a big lab notebook back.
+
+    .venv/bin/python bench/labbook.py            # 300 calls, 1,000,000 records (a few minutes)
+    .venv/bin/python bench/labbook.py --quick    # 40 calls, 50,000 records: a smoke check
+
+(a) Per-call overhead of recording, p50/p99 in ms. Each call goes to the OpenAI wire server
+    of tests/wire (its own process) twice: once through a workbench Session (`compare`, which
+    records nothing: labbook=False), once through the `llm` package's Python API (an
+    extra-openai-models.yaml in a temporary LLM_USER_PATH points it at the same server). Both
+    get the same reply. Then only the logging step is timed, on those replies:
+      ours      LabBook.record_call(job, reply).result(): redact, seal, append, fsync
+      ours+git  the same, then LabBook.commit(), as a Session does once per comparison
+      llm       response.log_to_db(sqlite_utils.Database(logs.db)), as `llm prompt` logs
+    Timing the logging step alone (rather than call+logging minus call) keeps the server's
+    and the SDKs' jitter out of a difference of two noisy figures. Target: ours / llm <= 1.
+(b) A lab notebook of 1M records (bench/labbook_data.py: 7 days x 24 session files, cached
+    under /tmp), each figure taken in a fresh Python process, files in the OS page cache:
+      load       read_frame(files) as wb.log.to_frame() does: cold (no .cache/, which it
+                 then writes), warm (the .cache/ of parsed columns is valid), and after
+                 one file grew by 1,000 records (only those are parsed; the file is cut
+                 back to its old size afterwards)
+      verify     verify(files): every chain re-hashed from the raw bytes (never the cache)
+      export     load_records(files) + export(records, "md", since=day, until=day)
+    Target: 1M records to pandas in under 5 s (warm and grown; the cold load is shown too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "bench")) if p not in sys.path]
+
+LOAD_TARGET_S = 5.0
+OVERHEAD_TARGET = 1.0
+MODEL = "openai:gpt-test"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+# -- (a) per-call overhead ----------------------------------------------------------------------
+
+
+def overhead(calls: int, tmp: Path) -> dict[str, list[float]]:
+    """Logging times (s) per call for ours, ours+git and llm, on the same replies."""
+    from fanout import ServerProcess, point_env_at, wire_config
+
+    server = ServerProcess(("openai",), latency_s=0.0).start()
+    try:
+        point_env_at(server.urls)
+        base_url, key = server.urls["openai"]
+        return _overhead(calls, tmp, wire_config(server.urls), base_url, key)
+    finally:
+        server.stop()
+
+
+def _overhead(
+    calls: int, tmp: Path, config: Any, base_url: str, key: str
+) -> dict[str, list[float]]:
+    import llm
+    import sqlite_utils
+
+    from workbench.labbook import LabBook
+    from workbench.labbook.git import GitSync
+    from workbench.session import Session
+
+    os.environ["LLM_USER_PATH"] = str(tmp / "llm")
+    (tmp / "llm").mkdir()
+    (tmp / "llm" / "extra-openai-models.yaml").write_text(
+        f"- model_id: bench-gpt\n  model_name: gpt-test\n  api_base: {base_url}\n"
+        "  api_key_name: bench\n"
+    )
+    model = llm.get_model("bench-gpt")
+    db = sqlite_utils.Database(tmp / "llm" / "logs.db")
+    plain = LabBook(tmp / "plain" / "labbook", "bench-plain", source="bench", git=None)
+    repo = tmp / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    git = GitSync.open(repo / "labbook", research_repo=repo)
+    tracked = LabBook(repo / "labbook", "bench-git", source="bench", git=git)
+    session = Session(config, labbook=False)
+    times: dict[str, list[float]] = {"ours": [], "ours+git": [], "llm": []}
+    try:
+        for i in range(calls + 5):  # the first 5 warm up (imports, connections, files)
+            prompt = f"Question {i}: what does the lab notebook record? " * 6
+            comparison = session.compare(prompt, [MODEL])
+            job, reply = comparison.jobs[0], comparison.replies[0]
+            if reply.error is not None:
+                raise RuntimeError(f"the workbench call failed: {reply.error}")
+            response = model.prompt(prompt, key=key)
+            if response.text() != reply.text:
+                raise RuntimeError("llm and the workbench got different replies")
+            t0 = time.perf_counter()
+            future = plain.record_call(job, reply)
+            assert future is not None
+            future.result()
+            t1 = time.perf_counter()
+            future = tracked.record_call(job, reply)
+            assert future is not None
+            future.result()
+            tracked.commit(f"compare: call {i}")
+            t2 = time.perf_counter()
+            response.log_to_db(db)
+            t3 = time.perf_counter()
+            if i >= 5:
+                times["ours"].append(t1 - t0)
+                times["ours+git"].append(t2 - t1)
+                times["llm"].append(t3 - t2)
+    finally:
+        session.close()
+        plain.close()
+        tracked.close()
+        git.close()
+    logged = db.execute("select count(*) from turns").fetchone()[0]
+    if logged != calls + 5:
+        raise RuntimeError(f"llm logged {logged} responses, not {calls + 5}")
+    return times
+
+
+# -- (b) a big lab notebook, one figure per fresh process ---------------------------------------
+
+
+def step(name: str, root: Path, day: str) -> dict[str, Any]:
+    """Child process: time one operation on the lab notebook in `root`."""
+    import pandas  # noqa: F401  (imports are not what is timed)
+
+    import workbench.export
+    import workbench.labbook.query
+    import workbench.labbook.verify  # noqa: F401
+    from workbench.labbook.book import files
+
+    paths = files(root)
+    grown = grow(paths[len(paths) // 2], 1000) if name == "load-grown" else None
+    start = time.perf_counter()
+    if name in ("load-cold", "load-warm", "load-grown"):
+        from workbench.labbook.query import read_frame
+
+        frame = read_frame(paths)
+        figure = {"rows": len(frame)}
+    elif name == "verify":
+        from workbench.labbook.verify import verify
+
+        report = verify(paths)
+        figure = {"rows": report.records_checked, "ok": report.ok}
+    else:
+        from workbench.export import export
+        from workbench.labbook.query import load_records
+
+        records = load_records(paths)
+        loaded = time.perf_counter()
+        text = export(records, "md", since=day, until=day)
+        figure = {"rows": len(records), "load_s": loaded - start, "chars": len(text)}
+    wall = time.perf_counter() - start
+    if grown is not None:  # back as generated (the next load rebuilds that file's entry)
+        os.truncate(*grown)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return {"wall_s": wall, "cpu_s": cpu, "rss_gb": own.ru_maxrss / 2**20, **figure}
+
+
+def grow(path: Path, count: int) -> tuple[Path, int]:
+    """Append `count` notes to a session file through the store; return (path, old size)."""
+    from workbench.labbook import store
+    from workbench.labbook.chain import new_id
+
+    size = path.stat().st_size
+    last = path.read_bytes()[:-1].rsplit(b"\n", 1)[-1]
+    head = json.loads(last)
+    notes = [
+        {**{k: head[k] for k in ("v", "ts", "session", "author", "source", "repo_head")},
+         "id": new_id(), "kind": "note", "data": {"text": f"a note appended later ({i})"}}
+        for i in range(count)
+    ]  # fmt: skip
+    store.append_many(path, notes)
+    return path, size
+
+
+def run_step(name: str, root: Path, day: str) -> dict[str, Any]:
+    """Run `step` in a fresh interpreter (its imports are not timed) and read its figures."""
+    from fanout import machine_cpu_s
+
+    if name == "load-cold":
+        shutil.rmtree(root / ".cache", ignore_errors=True)
+    before = machine_cpu_s()
+    done = subprocess.run(
+        [sys.executable, __file__, "--step", name, "--root", str(root), "--day", day],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    after = machine_cpu_s()
+    if before is not None and after is not None:
+        result["others_cpu_s"] = max(0.0, after - before - result["cpu_s"] - 0.5)
+    return result
+
+
+def warm_page_cache(root: Path) -> tuple[int, int]:
+    """Read every session file once, so the figures are not about the disk: (files, bytes)."""
+    from workbench.labbook.book import files
+
+    paths = files(root)
+    return len(paths), sum(len(path.read_bytes()) for path in paths)
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="40 calls, 50,000 records")
+    parser.add_argument("--calls", type=int, help="calls timed in (a)")
+    parser.add_argument("--records", type=int, help="records in (b)")
+    parser.add_argument("--only", choices=["a", "b"], help="run one part")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on a MISS")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--day", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(step(args.step, args.root, args.day)))
+        return 0
+    calls = args.calls or (40 if args.quick else 300)
+    records = args.records or (50_000 if args.quick else 1_000_000)
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {_versions()}")
+    rows: list[tuple[str, str, str, str]] = []
+    if args.only in (None, "a"):
+        rows += part_a(calls)
+    if args.only in (None, "b"):
+        rows += part_b(records)
+    print()
+    print("| benchmark | figure | target | verdict |")
+    print("| --- | --- | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 1 if args.strict and any(r[3] == "MISS" for r in rows) else 0
+
+
+def part_a(calls: int) -> list[tuple[str, str, str, str]]:
+    print(f"(a) recording overhead: {calls} calls to the OpenAI wire server, logging timed alone")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-labbook-"))
+    try:
+        times = overhead(calls, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    p = {k: (percentile(v, 50) * 1e3, percentile(v, 99) * 1e3) for k, v in times.items()}
+    rows = []
+    for name, what in (
+        ("ours", "append + fsync"),
+        ("ours+git", "append + fsync + git commit"),
+        ("llm", "llm log_to_db (SQLite)"),
+    ):
+        p50, p99 = p[name]
+        ratio = f"; / llm: p50 {p50 / p['llm'][0]:.2f}, p99 {p99 / p['llm'][1]:.2f}"
+        figure = f"p50 {p50:.2f} ms, p99 {p99:.2f} ms" + ("" if name == "llm" else ratio)
+        target, verdict = "", ""
+        if name == "ours":
+            worst = max(p50 / p["llm"][0], p99 / p["llm"][1])
+            target, verdict = f"<= {OVERHEAD_TARGET:g} x llm", _verdict(worst <= OVERHEAD_TARGET)
+        rows.append((f"(a) {what}, per call", figure, target, verdict))
+    return rows
+
+
+def part_b(records: int) -> list[tuple[str, str, str, str]]:
+    import labbook_data
+
+    start = time.perf_counter()
+    root = labbook_data.generate(records)
+    made = time.perf_counter() - start
+    files, size = warm_page_cache(root)
+    middle = labbook_data.FIRST_DAY + timedelta(days=labbook_data.DAYS // 2)
+    day = f"{middle:%Y-%m-%d}"
+    print(
+        f"(b) {root}: {files} files, {size / 1e9:.2f} GB "
+        f"({f'generated in {made:.0f} s' if made > 1 else 'cached'}); export day {day}"
+    )
+    rows = []
+    for name, what in (
+        ("load-cold", "load into pandas, no cache (writes .cache/)"),
+        ("load-warm", "load into pandas, .cache/ valid"),
+        ("load-grown", "load into pandas, one file grew by 1,000 records"),
+        ("verify", "verify"),
+        ("export", "export one day, md (load_records + export)"),
+    ):
+        r = run_step(name, root, day)
+        print(f"  {name}: {json.dumps(r)}")
+        figure = f"{r['wall_s']:.2f} s ({r['rows']:,} records, CPU {r['cpu_s']:.1f} s"
+        figure += f", peak RSS {r['rss_gb']:.1f} GB"
+        if "load_s" in r:
+            figure += f"; of which load_records {r['load_s']:.2f} s"
+        if r.get("others_cpu_s", 0) > 0.2 * r["wall_s"]:
+            figure += f"; other processes used {r['others_cpu_s']:.1f} s CPU"
+        figure += ")"
+        target, verdict = "", ""
+        if name.startswith("load"):
+            scaled = LOAD_TARGET_S * r["rows"] / 1_000_000
+            target = f"< {scaled:.2f} s" if records != 1_000_000 else f"< {LOAD_TARGET_S:g} s"
+            verdict = _verdict(r["wall_s"] < scaled) if name != "load-cold" else "(info)"
+        if name == "verify" and not r["ok"]:
+            verdict = "BROKEN CHAIN"
+        rows.append((f"(b) {what}", figure, target, verdict))
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ("pandas", "orjson", "llm", "sqlite-utils", "gitpython")
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name} {version(name)}")
+        except Exception:
+            out.append(f"{name} -")
+    return ", ".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""No key reaches the lab notebook or its git history: run with keys set, then search for them."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import KEY_ENV, WIRE_PROVIDERS, start_server, wire_config
+from tests.labbook.helpers import MODELS, calls, git, recorded
+from tests.wire.harness import Request
+from workbench.export import export
+from workbench.labbook.book import files
+from workbench.labbook.query import load_records
+from workbench.labbook.redact import REDACTED, Redactor
+from workbench.session import Session
+
+# Distinctive fake keys: two shaped like the vendors' keys, one that no pattern knows (only
+# the environment net catches it), and a GOOGLE_API_KEY nothing here sends.
+KEYS = {
+    "OPENAI_API_KEY": "fake-openai-key-7f3a9c2e51d04b6b",
+    "ANTHROPIC_API_KEY": "sk-ant-api03-FAKEanthropicKEY0123456789abcdef",
+    "GEMINI_API_KEY": "AIzaFAKEgeminiKEY0123456789abcdefghijk",
+    "GOOGLE_API_KEY": "AIzaFAKEgoogleKEY0123456789abcdefghijk",
+}
+KEY_LIKE = [
+    "sk-proj-FAKEpastedOpenAIkey0123456789abcd",
+    "sk-ant-admin01-FAKEpastedAnthropic0123456789",
+    "AIzaFAKEpastedGoogleKey0123456789abcdefg",
+    "ghp_FAKEgithubToken0123456789abcdefghijklmno",
+    "eyJhbGciOiJIUzI1NiJ9.FAKEbearer.token0123456789",  # pasted after "Bearer "
+    "internal-0123456789abcdef0123456789abcdef",  # the repo's own pattern, in workbench.toml
+]
+AUTH_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+CUSTOM = r"internal-[0-9a-f]{32}"
+
+
+def leaky() -> Any:
+    """A responder that repeats the key it was sent and pastes tokens into its answer."""
+
+    def respond(request: Request) -> str:
+        sent = " ".join(request.headers[h] for h in AUTH_HEADERS if h in request.headers)
+        return f"you sent {sent}; try {KEY_LIKE[0]} or {KEY_LIKE[3]}; Bearer {KEY_LIKE[4]}"
+
+    return respond
+
+
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    started = {
+        p: start_server(p, api_key=KEYS[KEY_ENV[p]], responder=leaky()) for p in WIRE_PROVIDERS
+    }
+    try:
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()  # type: ignore[attr-defined]
+
+
+def secrets() -> list[str]:
+    return [*KEYS.values(), *KEY_LIKE]
+
+
+def everything_written(repo: Path) -> bytes:
+    """Every file under the repository (.git included) and every git object, decompressed."""
+    out = [p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()]
+    run = {"cwd": repo, "capture_output": True, "check": True}
+    out.append(subprocess.run(["git", "log", "-p", "--all", "--format=%H%n%B"], **run).stdout)  # type: ignore[call-overload]
+    out.append(subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], **run).stdout)  # type: ignore[call-overload]
+    out.append(subprocess.run(["git", "reflog", "--all"], **run).stdout)  # type: ignore[call-overload]
+    return b"\n".join(out)
+
+
+def test_keys_and_key_like_strings_never_reach_a_record_or_a_commit(
+    repo: Path, servers: dict[str, Any]
+) -> None:
+    (repo / "workbench.toml").write_text(f'[labbook]\nredact = ["{CUSTOM}"]\n')
+    session = Session(wire_config(servers))  # type: ignore[arg-type]
+    leaked = " ".join([*KEYS.values(), *KEY_LIKE[:4]]) + f" Bearer {KEY_LIKE[4]} {KEY_LIKE[5]}"
+    comparison = session.compare(
+        [f"{KEYS['OPENAI_API_KEY']} is my key; what do these mean: {leaked}", "and again"],
+        MODELS,
+        system=f"The admin token is {KEY_LIKE[1]}.",
+    )
+    comparison.pick(MODELS[0], f"it noticed {KEYS['ANTHROPIC_API_KEY']}", tags=[KEY_LIKE[3]])
+    comparison.reject(MODELS[1], f"it echoed {KEY_LIKE[5]}")
+    comparison.note(f"rotate {KEYS['GEMINI_API_KEY']} and {KEYS['GOOGLE_API_KEY']}")
+    assert session.labbook is not None
+    session.labbook.pause(f"pasting {KEY_LIKE[2]}")
+    session.labbook.resume()
+    session.close()
+
+    # The secrets really went out and came back: each server got its key and the prompt.
+    assert all(r.ok for r in comparison), comparison.errors
+    assert KEYS["ANTHROPIC_API_KEY"] in comparison["anthropic:claude-test"].text
+    assert KEYS["GEMINI_API_KEY"] in comparison["gemini:gemini-test"].text
+    assert KEY_LIKE[0] in comparison["openai:gpt-test"].text
+    for server in servers.values():
+        assert any(KEY_LIKE[5] in str(r.body) for r in server.requests)
+
+    written = everything_written(repo)
+    found = [s for s in secrets() if s.encode() in written]
+    assert not found, f"secrets on disk or in git: {found}"
+    revs = git(repo, "rev-list", "--all").split()
+    needles = [arg for s in secrets() for arg in ("-e", s)]
+    grep = subprocess.run(["git", "grep", "-F", *needles, *revs], cwd=repo, capture_output=True)
+    assert grep.returncode == 1 and grep.stdout == b""  # 1: nothing found in any revision
+    records = recorded(repo / "labbook")
+    assert len(records) == 1 + 6 + 5
+    assert all(REDACTED in c["reply"]["text"] for c in calls(repo / "labbook"))
+    first = calls(repo / "labbook")[0]["prompt"]["messages"]
+    assert first[0]["content"] == f"The admin token is {REDACTED}."
+    assert first[1]["content"].startswith(f"{REDACTED} is my key; what do these mean: ")
+    subjects = git(repo, "log", "--format=%s").splitlines()  # commit messages quote prompts
+    assert f"pause recording: pasting {REDACTED} (1 record)" in subjects
+    assert subjects[-2].startswith(f"compare: '{REDACTED} is my key; what do these m")
+    document = export(load_records(files(repo / "labbook")), "md")
+    assert REDACTED in document and not [s for s in secrets() if s in document]
+
+
+def test_the_configured_pattern_is_what_redacts_the_custom_string() -> None:
+    assert Redactor().text(KEY_LIKE[5]) == KEY_LIKE[5]  # no built-in pattern knows it
+    assert Redactor([CUSTOM]).text(f"x {KEY_LIKE[5]} y") == f"x {REDACTED} y"
+
+
+def test_a_key_set_after_the_lab_notebook_opened_is_redacted_too(
+    repo: Path, wire: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = Session(wire_config(wire))  # type: ignore[arg-type]
+    monkeypatch.setenv("LATE_SERVICE_TOKEN", "late-token-0d9e8f7a6b")  # a cell sets it later
+    session.compare("the token is late-token-0d9e8f7a6b", MODELS[0])
+    session.close()
+    assert b"late-token-0d9e8f7a6b" not in everything_written(repo)
+    assert calls(repo / "labbook")[0]["reply"]["text"] == f"echo: the token is {REDACTED}"

@@ -1,0 +1,47 @@
+"""Audit runs: an exercise that every model completes independently, run by papermill.
+
+    from workbench import audit
+    run = audit.run_audit("capitals.yaml", ["gpt", "claude", "local"], budget_usd=1.0)
+    run.outcomes()          # item x outcome: agree-correct, agree-wrong, disagree, ...
+    audit.resume(run.name)  # after a budget stop or Ctrl-C; nothing is paid twice
+    audit.rerun(run.name)   # the same items answered from the lab notebook: an equal table
+
+Modules: `exercise` (loading and checking, `schema.json`), `items`, `scorers`,
+`agreement`, `runner` (what the notebook executes) and `records` (its calls in the lab
+notebook), `store` (the run folder), `notebook` (papermill, progress, Ctrl-C), `result`
+(a run read back), `report` (tables and plots), `review` and `review_panel` (human
+verdicts), `template` (the notebook's cells), `api` (these functions).
+"""
+
+from __future__ import annotations
+
+from workbench.audit.api import (
+    AuditRun,
+    combine,
+    default_template,
+    demo,
+    diff,
+    open_run,
+    rerun,
+    resume,
+    run_audit,
+    runs,
+)
+from workbench.audit.exercise import Exercise, load
+from workbench.audit.runner import execute
+
+__all__ = [
+    "AuditRun",
+    "Exercise",
+    "combine",
+    "default_template",
+    "demo",
+    "diff",
+    "execute",
+    "load",
+    "open_run",
+    "rerun",
+    "resume",
+    "run_audit",
+    "runs",
+]

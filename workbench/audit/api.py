@@ -1,0 +1,293 @@
+"""Audit runs from Python: start, resume, rerun (replayed), open, diff and combine.
+
+Each start creates a run folder, then executes the audit notebook with papermill (see
+`notebook`) and reads the results back from the folder's files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.audit.exercise import check_models, load
+from workbench.audit.items import select
+from workbench.audit.notebook import default_template, execute_run
+from workbench.audit.result import AuditRun
+from workbench.audit.store import EXERCISE, RESULTS, RunFolder, find_run, list_runs
+from workbench.config import Config
+from workbench.errors import AuditError, InvalidPrompt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "AuditRun", "combine", "default_template", "demo", "diff", "open_run", "rerun", "resume",
+    "run_audit", "runs",
+]  # fmt: skip
+
+MANIFEST_VERSION = 1
+
+
+def demo(config: Config | None = None) -> AuditRun:
+    """A small audit on the embedded local model (no key, no network), run in this process."""
+    from importlib import resources
+
+    path = Path(str(resources.files("workbench.audit").joinpath("demo.yaml")))
+    return run_audit(path, notebook=False, progress=False, config=config)
+
+
+def open_run(ref: str | Path, config: Config | None = None) -> AuditRun:
+    """A run by folder, name, run id or unique part of its name."""
+    from workbench.labbook import locate
+
+    return AuditRun(find_run(ref, locate(config or Config.load())))
+
+
+def runs(config: Config | None = None) -> list[AuditRun]:
+    """Every run in the lab notebook, oldest first."""
+    from workbench.labbook import locate
+
+    return [AuditRun(f) for f in list_runs(locate(config or Config.load()))]
+
+
+def run_audit(
+    exercise: str | Path,
+    models: Sequence[str] | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    sample: int | None = None,
+    shard: str | None = None,
+    budget_usd: float | None = None,
+    template: str | Path | None = None,
+    progress: bool = True,
+    notebook: bool = True,
+    config: Config | None = None,
+) -> AuditRun:
+    """Run an exercise on every model with papermill; save it under the lab notebook.
+
+    With `notebook=False` the run executes in this process instead (no executed notebook).
+    """
+    from workbench.labbook import locate
+
+    config = config or Config.load()
+    ex = load(exercise, config)
+    names = list(models or ex.models) or _default_models(config)
+    if len(set(names)) != len(names):
+        raise InvalidPrompt(f"a model is named twice in {names}: use samples: N for repeats")
+    check_models(names, config)
+    check_keys(names, config)
+    try:
+        items = select(ex.items, sample=sample or ex.sample, seed=ex.seed, shard=shard)
+    except ValueError as e:
+        raise AuditError(str(e)) from None
+    if not items:
+        raise AuditError(f"shard {shard} of {ex.name} holds no items: use fewer shards")
+    folder = RunFolder.create(locate(config), ex.name)
+    (folder.path / EXERCISE).write_text(ex.text, encoding="utf-8")
+    folder.write_items(items)
+    budget = budget_usd if budget_usd is not None else ex.budget_usd
+    folder.write_manifest(
+        {
+            "v": MANIFEST_VERSION,
+            "name": ex.name,
+            "run": folder.name,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exercise": str(exercise),
+            "base": str(ex.path.resolve().parent),
+            "digest": ex.digest,
+            "models": names,
+            "samples": ex.samples,
+            "scorer": ex.scorer.name,
+            "sample": sample or ex.sample,
+            "seed": ex.seed,
+            "shard": shard,
+            "budget_usd": budget if budget is None else float(budget or 0.0),
+            "template": str(Path(template).resolve()) if template else None,
+            "params": dict(params or {}),
+            "notebook": notebook,
+            "total_items": len(items),
+            "all_items": len(ex.items),
+            "replay_of": None,
+            "status": "ready",
+            "sessions": [],
+            "spent_usd": 0.0,
+        }
+    )
+    return execute_run(folder, config, progress=progress)
+
+
+def resume(
+    ref: str | Path,
+    *,
+    budget_usd: float | None = None,
+    progress: bool = True,
+    notebook: bool | None = None,
+    config: Config | None = None,
+) -> AuditRun:
+    """Continue a stopped run: items without a result; calls already answered are not sent.
+
+    `notebook` overrides how the run was made (papermill, or this process).
+    """
+    config = config or Config.load()
+    run = open_run(ref, config)
+    manifest = run.manifest
+    if manifest.get("replay_of") or manifest.get("report_only"):
+        raise AuditError(f"{run.name} is a replay or a combination: resume the original run")
+    changes: dict[str, Any] = {}
+    if budget_usd is not None:
+        changes["budget_usd"] = float(budget_usd)
+    if notebook is not None:
+        changes["notebook"] = notebook
+    check_keys(manifest["models"], config)
+    run.folder.update(**changes)
+    run.folder.clear_stop()
+    return execute_run(run.folder, config, progress=progress)
+
+
+def rerun(
+    ref: str | Path,
+    *,
+    replay: bool = True,
+    progress: bool = True,
+    template: str | Path | None = None,
+    config: Config | None = None,
+) -> AuditRun:
+    """Run a finished run's items again in a new run; `replay` answers from its records."""
+    config = config or Config.load()
+    original = open_run(ref, config)
+    old = original.manifest
+    done = {row["item"] for row in original.rows}
+    items = [item for item in original.folder.items() if item.id in done]
+    if not items:
+        raise AuditError(f"{original.name} has no finished item to rerun", run=original.name)
+    folder = RunFolder.create(original.folder.labbook_root, str(old["name"]))
+    shutil.copyfile(original.path / EXERCISE, folder.path / EXERCISE)
+    folder.write_items(items)
+    manifest = {
+        **old,
+        "run": folder.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "total_items": len(items),
+        "replay_of": original.name if replay else None,
+        "replay_sessions": old.get("sessions", []) if replay else None,
+        "rerun_of": original.name,
+        "status": "ready",
+        "sessions": [],
+        "spent_usd": 0.0,
+        "template": str(Path(template).resolve()) if template else old.get("template"),
+    }
+    for key in ("counts", "finished", "report_only", "combined_from", "missing_shards"):
+        manifest.pop(key, None)
+    folder.write_manifest(manifest)
+    return execute_run(folder, config, progress=progress)
+
+
+def combine(
+    refs: Sequence[str | Path], *, progress: bool = False, config: Config | None = None
+) -> AuditRun:
+    """One run from several (shards from several clones, after a git merge)."""
+    config = config or Config.load()
+    parts = [open_run(ref, config) for ref in refs]
+    if len(parts) < 2:
+        raise AuditError("combine needs two runs or more (e.g. the shards of one sweep)")
+    first = parts[0].manifest
+    for part in parts[1:]:
+        m = part.manifest
+        for key in ("digest", "models", "samples"):
+            if m.get(key) != first.get(key):
+                raise AuditError(
+                    f"{part.name} and {parts[0].name} differ in {key}: only runs of the same "
+                    "exercise, models and samples combine",
+                    run=part.name,
+                )
+    folder = RunFolder.create(parts[0].folder.labbook_root, str(first["name"]))
+    shutil.copyfile(parts[0].path / EXERCISE, folder.path / EXERCISE)
+    items: dict[str, Any] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for item in part.folder.items():
+            items.setdefault(item.id, item)
+        for row in part.rows:
+            if row["item"] not in rows or rows[row["item"]]["outcome"] == "error":
+                rows[row["item"]] = row
+    ordered = sorted(items.values(), key=lambda i: i.index)
+    folder.write_items(ordered)
+    with (folder.path / RESULTS).open("w", encoding="utf-8") as f:
+        for row in sorted(rows.values(), key=lambda r: r["index"]):
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    manifests = [p.manifest for p in parts]
+    shards = sorted({str(m.get("shard")) for m in manifests if m.get("shard")})
+    missing = _missing_shards(shards)
+    complete = len(rows) == len(ordered) and not missing
+    folder.write_manifest(
+        {
+            **first,
+            "run": folder.name,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "shard": None,
+            "combined_from": [p.name for p in parts],
+            "shards": shards,
+            "missing_shards": missing,
+            "total_items": len(ordered),
+            "sessions": sorted({s for m in manifests for s in m.get("sessions", [])}),
+            "spent_usd": sum(float(m.get("spent_usd", 0.0)) for m in manifests),
+            "status": "complete" if complete else "partial",
+            "report_only": True,
+            "replay_of": None,
+        }
+    )
+    return execute_run(folder, config, progress=progress)
+
+
+def _missing_shards(shards: Sequence[str]) -> list[str]:
+    if not shards:
+        return []
+    n = int(shards[0].split("/")[1])
+    return [f"{k}/{n}" for k in range(1, n + 1) if f"{k}/{n}" not in shards]
+
+
+def diff(a: str | Path, b: str | Path, config: Config | None = None) -> pd.DataFrame:
+    """Per item: the outcome and each model's answer in run A and run B, and what changed."""
+    import pandas as pd
+
+    config = config or Config.load()
+    first, second = open_run(a, config).outcomes(), open_run(b, config).outcomes()
+    models = [c for c in first.columns if c not in ("outcome", "expected", "needs_human", "review")]
+    both = pd.merge(
+        first, second, how="outer", left_index=True, right_index=True, suffixes=("_a", "_b")
+    )
+    table = pd.DataFrame(index=both.index)
+    table["outcome_a"] = both["outcome_a"].astype("object")
+    table["outcome_b"] = both["outcome_b"].astype("object")
+    changed = table["outcome_a"].ne(table["outcome_b"])
+    for model in models:
+        if f"{model}_a" in both and f"{model}_b" in both:
+            table[f"{model}_a"], table[f"{model}_b"] = both[f"{model}_a"], both[f"{model}_b"]
+            changed |= both[f"{model}_a"].fillna("∅").ne(both[f"{model}_b"].fillna("∅"))
+    table["changed"] = changed
+    return table
+
+
+def check_keys(names: Sequence[str], config: Config) -> None:
+    """Fail before anything is sent when a model's API key is not in the environment."""
+    from workbench.errors import MissingKey
+    from workbench.models import registry
+
+    for name in names:
+        settings = registry.provider_settings(registry.resolve(name, config), config)
+        if settings.api_key_env and not settings.api_key():
+            raise MissingKey(settings.name, settings.api_key_env)
+
+
+def _default_models(config: Config) -> list[str]:
+    from workbench.session import Session
+
+    session = Session(config, labbook=False)
+    try:
+        return session.default_models()
+    finally:
+        session.close()

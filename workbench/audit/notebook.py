@@ -1,0 +1,185 @@
+"""Executing a run folder: the audit notebook by papermill (or in this process), watched.
+
+The kernel does the calls (see `runner`); this side shows a progress bar fed from
+`results.jsonl`, turns Ctrl-C into a stop request (items in flight finish and are saved; a
+second Ctrl-C abandons them), reads the results back from the folder's files, and records
+an `audit` record with a commit of the run's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.audit import report
+from workbench.audit.result import AuditRun
+from workbench.audit.store import NOTEBOOK, RESULTS, RunFolder, open_book
+from workbench.config import Config
+from workbench.errors import AuditError
+
+TEMPLATE = Path(__file__).resolve().parent.parent.parent / "templates" / "audit.ipynb"
+
+
+def default_template() -> Path:
+    """templates/audit.ipynb, or (in an installed package) the same notebook built from code."""
+    if TEMPLATE.is_file():
+        return TEMPLATE
+    import tempfile
+
+    import nbformat
+
+    from workbench.audit.template import audit_template
+
+    built = Path(tempfile.gettempdir()) / f"workbench-audit-{os.getuid()}.ipynb"
+    write: Callable[..., None] = nbformat.write
+    write(audit_template(), built)
+    return built
+
+
+def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRun:
+    """Execute a prepared run folder (papermill, or in this process), watched; read it back."""
+    manifest = folder.manifest()
+    template = Path(manifest.get("template") or default_template())
+    out = folder.path / NOTEBOOK
+    parameters = {**manifest.get("params", {}), "run_dir": str(folder.path)}
+    failure: list[BaseException] = []
+    done = threading.Event()  # not Thread.join: Ctrl-C during a join can mark it finished
+
+    def execute() -> None:
+        try:
+            if not manifest.get("notebook", True):
+                from workbench.audit.runner import execute as in_process
+
+                in_process(folder.path)
+                return
+            import papermill
+
+            papermill.execute_notebook(
+                str(template),
+                str(out),
+                parameters=parameters,
+                cwd=str(Path.cwd()),
+                progress_bar=False,
+            )
+        except BaseException as e:
+            failure.append(e)
+        finally:  # nbclient made an event loop for this thread: close it
+            from jupyter_core.utils import ensure_event_loop
+
+            ensure_event_loop().close()
+            done.set()
+
+    thread = threading.Thread(target=execute, name="workbench-audit-notebook", daemon=True)
+    bar = _Progress(folder, enabled=progress)
+    thread.start()
+    try:
+        _wait(done, bar)
+    except KeyboardInterrupt:
+        folder.request_stop()
+        print(
+            "\nstopping: items in flight finish and are saved (Ctrl-C again to abandon them)",
+            file=sys.stderr,
+        )
+        try:
+            _wait(done, bar)
+        except KeyboardInterrupt:
+            folder.update(status="interrupted")
+            raise
+    finally:
+        bar.close()
+        folder.clear_stop()
+    run = AuditRun(folder)
+    _record(run, config)
+    if failure:
+        error = failure[0]
+        if hasattr(error, "ename"):
+            raise AuditError(
+                f"the audit notebook failed in cell {getattr(error, 'cell_index', '?')}: "
+                f"{error.ename}: {getattr(error, 'evalue', '')}; see {out}",
+                run=folder.name,
+            ) from None
+        raise error
+    return run
+
+
+def _wait(done: threading.Event, bar: _Progress) -> None:
+    while not done.wait(0.2):
+        bar.refresh()
+    bar.refresh()
+
+
+def _record(run: AuditRun, config: Config) -> None:
+    """An `audit` record in the lab notebook, and a commit with the run's files."""
+    from datetime import UTC, datetime
+
+    session = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    book = open_book(run.folder.labbook_root, config, session, f"workbench audit {run.name}")
+    try:
+        manifest = run.manifest
+        data = {
+            "run": run.name,
+            "status": manifest.get("status"),
+            "counts": report.counts(run.rows),
+            "spent_usd": manifest.get("spent_usd"),
+            "models": manifest.get("models"),
+            "digest": manifest.get("digest"),
+        }
+        book.append("audit", tags=["audit", f"audit:{run.name}"], data=data)
+        book.close()
+        book.commit(f"audit {run.name}: {manifest.get('status')}")
+    finally:
+        if book.git is not None:
+            book.git.close()
+
+
+class _Progress:
+    """A tqdm bar fed from results.jsonl as the kernel appends to it: items, spend, budget."""
+
+    def __init__(self, folder: RunFolder, *, enabled: bool) -> None:
+        self.folder = folder
+        self.bar: Any = None
+        self.offset = 0
+        self.spent = 0.0
+        if not enabled:
+            return
+        from tqdm import tqdm
+
+        manifest = folder.manifest()
+        self.budget = manifest.get("budget_usd")
+        done = len(folder.rows())
+        self.offset = self._size()
+        self.bar = tqdm(
+            total=int(manifest.get("total_items", 0)), initial=done, desc=manifest["name"],
+            unit="item", file=sys.stderr,
+        )  # fmt: skip
+
+    def _size(self) -> int:
+        path = self.folder.path / RESULTS
+        return path.stat().st_size if path.exists() else 0
+
+    def refresh(self) -> None:
+        if self.bar is None or self._size() <= self.offset:
+            return
+        with (self.folder.path / RESULTS).open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        new = 0
+        for line in complete.splitlines():
+            row = json.loads(line)
+            new += 1
+            self.spent += sum(a["cost_usd"] or 0.0 for a in row["answers"] if a.get("live"))
+        budget = f" of ${self.budget:.4f}" if self.budget is not None else ""
+        self.bar.set_postfix_str(f"spent ${self.spent:.4f}{budget}", refresh=False)
+        self.bar.update(new)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,158 @@
+"""A run's results as pandas tables, a Styler with disagreements highlighted, and plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from workbench.audit.agreement import NEEDS_HUMAN, OUTCOMES, pairwise
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from pandas.io.formats.style import Styler
+
+COLOURS = {
+    "agree-correct": "#d9f2d9",
+    "agree-wrong": "#ffe0b3",
+    "disagree": "#ffc7c7",
+    "no-expected": "#e8eef7",
+    "error": "#e0e0e0",
+}
+
+
+def models_of(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The model labels of a run, in the order first seen."""
+    seen: list[str] = []
+    for row in rows:
+        for answer in row["answers"]:
+            if answer["model"] not in seen:
+                seen.append(answer["model"])
+    return seen
+
+
+def outcomes(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per item: outcome, expected, and each model's read answer (first sample)."""
+    import pandas as pd
+
+    models = models_of(rows)
+    table = []
+    for row in rows:
+        line: dict[str, Any] = {
+            "item": row["item"],
+            "outcome": row["outcome"],
+            "expected": row["expected"],
+        }
+        for model in models:
+            first = [a for a in row["answers"] if a["model"] == model and a["sample"] == 0]
+            a = first[0] if first else None
+            line[model] = None if a is None else (a["answer"] if not a["error"] else "⚠ error")
+        line["needs_human"] = row["outcome"] in NEEDS_HUMAN
+        table.append(line)
+    frame = pd.DataFrame(table, columns=["item", "outcome", "expected", *models, "needs_human"])
+    frame["outcome"] = pd.Categorical(frame["outcome"], categories=list(OUTCOMES))
+    return frame.set_index("item")
+
+
+def answers(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per answer: text, what was read, right or not and why, cost, latency."""
+    import pandas as pd
+
+    columns = [
+        "item", "model", "sample", "text", "answer", "correct", "why", "error", "cost_usd",
+        "latency_s", "input_tokens", "output_tokens", "record",
+    ]  # fmt: skip
+    data = [
+        {"item": row["item"], **{k: a.get(k) for k in columns[1:]}}
+        for row in rows
+        for a in row["answers"]
+    ]
+    frame = pd.DataFrame(data, columns=columns)
+    frame["correct"] = frame["correct"].astype("boolean")
+    for col in ("cost_usd", "latency_s"):
+        frame[col] = frame[col].astype("Float64")
+    return frame
+
+
+def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Accuracy (where something is expected), errors, cost and latency per model."""
+    frame = answers(rows)
+    models = models_of(rows)
+    grouped = frame.groupby("model", sort=False)
+    table = grouped.agg(
+        answers=("item", "size"),
+        errors=("error", lambda s: int(s.notna().sum())),
+        accuracy=("correct", "mean"),
+        cost_usd=("cost_usd", "sum"),
+        mean_latency_s=("latency_s", "mean"),
+    )
+    return table.reindex(models)
+
+
+def agreement(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Pairwise agreement between models: the share of items with the same answer."""
+    return pairwise(rows, models_of(rows))
+
+
+def counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many items had each outcome."""
+    found = {name: 0 for name in OUTCOMES}
+    for row in rows:
+        found[row["outcome"]] += 1
+    return found
+
+
+def styled(table: pd.DataFrame) -> Styler:
+    """The outcome table with each row coloured by its outcome (disagreements in red)."""
+
+    def colour(row: pd.Series) -> list[str]:
+        shade = COLOURS.get(str(row["outcome"]), "")
+        return [f"background-color: {shade}" if shade else "" for _ in row]
+
+    return table.style.apply(colour, axis=1)
+
+
+def needing_human(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The items a human should look at, with every model's full answer."""
+    table = outcomes(rows)
+    return table[table["needs_human"]].drop(columns=["needs_human"])
+
+
+def plot(rows: Sequence[dict[str, Any]]) -> Figure:
+    """Accuracy and cost per model, and the agreement matrix, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    stats = per_model(rows)
+    matrix = agreement(rows).astype(float)
+    figure = Figure(figsize=(12, 3.6), layout="constrained")
+    ax1, ax2, ax3 = figure.subplots(1, 3)
+    names = [str(m) for m in stats.index]
+    ax1.bar(names, stats["accuracy"].astype(float).fillna(0.0), color="#4c72b0")
+    ax1.set_ylim(0, 1)
+    ax1.set_title("accuracy per model")
+    ax2.bar(names, stats["cost_usd"].astype(float).fillna(0.0), color="#dd8452")
+    ax2.set_title("cost per model (USD)")
+    image = ax3.imshow(matrix.to_numpy(), vmin=0, vmax=1, cmap="RdYlGn")
+    ax3.set_xticks(range(len(names)), names, rotation=30)
+    ax3.set_yticks(range(len(names)), names)
+    ax3.set_title("pairwise agreement")
+    figure.colorbar(image, ax=ax3)
+    return figure
+
+
+def summary(rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -> str:
+    """A few lines: status, items done, outcomes, spend, where the run is."""
+    found = counts(rows)
+    total = manifest.get("total_items", len(rows))
+    parts = ", ".join(f"{n} {name}" for name, n in found.items() if n)
+    human = sum(found[name] for name in NEEDS_HUMAN)
+    spent = float(manifest.get("spent_usd", 0.0))
+    budget = manifest.get("budget_usd")
+    money = f"${spent:.4f}" + (f" of ${budget:.4f}" if budget is not None else "")
+    return (
+        f"audit {manifest.get('name')} [{manifest.get('status')}]: {len(rows)}/{total} items "
+        f"done ({parts or 'none'}); {human} need a human; spent {money}"
+    )

@@ -1,0 +1,129 @@
+"""Human review of the items that need one: each verdict is a decision record in the lab notebook.
+
+A verdict on an item either picks the model whose answer is right (a `pick` decision on
+all the item's answer records, the chosen one as its choice) or rejects every answer (a
+`reject` decision). Decisions are tagged `audit:<run>` and `item:<id>`, so the run's
+tables and summary read them back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import AuditError
+
+if TYPE_CHECKING:
+    from workbench.audit.result import AuditRun
+    from workbench.comparison import Comparison
+    from workbench.config import Config
+
+
+def decisions(run: AuditRun) -> dict[str, dict[str, Any]]:
+    """Item id -> the latest decision recorded on it for this run."""
+    from workbench.labbook import book
+
+    tag = f"audit:{run.name}"
+    found: dict[str, dict[str, Any]] = {}
+    for record in book.records(run.folder.labbook_root):
+        tags = record.get("tags") or []
+        if record.get("kind") != "decision" or tag not in tags:
+            continue
+        for t in tags:
+            if t.startswith("item:"):
+                found[t[5:]] = record
+    return found
+
+
+def model_of(decision: dict[str, Any]) -> str | None:
+    """The model a `pick` decision chose (from its tags)."""
+    for t in decision.get("tags") or []:
+        if t.startswith("model:"):
+            return str(t[6:])
+    return None
+
+
+def decide(
+    run: AuditRun,
+    item: str,
+    *,
+    pick: str | None = None,
+    reason: str | None = None,
+    config: Config | None = None,
+) -> dict[str, Any]:
+    """Record a verdict on one item: `pick` a model's answer, or (pick=None) reject them all."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from workbench.audit.store import open_book
+    from workbench.config import Config
+
+    rows = {row["item"]: row for row in run.rows}
+    if item not in rows:
+        raise AuditError(f"{run.name} has no finished item {item!r}", run=run.name)
+    answers = rows[item]["answers"]
+    records = [a["record"] for a in answers if a.get("record")]
+    if not records:
+        raise AuditError(f"item {item!r} of {run.name} has no recorded answer to judge")
+    tags = ["audit", f"audit:{run.name}", f"item:{item}"]
+    choice = None
+    if pick is not None:
+        chosen = [a for a in answers if a["model"] == pick and a.get("record")]
+        if not chosen:
+            models = ", ".join(sorted({a["model"] for a in answers}))
+            raise AuditError(f"no answer of {pick!r} on item {item!r}: pick one of {models}")
+        choice = chosen[0]["record"]
+        tags.append(f"model:{pick}")
+    config = config or Config.load()
+    session = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    book = open_book(run.folder.labbook_root, config, session, f"workbench audit review {run.name}")
+    try:
+        record = book.decide(
+            "pick" if pick else "reject", records, choice=choice, reason=reason, tags=tags
+        )
+        book.close()
+        book.commit(f"audit review {run.name}: {item} -> {pick or 'reject'}")
+    finally:
+        if book.git is not None:
+            book.git.close()
+    return record
+
+
+def side_by_side(run: AuditRun, item: str) -> Comparison:
+    """One item's answers as a Comparison (the side-by-side view), from their records."""
+    from workbench.audit.records import reply_from, session_records
+    from workbench.comparison import Comparison
+    from workbench.models.base import Message, Params, Prompt
+    from workbench.models.registry import ModelSpec
+    from workbench.run import Job
+
+    rows = {row["item"]: row for row in run.rows}
+    if item not in rows:
+        raise AuditError(f"{run.name} has no finished item {item!r}", run=run.name)
+    answers = [a for a in rows[item]["answers"] if a.get("record")]
+    wanted = {a["record"] for a in answers}
+    manifest = run.manifest
+    sessions = [*manifest.get("sessions", []), *(manifest.get("replay_sessions") or [])]
+    found = session_records(run.folder.labbook_root, sessions)
+    records = {r["id"]: r for r in found if r["id"] in wanted}
+    if not records:
+        raise AuditError(f"the answers to item {item!r} are not in the lab notebook")
+    models: list[str] = []
+    for a in answers:
+        if a["model"] not in models:
+            models.append(a["model"])
+    samples = max(a["sample"] for a in answers) + 1
+    jobs, replies, ids = [], [], []
+    prompt: Prompt | None = None
+    for model in models:
+        for sample in range(samples):
+            answer = next(a for a in answers if a["model"] == model and a["sample"] == sample)
+            record = records[answer["record"]]
+            asked = record["prompt"]
+            messages = tuple(Message(m["role"], m["content"]) for m in asked["messages"])
+            prompt = Prompt(messages, Params.from_mapping(asked.get("params") or {}))
+            provider, _, model_id = str(record["resolved"]).partition(":")
+            jobs.append(Job(ModelSpec(model, provider, model_id), prompt, 0, sample))
+            replies.append(reply_from(record))
+            ids.append(record["id"])
+    assert prompt is not None
+    return Comparison((prompt,), tuple(models), samples, tuple(jobs), tuple(replies), tuple(ids))

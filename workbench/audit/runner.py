@@ -1,0 +1,355 @@
+"""Executes an audit run: items x models x samples through the Runner, saved item by item.
+
+`execute(run_dir)` is what the audit notebook calls. It answers the items that have no
+result yet: each call goes through `workbench.run.Runner` under the session's budget and
+the run's, is recorded in the lab notebook like any call, and each finished item is
+appended to `results.jsonl` at once. A call already answered in an earlier execution of
+the same run is not sent again: its recorded answer is used (resume). With `replay_of`
+in the manifest every answer comes from the original run's records, and none is sent.
+
+Stopping: a budget reached, or a `STOP` file in the run folder (what Ctrl-C in
+`workbench audit run` writes), starts no new item; items in flight finish and are saved.
+A hard interrupt (KeyboardInterrupt in the kernel) cancels what is in flight; what
+finished is already on disk either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from workbench.audit.agreement import NEEDS_HUMAN, outcome
+from workbench.audit.exercise import Exercise, loads
+from workbench.audit.items import Item
+from workbench.audit.records import job_key, recorded_calls, reply_from
+from workbench.audit.scorers import Judge, Score
+from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, open_book
+from workbench.budget import Budget
+from workbench.config import Config
+from workbench.models import registry
+from workbench.models.base import Prompt, Reply, ReplyError
+from workbench.models.registry import ModelSpec
+from workbench.run import Job, Listener, Runner, close_models
+from workbench.session import Session
+
+UNSENT = ("BudgetExceeded",)
+"""Reply errors of calls that were never sent: not recorded, the item stays to do."""
+
+
+class _Recorder(Listener):
+    """Records each sent call through the session's recorders; notes a budget refusal."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.futures: dict[Job, Future[dict[str, Any]]] = {}
+        self.budget_hit = False
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        if reply.error is not None and reply.error.type in UNSENT:
+            self.budget_hit = True
+            return
+        for record in self.session.recorders:
+            future = record(job, reply)
+            if future is not None:
+                self.futures.setdefault(job, future)
+
+
+class Execution:
+    """One execution of a run (the first, a resume, or a replay)."""
+
+    def __init__(self, folder: RunFolder, *, progress: bool = False) -> None:
+        self.folder = folder
+        self.manifest = folder.manifest()
+        self.config = Config.load()
+        text = (folder.path / EXERCISE).read_text(encoding="utf-8")
+        self.exercise: Exercise = loads(
+            text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
+        )
+        self.replay = self.manifest.get("replay_of") is not None
+        self.specs = [registry.resolve(m, self.config) for m in self.manifest["models"]]
+        self.samples = int(self.manifest.get("samples", 1))
+        self.judge: ModelSpec | None = None
+        if isinstance(self.exercise.scorer, Judge):
+            self.judge = registry.resolve(self.exercise.scorer.config["model"], self.config)
+        self.progress = progress
+        self.stop = False
+        self.status = "running"
+        self.done = 0
+        self.spent_usd = 0.0
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def _session(self) -> Session:
+        session = Session(self.config, labbook=False)
+        root = self.folder.labbook_root
+        book = open_book(root, self.config, session.id, f"audit {self.folder.name}")
+        session.labbook = book
+        session.recorders.append(book.record_call)
+        return session
+
+    def pending(self) -> list[Item]:
+        """Items without a result, or whose result was an error."""
+        finished = {r["item"] for r in self.folder.rows() if r["outcome"] != "error"}
+        return [item for item in self.folder.items() if item.id not in finished]
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        """Answer every pending item; return the manifest as left at the end."""
+        items = self.pending()
+        session = self._session()
+        sessions = [*self.manifest.get("sessions", []), session.id]
+        self.manifest = self.folder.update(status="running", sessions=sessions)
+        source_sessions = self.manifest.get("replay_sessions") if self.replay else sessions
+        self.reuse = recorded_calls(
+            self.folder.labbook_root, source_sessions or [], with_errors=self.replay
+        )
+        budget = self.manifest.get("budget_usd")
+        self.recorder = _Recorder(session)
+        self.models: dict[str, Any] = {}
+        self.runner = Runner(
+            self.config,
+            budgets=[session.budget, Budget(budget, "run")],
+            listener=self.recorder,
+            stream=False,
+            models=self.models,
+        )
+        self.writer = ResultWriter(self.folder)
+        self.session = session
+        self._last_commit = time.monotonic()
+        self._committing = False
+        bar = self._bar(len(items))
+        queue = iter(items)
+        watcher = asyncio.create_task(self._watch())
+        try:
+            workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
+            await asyncio.gather(*workers)
+            self.status = self._final_status()
+        except asyncio.CancelledError:
+            self.status = "interrupted"
+            raise
+        except Exception:
+            self.status = "failed"
+            raise
+        finally:
+            watcher.cancel()
+            self.writer.close()
+            if bar is not None:
+                bar.close()
+            await close_models(self.models)
+            self.manifest = self._finish(session)
+        return self.manifest
+
+    def _final_status(self) -> str:
+        if self.recorder.budget_hit:
+            return "stopped-budget"
+        if self.stop:
+            return "interrupted"
+        return "complete" if not self.pending() else "complete-with-errors"
+
+    def _finish(self, session: Session) -> dict[str, Any]:
+        book = session.labbook
+        assert book is not None
+        book.close()
+        rows = self.folder.rows()
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+        spent = float(self.manifest.get("spent_usd", 0.0)) + self.spent_usd
+        manifest = self.folder.update(
+            status=self.status, spent_usd=spent, counts=counts, finished=len(rows)
+        )
+        book.commit(f"audit {self.folder.name}: {self.status}")
+        if book.git is not None:
+            book.git.close()
+        return manifest
+
+    def _window(self) -> int:
+        specs = [*self.specs, *([self.judge] if self.judge else [])]
+        limits = [registry.provider_settings(s, self.config).concurrency for s in specs]
+        return max(2, 2 * max(limits))
+
+    def _bar(self, total: int) -> Any:
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=self.exercise.name, unit="item")
+
+    async def _watch(self) -> None:
+        while not self.stop:
+            if await asyncio.to_thread(self.folder.stop_requested):
+                self.stop = True
+            await asyncio.sleep(0.1)
+
+    async def _work(self, queue: Iterator[Item], bar: Any) -> None:
+        for item in queue:
+            if self.stop or self.recorder.budget_hit:
+                return
+            row = await self._item(item)
+            if row is None:
+                continue
+            self.writer.write(row)
+            self.done += 1
+            self.spent_usd += sum(a["cost_usd"] or 0.0 for a in row["answers"] if a["live"])
+            if bar is not None:
+                bar.update(1)
+            await self._maybe_commit()
+
+    async def _maybe_commit(self) -> None:
+        every = self.config.labbook.commit_every_s
+        if self._committing or time.monotonic() - self._last_commit < every:
+            return
+        self._committing = True
+        try:
+            book = self.session.labbook
+            assert book is not None
+            await asyncio.to_thread(book.commit, f"audit {self.folder.name}: {self.done} items")
+        finally:
+            self._last_commit = time.monotonic()
+            self._committing = False
+
+    # -- one item ------------------------------------------------------------------------
+
+    async def _item(self, item: Item) -> dict[str, Any] | None:
+        prompt = Prompt.of(
+            self.exercise.render(item), system=self.exercise.system, **self.exercise.params
+        )
+        jobs = [
+            Job.plan(spec, prompt, item.index, s)
+            for spec in self.specs
+            for s in range(self.samples)
+        ]
+        answered = await self._answer(jobs)
+        if answered is None:
+            return None
+        scorer = self.exercise.scorer
+        scores: list[Score | None] = [
+            scorer.score(reply.text, item.expected, item) if reply.ok else None
+            for reply, _, _ in answered
+        ]
+        judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(jobs)
+        if self.judge is not None:
+            result = await self._judge(item, prompt, answered, scores)
+            if result is None:
+                return None
+            scores, judged = result
+        result_outcome, agreed = outcome(scorer, scores, item.expected)
+        answers = []
+        for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True)):
+            score = scores[k]
+            verdict = judged[k]
+            answers.append(
+                {
+                    "model": job.spec.label,
+                    "resolved": job.spec.full_name,
+                    "sample": job.sample,
+                    "text": reply.text,
+                    "answer": score.answer if score else None,
+                    "key": _key(score, self.judge is not None),
+                    "correct": score.correct if score else None,
+                    "why": score.why if score else None,
+                    "error": f"{reply.error.type}: {reply.error.message}" if reply.error else None,
+                    "cost_usd": reply.cost_usd,
+                    "latency_s": reply.latency_s,
+                    "input_tokens": reply.usage.input_tokens,
+                    "output_tokens": reply.usage.output_tokens,
+                    "record": record,
+                    "judge_record": verdict[1] if verdict else None,
+                    "live": live,
+                }
+            )
+        return {
+            "item": item.id,
+            "index": item.index,
+            "where": item.where,
+            "expected": item.expected,
+            "outcome": result_outcome,
+            "agreed": agreed,
+            "needs_human": result_outcome in NEEDS_HUMAN,
+            "answers": answers,
+        }
+
+    async def _answer(self, jobs: Sequence[Job]) -> list[tuple[Reply, str | None, bool]] | None:
+        """(reply, record id, sent now) per job; None if the item must wait (budget, stop)."""
+        out: list[tuple[Reply, str | None, bool] | None] = [None] * len(jobs)
+        todo: list[int] = []
+        for k, job in enumerate(jobs):
+            record = self.reuse.get(job_key(job)) if self.reuse else None
+            if record is not None:
+                out[k] = (reply_from(record), record["id"], False)
+            elif self.replay:
+                error = ReplyError("NotRecorded", "the original run has no record of this call")
+                out[k] = (Reply(job.spec.label, job.spec.full_name, error=error), None, False)
+            else:
+                todo.append(k)
+        if todo:
+            replies = await self.runner.run([jobs[k] for k in todo])
+            for k, reply in zip(todo, replies, strict=True):
+                future = self.recorder.futures.pop(jobs[k], None)
+                record_id = (await asyncio.wrap_future(future))["id"] if future else None
+                out[k] = (reply, record_id, True)
+        done = [x for x in out if x is not None]
+        if any(r.error is not None and r.error.type in (*UNSENT, "Cancelled") for r, _, _ in done):
+            return None
+        return done
+
+    async def _judge(
+        self,
+        item: Item,
+        prompt: Prompt,
+        answered: Sequence[tuple[Reply, str | None, bool]],
+        scores: list[Score | None],
+    ) -> tuple[list[Score | None], list[tuple[Reply, str | None, bool] | None]] | None:
+        scorer = self.exercise.scorer
+        assert isinstance(scorer, Judge) and self.judge is not None
+        asks: list[Job] = []
+        where: list[int] = []
+        for k, (reply, _, _) in enumerate(answered):
+            if reply.ok:
+                text = scorer.prompt(prompt.text, reply.text, item.expected, self.exercise.reason)
+                asks.append(Job.plan(self.judge, Prompt.of(text), item.index, k))
+                where.append(k)
+        verdicts = await self._answer(asks)
+        if verdicts is None:
+            return None
+        judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(answered)
+        new_scores = list(scores)
+        for k, got in zip(where, verdicts, strict=True):
+            judged[k] = got
+            reply = got[0]
+            old = scores[k]
+            answer = old.answer if old else None
+            if reply.ok:
+                passed, why = scorer.verdict(reply.text)
+                new_scores[k] = Score(answer, passed, why)
+            else:
+                new_scores[k] = None  # the judge failed: the item is an error
+        return new_scores, judged
+
+
+def _key(score: Score | None, by_verdict: bool) -> str | None:
+    if score is None:
+        return None
+    if by_verdict:
+        return None if score.correct is None else ("PASS" if score.correct else "FAIL")
+    return score.answer
+
+
+def execute(run_dir: str | Path, *, progress: bool = False) -> dict[str, Any]:
+    """Run (or resume, or replay) the run in `run_dir` to its end; return its manifest."""
+    from workbench.loop import BackgroundLoop
+
+    folder = RunFolder(Path(run_dir).resolve())
+    if folder.manifest().get("report_only"):
+        return folder.manifest()
+    execution = Execution(folder, progress=progress)
+    loop = BackgroundLoop("workbench-audit")
+    try:
+        return loop.run(execution.run())
+    finally:
+        loop.close()

@@ -1,0 +1,377 @@
+"""Scorers: how an answer is read (the key agreement compares) and whether it is right, and why.
+
+exact       the stripped text equals the expected text
+normalised  equal after lower-casing and dropping punctuation and extra spaces
+contains    the normalised expected text occurs in the normalised answer
+regex       the pattern's first group (or match) equals the expected text
+numeric     the last (or first) number is within `tolerance` of the expected number
+json        the JSON in the answer equals the expected value
+choice      the letter chosen among `choices` (default ABCD) equals the expected letter
+python      `function: module:name` or `file.py:name`, called as f(answer, expected, item)
+judge       `model` grades each answer against a `rubric`; its calls are recorded too
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from workbench.errors import ExerciseProblem
+
+if TYPE_CHECKING:
+    from workbench.audit.exercise import Lines
+    from workbench.audit.items import Item
+    from workbench.config import Config
+
+
+@dataclass(frozen=True)
+class Score:
+    """One answer read and judged: `answer` is what agreement compares (None: none found)."""
+
+    answer: str | None
+    correct: bool | None
+    """None when nothing is expected (or a judge gave no verdict)."""
+    why: str
+
+
+class Scorer:
+    """Reads answers and scores them against an expected output."""
+
+    name: ClassVar[str] = "exact"
+    options: ClassVar[tuple[str, ...]] = ()
+    agree_on_verdict: ClassVar[bool] = False
+    """True when models agree by their verdicts rather than their answers (the judge)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.config = options
+
+    def read(self, text: str) -> str | None:
+        """The answer in a reply, normalised the way this scorer compares it."""
+        return text.strip()
+
+    def expect(self, expected: Any) -> str:
+        """The expected value, normalised like answers."""
+        return str(expected).strip()
+
+    def same(self, a: str, b: str) -> bool:
+        """Whether two read answers count as the same answer."""
+        return a == b
+
+    def score(self, text: str, expected: Any, item: Item) -> Score:
+        """Read the answer and compare it with `expected` (None: nothing expected)."""
+        answer = self.read(text)
+        if expected is None:
+            return Score(answer, None, "nothing expected: agreement only")
+        if answer is None:
+            return Score(None, False, f"no answer found by the {self.name} scorer")
+        want = self.expect(expected)
+        ok = self.same(answer, want)
+        return Score(answer, ok, f"{answer!r} {'==' if ok else '!='} expected {want!r}")
+
+    def agree(self, keys: Sequence[str | None]) -> bool:
+        """True when every key is found and the same as the first."""
+        if not keys or any(k is None for k in keys):
+            return False
+        first = keys[0]
+        assert first is not None
+        return all(self.same(first, k) for k in keys if k is not None)
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents folded, punctuation dropped, spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+class Normalised(Scorer):
+    """Equal after normalising case, punctuation and spaces."""
+
+    name = "normalised"
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        return normalise(text) or None
+
+    def expect(self, expected: Any) -> str:
+        """See `Scorer.expect`."""
+        return normalise(str(expected))
+
+
+class Contains(Normalised):
+    """The expected text occurs in the answer (both normalised)."""
+
+    name = "contains"
+
+    def score(self, text: str, expected: Any, item: Item) -> Score:
+        """See `Scorer.score`."""
+        answer = self.read(text)
+        if expected is None:
+            return Score(answer, None, "nothing expected: agreement only")
+        want = self.expect(expected)
+        found = answer is not None and f" {want} " in f" {answer} "
+        why = f"{'contains' if found else 'does not contain'} {want!r}"
+        return Score(want if found else answer, found, why)
+
+
+class Regex(Scorer):
+    """The pattern's first group (or whole match) is the answer."""
+
+    name = "regex"
+    options = ("pattern", "ignore_case")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        flags = re.IGNORECASE if options.get("ignore_case") else 0
+        self.pattern = re.compile(options["pattern"], flags | re.MULTILINE)
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        match = self.pattern.search(text)
+        if match is None:
+            return None
+        found = match.group(1) if self.pattern.groups else match.group(0)
+        return found.strip().casefold() if self.config.get("ignore_case") else found.strip()
+
+    def expect(self, expected: Any) -> str:
+        """See `Scorer.expect`."""
+        want = str(expected).strip()
+        return want.casefold() if self.config.get("ignore_case") else want
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+class Numeric(Scorer):
+    """A number within `tolerance` (absolute, or `relative: true`) of the expected one."""
+
+    name = "numeric"
+    options = ("tolerance", "relative", "pick")
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        found = [m.group(0) for m in _NUMBER.finditer(text) if re.search(r"\d", m.group(0))]
+        if not found:
+            return None
+        raw = found[0] if self.config.get("pick") == "first" else found[-1]
+        return repr(float(raw.replace(",", "")))
+
+    def expect(self, expected: Any) -> str:
+        """See `Scorer.expect`."""
+        return repr(float(expected))
+
+    def same(self, a: str, b: str) -> bool:
+        """See `Scorer.same`."""
+        x, y = float(a), float(b)
+        tolerance = float(self.config.get("tolerance", 0.0))
+        if self.config.get("relative"):
+            return math.isclose(x, y, rel_tol=tolerance, abs_tol=0.0)
+        return abs(x - y) <= tolerance + 1e-12
+
+
+class Json(Scorer):
+    """The JSON value in the answer (code fences allowed) equals the expected value."""
+
+    name = "json"
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        body = text.strip()
+        fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.DOTALL)
+        if fenced:
+            body = fenced.group(1)
+        decoder = json.JSONDecoder()
+        for start, char in enumerate(body):
+            if char in "{[":
+                try:
+                    value, _ = decoder.raw_decode(body[start:])
+                except json.JSONDecodeError:
+                    continue
+                return json.dumps(value, sort_keys=True)
+        try:
+            return json.dumps(json.loads(body), sort_keys=True)
+        except json.JSONDecodeError:
+            return None
+
+    def expect(self, expected: Any) -> str:
+        """See `Scorer.expect`."""
+        if isinstance(expected, str):
+            try:
+                return json.dumps(json.loads(expected), sort_keys=True)
+            except json.JSONDecodeError:
+                pass
+        return json.dumps(expected, sort_keys=True)
+
+
+class Choice(Scorer):
+    """The letter chosen among `choices` (default ABCD)."""
+
+    name = "choice"
+    options = ("choices",)
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        letters = re.escape(str(self.config.get("choices", "ABCD")))
+        patterns = (
+            rf"answer\s*(?:is|:)?\s*\**\(?([{letters}])\)?(?![A-Za-z])",
+            rf"^\s*\**\(?([{letters}])(?:[).:\s*]|$)",
+            rf"\(([{letters}])\)",
+        )
+        for pattern in patterns:
+            match = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
+            if match:
+                return match.group(1).upper()
+        lone = re.findall(rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])", text)
+        return lone[-1] if lone else None
+
+    def expect(self, expected: Any) -> str:
+        """See `Scorer.expect`."""
+        return str(expected).strip().upper()
+
+
+class Python(Scorer):
+    """Calls a function named in the exercise: f(answer, expected, item) -> bool, tuple or dict."""
+
+    name = "python"
+    options = ("function",)
+
+    def __init__(self, *, base: Path | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.function = load_function(str(options["function"]), base or Path.cwd())
+
+    def score(self, text: str, expected: Any, item: Item) -> Score:
+        """See `Scorer.score`."""
+        result = self.function(text, expected, dict(item.fields))
+        answer: str | None = normalise(text) or None
+        why = ""
+        if isinstance(result, dict):
+            answer = result.get("answer", answer)
+            correct, why = result.get("correct"), str(result.get("why", ""))
+        elif isinstance(result, tuple):
+            correct, why = result[0], str(result[1])
+        else:
+            correct = result
+        correct = None if correct is None else bool(correct)
+        return Score(answer, correct, why or f"{self.config['function']} said {correct}")
+
+
+def load_function(spec: str, base: Path) -> Callable[..., Any]:
+    """`module:name` or `path/to/file.py:name` (relative to `base`)."""
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"function {spec!r} must look like module:name or file.py:name")
+    if target.endswith(".py"):
+        path = (base / target).resolve()
+        module_spec = importlib.util.spec_from_file_location(f"_audit_{path.stem}", path)
+        if module_spec is None or module_spec.loader is None or not path.is_file():
+            raise ValueError(f"no Python file {target!r} next to the exercise")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as e:
+            raise ValueError(f"cannot import {target!r}: {e}") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise ValueError(f"{target!r} has no function {attr!r}")
+    return function  # type: ignore[no-any-return]
+
+
+JUDGE_PROMPT = """You grade one answer to an exercise. Reply with PASS or FAIL on the first line, \
+then one sentence saying why.
+
+Rubric: {rubric}
+{reason}Question:
+{question}
+{expected}Answer to grade:
+{answer}"""
+
+
+class Judge(Scorer):
+    """A chosen model grades each answer against a rubric (PASS/FAIL and why)."""
+
+    name = "judge"
+    options = ("model", "rubric")
+    agree_on_verdict = True
+
+    def read(self, text: str) -> str | None:
+        """See `Scorer.read`."""
+        return normalise(text) or None
+
+    def prompt(self, question: str, answer: str, expected: Any, reason: str) -> str:
+        """What the judge model is asked about one answer."""
+        return JUDGE_PROMPT.format(
+            rubric=self.config.get("rubric", "Is the answer correct and complete?"),
+            reason=f"Why the rule exists: {reason}\n" if reason else "",
+            question=question,
+            expected=f"Expected answer: {expected}\n" if expected is not None else "",
+            answer=answer,
+        )
+
+    @staticmethod
+    def verdict(text: str) -> tuple[bool | None, str]:
+        """(passed, why) from the judge's reply; None when it gave no verdict."""
+        match = re.search(r"\b(PASS|FAIL)\b", text, re.IGNORECASE)
+        why = " ".join(text.split())[:300] or "empty reply"
+        if match is None:
+            return None, f"the judge gave no verdict: {why}"
+        return match.group(1).upper() == "PASS", f"judge: {why}"
+
+
+SCORERS: dict[str, type[Scorer]] = {
+    cls.name: cls for cls in (Scorer, Normalised, Contains, Regex, Numeric, Json, Choice, Python)
+}
+SCORERS["judge"] = Judge
+REQUIRED = {"regex": ("pattern",), "python": ("function",), "judge": ("model",)}
+
+
+def build_scorer(
+    spec: Any, lines: Lines, base: Path, config: Config | None
+) -> tuple[Scorer | None, list[ExerciseProblem]]:
+    """The scorer an exercise names, or the problems with its settings."""
+    here: tuple[str, ...] = ("scorer",)
+    options = {"type": spec} if isinstance(spec, str) else dict(spec)
+    kind = str(options.pop("type"))
+    if isinstance(spec, dict):
+        here = ("scorer", "type")
+    cls = SCORERS.get(kind)
+    if cls is None:
+        known = ", ".join(sorted(SCORERS))
+        return None, [lines.problem(here, f"unknown scorer {kind!r}: use one of {known}")]
+    problems = []
+    for name in REQUIRED.get(kind, ()):
+        if name not in options:
+            problems.append(lines.problem(("scorer",), f"the {kind} scorer needs {name}: ..."))
+    for name in options:
+        if name not in cls.options:
+            allowed = ", ".join(cls.options) or "no options"
+            problems.append(
+                lines.problem(("scorer", name), f"the {kind} scorer takes {allowed}, not {name!r}")
+            )
+    if problems:
+        return None, problems
+    try:
+        if cls is Python:
+            return Python(base=base, **options), []
+        scorer = cls(**options)
+    except (ValueError, re.error) as e:
+        field = "function" if cls is Python else "pattern"
+        return None, [lines.problem(("scorer", field), str(e))]
+    if isinstance(scorer, Judge) and config is not None:
+        from workbench.errors import UnknownModel
+        from workbench.models import registry
+
+        try:
+            registry.resolve(options["model"], config)
+        except UnknownModel:
+            message = f"unknown judge model {options['model']!r}: `workbench models` lists them"
+            return None, [lines.problem(("scorer", "model"), message)]
+    return scorer, []

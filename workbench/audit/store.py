@@ -1,0 +1,196 @@
+"""A run's folder inside the lab notebook: `audits/<date>-<name>-<run id>/`.
+
+exercise.yaml   the exercise file as it was when the run started
+items.jsonl     the items chosen (after --sample and --shard), with their fields
+manifest.json   what was asked (models, params, budget, shard), status and the sessions
+results.jsonl   one row per finished item, appended as each finishes (a later row for
+                the same item replaces an earlier one)
+audit.ipynb     the executed notebook
+STOP            present while a stop is asked for (Ctrl-C in the command that runs it)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.audit.items import Item
+from workbench.errors import AuditError
+
+if TYPE_CHECKING:
+    from workbench.config import Config
+    from workbench.labbook import LabBook
+
+AUDITS = "audits"
+MANIFEST, RESULTS, ITEMS, EXERCISE, NOTEBOOK, STOP = (
+    "manifest.json", "results.jsonl", "items.jsonl", "exercise.yaml", "audit.ipynb", "STOP",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder and the files in it."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The folder's name: `<date>-<exercise>-<run id>`."""
+        return self.path.name
+
+    @property
+    def run_id(self) -> str:
+        """The run's short id, the last part of its name."""
+        return self.name.rsplit("-", 1)[-1]
+
+    @property
+    def labbook_root(self) -> Path:
+        """The lab notebook holding this run."""
+        return self.path.parent.parent
+
+    @classmethod
+    def create(cls, root: Path, name: str) -> RunFolder:
+        """A new, empty run folder under the lab notebook at `root`."""
+        run_id = uuid.uuid4().hex[:8]
+        path = root / AUDITS / f"{datetime.now(UTC):%Y-%m-%d}-{name}-{run_id}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    # -- manifest ------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        """The run's manifest."""
+        try:
+            return dict(json.loads((self.path / MANIFEST).read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise AuditError(f"{self.path} is not an audit run: {e}", run=self.name) from None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest atomically."""
+        _atomic_write(self.path / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Change some manifest fields; return the new manifest."""
+        manifest = {**self.manifest(), **changes}
+        self.write_manifest(manifest)
+        return manifest
+
+    # -- items and results ---------------------------------------------------------------
+
+    def write_items(self, items: Iterable[Item]) -> None:
+        """Keep the chosen items (their fields as they were) for resume and rerun."""
+        text = "".join(
+            json.dumps(i.to_dict(), ensure_ascii=False, default=str) + "\n" for i in items
+        )
+        _atomic_write(self.path / ITEMS, text)
+
+    def items(self) -> list[Item]:
+        """The run's items, in order."""
+        lines = (self.path / ITEMS).read_text(encoding="utf-8").splitlines()
+        return [Item.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One result row per finished item, in item order (the latest row of each wins)."""
+        latest: dict[str, dict[str, Any]] = {}
+        path = self.path / RESULTS
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n"):  # a torn last line is an item not finished
+                    row = json.loads(line)
+                    latest[row["item"]] = row
+        return sorted(latest.values(), key=lambda r: r["index"])
+
+    def stop_requested(self) -> bool:
+        """True once a stop was asked for."""
+        return (self.path / STOP).exists()
+
+    def request_stop(self) -> None:
+        """Ask the running execution to start nothing new and finish."""
+        (self.path / STOP).touch()
+
+    def clear_stop(self) -> None:
+        """Forget a stop request (before resuming)."""
+        (self.path / STOP).unlink(missing_ok=True)
+
+
+class ResultWriter:
+    """Appends result rows as items finish; each row is flushed, fsync'd at most every 0.5 s."""
+
+    def __init__(self, folder: RunFolder) -> None:
+        self._file = (folder.path / RESULTS).open("a", encoding="utf-8")
+        self._synced = 0.0
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row."""
+        import time
+
+        self._file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        self._file.flush()
+        now = time.monotonic()
+        if now - self._synced > 0.5:
+            os.fsync(self._file.fileno())
+            self._synced = now
+
+    def close(self) -> None:
+        """Sync and close."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+
+def find_run(ref: str | Path, root: Path) -> RunFolder:
+    """A run by folder path, full name, run id or unique part of its name."""
+    path = Path(ref)
+    if (path / MANIFEST).is_file():
+        return RunFolder(path.resolve())
+    audits = root / AUDITS
+    runs = (
+        sorted(p for p in audits.glob("*") if (p / MANIFEST).is_file()) if audits.exists() else []
+    )
+    text = str(ref)
+    exact = [p for p in runs if p.name == text or p.name.endswith(f"-{text}")]
+    found = exact or [p for p in runs if text in p.name]
+    if len(found) == 1:
+        return RunFolder(found[0])
+    if not found:
+        raise AuditError(
+            f"no audit run {text!r} in {audits}: `workbench audit list` shows the runs", run=text
+        )
+    names = ", ".join(p.name for p in found[:5])
+    raise AuditError(f"{text!r} matches {len(found)} runs ({names}): give more of the name")
+
+
+def list_runs(root: Path) -> list[RunFolder]:
+    """Every run in the lab notebook, oldest first."""
+    audits = root / AUDITS
+    if not audits.exists():
+        return []
+    return [RunFolder(p) for p in sorted(audits.iterdir()) if (p / MANIFEST).is_file()]
+
+
+def open_book(root: Path, config: Config, session: str, source: str) -> LabBook:
+    """The lab notebook at `root` for one session, with git when configured."""
+    from workbench.labbook import LabBook, git_toplevel
+    from workbench.labbook.redact import Redactor
+
+    git = None
+    if config.labbook.git:
+        from workbench.labbook.git import GitSync
+
+        git = GitSync.open(root, research_repo=git_toplevel(Path.cwd()), push=config.labbook.push)
+    return LabBook(root, session, source=source, redactor=Redactor(config.labbook.redact), git=git)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

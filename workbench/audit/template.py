@@ -1,0 +1,78 @@
+"""The audit notebook (templates/audit.ipynb) as code: one source for the file and the package.
+
+`scripts/make_audit_template.py` writes it to templates/; an installed package without the
+templates folder builds it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def audit_template() -> Any:
+    """Run (or resume, or replay) one audit run, then show its tables, plots and open items."""
+    from nbformat import v4
+
+    new_code_cell: Callable[..., Any] = v4.new_code_cell
+    new_markdown_cell: Callable[..., Any] = v4.new_markdown_cell
+    new_notebook: Callable[..., Any] = v4.new_notebook
+
+    parameters = new_code_cell(
+        '# Parameters (papermill fills these in)\nrun_dir = ""  # the run folder, made by '
+        "`workbench audit run`"
+    )
+    parameters.metadata["tags"] = ["parameters"]
+    cells = [
+        new_markdown_cell(
+            "# Audit run\n\n"
+            "Every model completes the exercise independently. Where all agree and match "
+            "what is expected, the result merges with confidence; where they disagree, a "
+            "human looks. Start it with `workbench audit run EXERCISE.yaml -m ...`; this "
+            "notebook is what that command executes."
+        ),
+        parameters,
+        new_code_cell(
+            "from IPython.display import Image, display\n\n"
+            "from workbench import audit\n\n"
+            "if not run_dir:  # opened by hand: a small demo audit on the embedded local model\n"
+            "    run_dir = str(audit.demo().path)\n"
+            "audit.execute(run_dir)  # answers every item still to do; saved as each finishes\n"
+            "run = audit.open_run(run_dir)\n"
+            "print(run.summary())"
+        ),
+        new_markdown_cell(
+            "## Outcome per item\n\nGreen: all agree and are right. Orange: all agree but "
+            "not with what was expected. Red: the models disagree. Grey: a call failed."
+        ),
+        new_code_cell("run.styled(limit=200)"),
+        new_markdown_cell("## Per model: accuracy, errors, cost, latency"),
+        new_code_cell("run.per_model()"),
+        new_markdown_cell("## Agreement between models (share of items with the same answer)"),
+        new_code_cell("run.agreement()"),
+        new_code_cell("display(Image(run.plot_png()))"),
+        new_markdown_cell(
+            "## Items that need a human\n\n"
+            "Review them here (in JupyterLab: a button per model, each verdict is a decision "
+            "record in the lab notebook), with `workbench audit review RUN`, or from Python "
+            'with `run.decide(item, pick="model", reason="...")`.'
+        ),
+        new_code_cell("run.needing_human()"),
+        new_code_cell("run.review_panel()"),
+        new_markdown_cell(
+            "Side by side: the first items that need a human (or the first item). "
+            "`run.compare(item)` shows any item this way."
+        ),
+        new_code_cell(
+            "shown = list(run.needing_human().index[:3]) or list(run.outcomes().index[:1])\n"
+            "for item in shown:\n"
+            "    display(run.compare(item))"
+        ),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb

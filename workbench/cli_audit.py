@@ -1,0 +1,225 @@
+"""`workbench audit ...`: run an exercise on every model, resume, replay, diff, combine, review."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from workbench.cli import friendly, main
+
+if TYPE_CHECKING:
+    from workbench.audit.result import AuditRun
+
+EXIT_STOPPED = 3
+"""Exit status of a run stopped by its budget or by Ctrl-C (resume it to finish)."""
+
+
+@main.group()
+def audit() -> None:
+    """Audit runs: an exercise every model completes independently, run by papermill."""
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _report(run: AuditRun) -> None:
+    click.echo(run.summary())
+    click.echo(f"run folder: {run.path}")
+    status = run.status
+    if status in ("stopped-budget", "interrupted"):
+        why = "the budget was reached" if status == "stopped-budget" else "it was interrupted"
+        click.echo(
+            f"stopped because {why}: finished items are saved; continue with "
+            f"`workbench audit resume {run.name}` (add --budget USD to raise the cap)",
+            err=True,
+        )
+        sys.exit(EXIT_STOPPED)
+    needing = run.needing_human()
+    if len(needing):
+        click.echo(f"{len(needing)} item(s) need a human: `workbench audit review {run.name}`")
+
+
+@audit.command("run")
+@click.argument("exercise", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-m", "--model", "models", multiple=True, help="Model or alias; repeat for more.")
+@click.option(
+    "-p", "--param", "params", nargs=2, multiple=True, metavar="KEY VALUE",
+    help="A parameter for the notebook template (repeatable).",
+)  # fmt: skip
+@click.option("--sample", type=int, help="Run on this many items picked at random.")
+@click.option("--shard", help="Run one slice K/N of the items (several machines share a sweep).")
+@click.option("--budget", type=float, help="Cap in USD for this run.")
+@click.option(
+    "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your own papermill template (it must call workbench.audit.execute(run_dir)).",
+)  # fmt: skip
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@friendly
+def run_command(
+    exercise: Path,
+    models: tuple[str, ...],
+    params: tuple[tuple[str, str], ...],
+    sample: int | None,
+    shard: str | None,
+    budget: float | None,
+    template: Path | None,
+    no_progress: bool,
+) -> None:
+    """Run EXERCISE (a YAML file) on every model, save it under the lab notebook, summarise."""
+    from workbench.audit import run_audit
+
+    run = run_audit(
+        exercise,
+        list(models) or None,
+        params={k: _parse_value(v) for k, v in params},
+        sample=sample,
+        shard=shard,
+        budget_usd=budget,
+        template=template,
+        progress=not no_progress,
+    )
+    _report(run)
+
+
+@audit.command()
+@click.argument("run")
+@click.option("--budget", type=float, help="A new cap in USD for what is left.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@friendly
+def resume(run: str, budget: float | None, no_progress: bool) -> None:
+    """Continue RUN where it stopped; calls already answered are not paid again."""
+    from workbench.audit import resume as resume_run
+
+    _report(resume_run(run, budget_usd=budget, progress=not no_progress))
+
+
+@audit.command()
+@click.argument("run")
+@click.option("--replay", is_flag=True, help="Answer from the lab notebook: no network, no cost.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@friendly
+def rerun(run: str, replay: bool, no_progress: bool) -> None:
+    """Run RUN's items again as a new run (with --replay: the recorded answers)."""
+    from workbench.audit import rerun as rerun_run
+
+    _report(rerun_run(run, replay=replay, progress=not no_progress))
+
+
+@audit.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--all", "show_all", is_flag=True, help="Show unchanged items too.")
+@friendly
+def diff(run_a: str, run_b: str, show_all: bool) -> None:
+    """What changed between two runs, per item and per model."""
+    import pandas as pd
+
+    from workbench.audit import diff as diff_runs
+    from workbench.audit import open_run
+
+    table = diff_runs(run_a, run_b)
+    changed = table[table["changed"]]
+    click.echo(f"{len(changed)} of {len(table)} items changed")
+    shown = table if show_all else changed
+    if len(shown):
+        with pd.option_context("display.width", 200, "display.max_columns", 50):
+            click.echo(shown.drop(columns=["changed"]).to_string())
+    a, b = open_run(run_a).per_model(), open_run(run_b).per_model()
+    models = pd.merge(
+        a[["accuracy", "cost_usd"]],
+        b[["accuracy", "cost_usd"]],
+        left_index=True,
+        right_index=True,
+        how="outer",
+        suffixes=("_a", "_b"),
+    )
+    click.echo("\nper model:")
+    click.echo(models.to_string())
+
+
+@audit.command()
+@click.argument("runs", nargs=-1, required=True)
+@friendly
+def combine(runs: tuple[str, ...]) -> None:
+    """Combine RUNS (shards recorded in several clones, after a git merge) into one run."""
+    from workbench.audit import combine as combine_runs
+
+    run = combine_runs(list(runs))
+    missing = run.manifest.get("missing_shards") or []
+    if missing:
+        click.echo(f"shards not found: {', '.join(missing)}", err=True)
+    _report(run)
+
+
+@audit.command("list")
+@friendly
+def list_command() -> None:
+    """The audit runs in the lab notebook, oldest first."""
+    from workbench.audit import runs
+
+    found = runs()
+    if not found:
+        click.echo("no audit runs yet: `workbench audit run EXERCISE.yaml -m ...`")
+    for run in found:
+        click.echo(f"{run.name}  {run.summary()}")
+
+
+@audit.command()
+@click.argument("run")
+@friendly
+def review(run: str) -> None:
+    """Walk RUN's items that need a human; each verdict is a decision record."""
+    from workbench.audit import open_run
+
+    found = open_run(run)
+    rows = {row["item"]: row for row in found.rows}
+    todo = list(found.needing_human().index)
+    if not todo:
+        click.echo(f"nothing to review in {found.name}")
+        click.echo(found.summary())
+        return
+    items = {item.id: item for item in found.folder.items()}
+    for number, item_id in enumerate(todo, 1):
+        row = rows[str(item_id)]
+        item = items.get(str(item_id))
+        click.echo(f"\n[{number}/{len(todo)}] item {item_id} ({row['outcome']})")
+        if item is not None:
+            for key, value in item.fields.items():
+                click.echo(f"  {key}: {_clip(str(value))}")
+        click.echo(f"  expected: {row['expected']!r}")
+        models = []
+        for answer in row["answers"]:
+            models.append(answer["model"])
+            label = f"{len(models)}. {answer['model']}"
+            click.echo(f"  {label} -> {_clip(answer['text'] or answer['error'] or '')!r}")
+        choice = click.prompt(
+            "  right answer: number, r = reject all, s = skip, q = quit",
+            default="s",
+            show_default=False,
+        ).strip()
+        if choice == "q":
+            break
+        if choice == "s":
+            continue
+        reason = click.prompt("  why", default="", show_default=False).strip() or None
+        if choice == "r":
+            found.decide(str(item_id), None, reason)
+        elif choice.isdigit() and 1 <= int(choice) <= len(models):
+            found.decide(str(item_id), models[int(choice) - 1], reason)
+        else:
+            click.echo("  not understood; skipped")
+    click.echo(found.summary())
+
+
+def _clip(text: str, width: int = 160) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,190 @@
+"""IPython magics: `%load_ext workbench`, then `%%compare` and `%workbench`.
+
+    %%compare local terse -t 0 --max-tokens 64 --out cmp
+    Explain {topic} in one sentence.
+
+The cell body is the prompt; `{name}` is replaced by that variable of the notebook (write
+`{{name}}` for the braces themselves). Answers stream into the cell's output, which ends as
+the side-by-side view; `--out` binds the Comparison to a variable. `%workbench log` shows
+the latest lab notebook entries as a DataFrame; `%workbench models` the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.comparison import Comparison
+
+REDRAW_S = 0.1
+"""How often the cell's output is redrawn while answers stream in."""
+
+LOG_COLUMNS = [
+    "id",
+    "ts",
+    "kind",
+    "model",
+    "prompt",
+    "text",
+    "verdict",
+    "reason",
+    "note",
+    "cost_usd",
+]
+
+_NAME = re.compile(r"\{\{([A-Za-z_]\w*)\}\}|\{([A-Za-z_]\w*)\}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad options as one line instead of exiting the kernel."""
+
+    def error(self, message: str) -> NoReturn:
+        from IPython.core.error import UsageError
+
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        from IPython.core.error import UsageError
+
+        raise UsageError(message or self.format_usage())
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    """The options of `%%compare`."""
+    p = _Parser(prog="%%compare", description="Send the cell to several models side by side.")
+    p.add_argument("models", nargs="*", help="aliases or provider:model names")
+    p.add_argument("-s", "--system", help="system prompt (quote it)")
+    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("-m", "--max-tokens", type=int, dest="max_tokens")
+    p.add_argument("-n", "--samples", type=int, default=1, help="answers per model")
+    p.add_argument("-o", "--out", help="bind the Comparison to this variable")
+    return p
+
+
+def log_parser() -> argparse.ArgumentParser:
+    """The options of `%workbench log`."""
+    p = _Parser(prog="%workbench log", description="The latest lab notebook entries.")
+    p.add_argument("-n", "--last", type=int, default=20, help="how many entries (default 20)")
+    p.add_argument("-k", "--kind", action="append", help="call, decision, note, ...")
+    p.add_argument("--model", action="append")
+    p.add_argument("--since", help="a date or ISO time")
+    return p
+
+
+def interpolate(text: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """`{name}` replaced by `namespace[name]`; unknown names kept as written and returned."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return "{" + match.group(1) + "}"
+        name = match.group(2)
+        if name in namespace:
+            return str(namespace[name])
+        missing.append(name)
+        return match.group(0)
+
+    return _NAME.sub(replace, text), missing
+
+
+def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
+    """Run `%%compare`: stream into the cell's output, show the view, bind `--out`."""
+    from IPython.display import display
+
+    from workbench.session import session
+    from workbench.widgets.live import LiveRun
+    from workbench.widgets.static import panel_html
+
+    args = compare_parser().parse_args(shlex.split(line))
+    prompt, missing = interpolate(cell.strip(), namespace)
+    if missing:
+        names = ", ".join("{" + m + "}" for m in missing)
+        print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
+    options: dict[str, Any] = {"samples": args.samples}
+    for key in ("system", "temperature", "max_tokens"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    wb = session()
+    try:
+        live = LiveRun(wb, prompt, args.models or wb.default_models(), **options)
+    except WorkbenchError as e:
+        from IPython.core.error import UsageError
+
+        raise UsageError(str(e)) from None
+
+    def snapshot(status: str) -> Any:
+        from IPython.display import HTML
+
+        page = panel_html(
+            prompt=prompt,
+            system=args.system,
+            models=live.labels,
+            columns=list(live.columns.values()),
+            status=status,
+            spend="",
+        )
+        return HTML(page)  # type: ignore[no-untyped-call]
+
+    handle: Any = display(snapshot("running…"), display_id=True)  # type: ignore[no-untyped-call]
+    live.start()
+    try:
+        while live.running:
+            time.sleep(REDRAW_S)
+            handle.update(snapshot("running…"))
+    except KeyboardInterrupt:
+        live.stop()
+    comparison = live.wait()
+    handle.update(comparison)
+    if args.out:
+        namespace[args.out] = comparison
+    return comparison
+
+
+def workbench_line(line: str) -> Any:
+    """Run `%workbench log|models`."""
+    from IPython.core.error import UsageError
+
+    words = shlex.split(line)
+    if not words or words[0] not in ("log", "models"):
+        raise UsageError("use %workbench log [-n 20] [-k call] [--model M] or %workbench models")
+    if words[0] == "models":
+        import workbench
+
+        return workbench.models()
+    return recent_log(words[1:])
+
+
+def recent_log(argv: list[str]) -> pd.DataFrame:
+    """The last entries of the lab notebook, newest last, with the columns worth reading."""
+    from workbench import log
+
+    args = log_parser().parse_args(argv)
+    filters = {k: v for k, v in vars(args).items() if k != "last" and v is not None}
+    frame = log.to_frame(**filters)
+    frame = frame[[c for c in LOG_COLUMNS if c in frame.columns]]
+    return frame.tail(max(0, args.last)).reset_index(drop=True)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register `%%compare` and `%workbench` in an IPython shell."""
+
+    def compare(line: str, cell: str) -> None:
+        compare_cell(line, cell, ipython.user_ns)
+
+    def workbench(line: str) -> Any:
+        return workbench_line(line)
+
+    compare.__doc__ = compare_parser().format_help()
+    workbench.__doc__ = "%workbench log [-n N] [-k KIND] [--model M] [--since DAY] | models"
+    ipython.register_magic_function(compare, magic_kind="cell", magic_name="compare")
+    ipython.register_magic_function(workbench, magic_kind="line", magic_name="workbench")

@@ -1,0 +1,188 @@
+"""A comparison running in the background: its answers so far, cancellation, and batched updates.
+
+`LiveRun.start` sends one prompt to several models on a shared background event loop (so
+the kernel stays free), keeps each model's text as it streams in, and calls `on_change`
+with the labels whose columns changed, at most every `interval_s` (and once more at the
+end). The panel and the `%%compare` magic both build on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.loop import BackgroundLoop
+from workbench.models.base import Reply
+from workbench.run import Job, Listener, Runner
+
+if TYPE_CHECKING:
+    from workbench.comparison import Comparison
+    from workbench.errors import ProviderError
+    from workbench.session import Session
+
+INTERVAL_S = 0.05
+"""How often, at most, the columns are redrawn while answers stream in."""
+
+_LOOP = BackgroundLoop("workbench-widgets")
+
+
+@dataclass
+class ColumnState:
+    """What one model's column shows: per sample, the text so far, a status, the final reply."""
+
+    label: str
+    resolved: str
+    samples: int = 1
+    texts: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    replies: list[Reply | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.texts = [""] * self.samples
+        self.statuses = ["waiting…"] * self.samples
+        self.replies = [None] * self.samples
+
+    @property
+    def done(self) -> bool:
+        """True once every sample has its final reply."""
+        return all(r is not None for r in self.replies)
+
+
+class LiveRun(Listener):
+    """One comparison in flight: start it, watch it, stop it, wait for it."""
+
+    def __init__(
+        self,
+        session: Session,
+        prompt: str,
+        models: Sequence[str],
+        *,
+        on_change: Callable[[set[str]], None] | None = None,
+        interval_s: float = INTERVAL_S,
+        **options: Any,
+    ) -> None:
+        """Plan the run (bad names and parameters raise here, before anything is sent)."""
+        self.session = session
+        self.prompt = prompt
+        self.options = options
+        _, self.labels, jobs = session.plan(prompt, list(models), **_plan_options(options))
+        samples = int(options.get("samples", 1))
+        self.columns = {
+            j.spec.label: ColumnState(j.spec.label, j.spec.full_name, samples) for j in jobs
+        }
+        self.on_change = on_change
+        self.interval_s = interval_s
+        self.comparison: Comparison | None = None
+        self.error: BaseException | None = None
+        self.started_at: float | None = None
+        self.elapsed_s: float | None = None
+        self._runner = Runner(session.config)
+        self._future: Future[None] | None = None
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._flush_at: float | None = None
+
+    # -- control -------------------------------------------------------------------------
+
+    def start(self, then: Callable[[LiveRun], None] | None = None) -> LiveRun:
+        """Send every call in the background; `then(self)` runs on the loop when all are done."""
+        self.started_at = time.perf_counter()
+        self._future = asyncio.run_coroutine_threadsafe(self._go(then), _LOOP.loop)
+        return self
+
+    def stop(self) -> None:
+        """Cancel the calls in flight; each ends as a Cancelled reply (text so far kept)."""
+        loop = _LOOP.running_loop
+        if loop is not None and not self._finished.is_set():
+            loop.call_soon_threadsafe(self._runner.cancel)
+
+    def wait(self, timeout: float | None = None) -> Comparison:
+        """Block until the run and its `then` are done; the Comparison, or the error raised."""
+        if not self._finished.wait(timeout):
+            raise TimeoutError(f"the comparison was still running after {timeout} s")
+        if self.error is not None:
+            raise self.error
+        assert self.comparison is not None
+        return self.comparison
+
+    @property
+    def running(self) -> bool:
+        """True from `start` until everything (including `then`) is done."""
+        return self._future is not None and not self._finished.is_set()
+
+    async def _go(self, then: Callable[[LiveRun], None] | None) -> None:
+        try:
+            self.comparison = await self.session.acompare(
+                self.prompt, self.labels, listener=self, runner=self._runner, **self.options
+            )
+        except BaseException as e:  # shown by whoever waits; never lost in the loop thread
+            self.error = e
+        finally:
+            self.elapsed_s = time.perf_counter() - (self.started_at or time.perf_counter())
+            try:
+                self._flush()
+                if then is not None:
+                    then(self)
+            finally:
+                self._finished.set()
+
+    # -- Listener: called on the loop thread -------------------------------------------------
+
+    def started(self, job: Job) -> None:
+        """The call is under way."""
+        self._update(job, status="sending…")
+
+    def text(self, job: Job, piece: str) -> None:
+        """Add a streamed piece to the model's column."""
+        column = self.columns[job.spec.label]
+        with self._lock:
+            column.texts[job.sample] += piece
+            column.statuses[job.sample] = ""
+        self._touch(job.spec.label)
+
+    def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
+        """Drop the void text and say why the column waits."""
+        with self._lock:
+            self.columns[job.spec.label].texts[job.sample] = ""
+        self._update(job, status=f"{type(error).__name__}; retrying in {wait_s:.1f} s")
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        """Keep the final reply."""
+        with self._lock:
+            self.columns[job.spec.label].replies[job.sample] = reply
+        self._touch(job.spec.label)
+
+    def _update(self, job: Job, *, status: str) -> None:
+        with self._lock:
+            self.columns[job.spec.label].statuses[job.sample] = status
+        self._touch(job.spec.label)
+
+    def _touch(self, label: str) -> None:
+        """Mark a column changed and redraw within `interval_s`."""
+        with self._lock:
+            self._dirty.add(label)
+            if self._flush_at is not None:
+                return
+            self._flush_at = time.perf_counter() + self.interval_s
+        try:
+            asyncio.get_running_loop().call_later(self.interval_s, self._flush)
+        except RuntimeError:  # called off a loop (a listener driven by hand): redraw now
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            changed, self._dirty, self._flush_at = self._dirty, set(), None
+        if changed and self.on_change is not None:
+            self.on_change(changed)
+
+
+def _plan_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options `Session.plan` takes (the rest are for `acompare` only)."""
+    skip = {"budget_usd", "concurrency", "stream"}
+    return {k: v for k, v in options.items() if k not in skip}
