@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import pandas as pd
 
     from workbench.comparison import Comparison
@@ -30,6 +32,7 @@ from workbench import models as _models_package  # noqa: F401
 __version__ = "0.1.0"
 __all__ = [
     "acompare",
+    "audit",
     "compare",
     "load_ipython_extension",
     "log",
@@ -117,3 +120,12 @@ def _labbook() -> LabBook:
     if book is None:
         raise RuntimeError("this session records nothing (it was opened with labbook=False)")
     return book
+
+
+def __getattr__(name: str) -> ModuleType:
+    """`wb.audit` on first use: audit runs import papermill-side code worth not loading eagerly."""
+    if name == "audit":
+        import importlib
+
+        return importlib.import_module("workbench.audit")
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

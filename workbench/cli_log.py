@@ -60,11 +60,19 @@ def one_line(record: dict[str, object]) -> str:
         answer = reply.get("text") or (reply.get("error") or {}).get("type", "")
         gist = f"{record.get('model')}: {_clip(text, 40)!r} -> {_clip(str(answer), 50)!r}"
     elif kind == "decision":
-        gist = (
-            f"{data.get('verdict')} {data.get('choice') or ''} {data.get('reason') or ''}".strip()
-        )
+        choice = str(data.get("choice") or "")[-8:]
+        gist = f"{data.get('verdict')} {choice} {data.get('reason') or ''}".strip()
     elif kind == "note":
         gist = _clip(str(data.get("text", "")), 90)
+    elif kind in ("pause", "resume"):
+        gist = str(data.get("reason") or "")
+    elif kind == "session":
+        gist = str(record.get("source") or "")
+    elif kind == "audit":
+        counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
+        assert isinstance(counts, dict)
+        tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+        gist = f"{data.get('run')} {data.get('status')}: {tally or 'no items'}"
     return f"{ts}  {str(record['id'])[-8:]}  {kind:<8}  {gist}"
 
 

@@ -66,6 +66,8 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
                 parameters=parameters,
                 cwd=str(Path.cwd()),
                 progress_bar=False,
+                # the kernel's own log warns that loopback TCP is unencrypted: noise here
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except BaseException as e:
             failure.append(e)

@@ -127,6 +127,7 @@ def _parse(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
 
     orjson parses what it can (3x faster than json); what it refuses (NaN, numbers out of
     its range, a bad line) goes to json line by line, which accepts or names the bad line.
+    Integers past 64 bits orjson reads as floats: the lines that may hold one go to json.
     """
     try:
         batch = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
@@ -138,7 +139,29 @@ def _parse(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
         or not all(type(r) is dict for r in batch)
     ):
         return _parse_lines(path, body, first)
-    return cast(list[dict[str, Any]], batch)
+    return _exact_ints(body, cast(list[dict[str, Any]], batch))
+
+
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_RUN = b"0" * 19
+"""19 digits in a row (in `_ZEROS`' translation): the shortest integer past 64 bits."""
+_BEFORE = frozenset(b":[, \t\r")
+
+
+def _exact_ints(body: bytes, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`records`, with each line where a number of 19 digits or more starts re-read by json."""
+    digits = body.translate(_ZEROS)  # one pass in C: a regex would cost a third of orjson's
+    line = counted = 0
+    at = digits.find(_RUN)
+    while at >= 0:
+        start = at - (body[at - 1 : at] == b"-")
+        if start and body[start - 1] in _BEFORE:  # a number, not digits inside a string
+            line += body.count(b"\n", counted, at)
+            counted = at
+            begin, end = body.rfind(b"\n", 0, at) + 1, body.find(b"\n", at)
+            records[line] = json.loads(body[begin : end if end >= 0 else len(body)])
+        at = digits.find(_RUN, at + len(_RUN))
+    return records
 
 
 _VERSION = f"pandas {pd.__version__}, numpy {np.__version__}"
