@@ -87,7 +87,7 @@ def test_log_lists_recent_entries_one_line_each(book: Book) -> None:
     gpt = next(line for line in lines if book.ids["gpt"][-8:] in line)
     assert "openai:gpt-test: 'What is 2+2?' -> 'echo: What is 2+2?'" in gpt
     pick = next(line for line in lines if book.ids["pick"][-8:] in line)
-    assert f"pick {book.ids['gpt']} short" in pick
+    assert f"pick {book.ids['gpt'][-8:]} short" in pick
     assert lines[-1].endswith("check it")
     assert invoke("log", "-n", "2").output.splitlines() == lines[-2:]
     zero = invoke("log", "-n", "0")
