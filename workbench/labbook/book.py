@@ -60,6 +60,8 @@ class LabBook:
         self._author = git.author() if git else _fallback_author()
         self._writer = _Writer(self._write_batch)
         self._pending_lock = threading.Lock()
+        if git is not None:  # records appended but not yet committed are committed at exit
+            atexit.register(self._commit_at_exit)
 
     @property
     def path(self) -> Path:
@@ -108,6 +110,17 @@ class LabBook:
     def close(self) -> None:
         """Write everything queued and stop the writer thread."""
         self._writer.close()
+
+    def _commit_at_exit(self) -> None:
+        self._writer.close()
+        try:
+            self.commit("flush at exit")
+        except Exception as e:  # at exit there is no one to raise to: say it, keep the records
+            print(
+                f"workbench: lab notebook not committed at exit ({e}); the records are on "
+                f"disk in {self.root} and the next commit will take them",
+                file=sys.stderr,
+            )
 
     def record_call(self, job: Job, reply: Reply) -> Future[dict[str, Any]] | None:
         """Queue the record of one finished call (a Session recorder); nothing while paused."""
