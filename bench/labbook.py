@@ -15,8 +15,8 @@
     and the SDKs' jitter out of a difference of two noisy figures. Target: ours / llm <= 1.
 (b) A lab notebook of 1M records (bench/labbook_data.py: 7 days x 24 session files, cached
     under /tmp), each figure taken in a fresh Python process, files in the OS page cache:
-      load       read_frame(files) as wb.log.to_frame() does: cold (no .cache/, which it
-                 then writes), warm (the .cache/ of parsed columns is valid), and after
+      load       read_frame(files) as wb.log.to_frame() does: cold (no cache entries, which it
+                 then writes), warm (the cache of parsed columns is valid), and after
                  one file grew by 1,000 records (only those are parsed; the file is cut
                  back to its old size afterwards)
       verify     verify(files): every chain re-hashed from the raw bytes (never the cache)
@@ -200,7 +200,9 @@ def run_step(name: str, root: Path, day: str) -> dict[str, Any]:
     from fanout import machine_cpu_s
 
     if name == "load-cold":
-        shutil.rmtree(root / ".cache", ignore_errors=True)
+        from workbench.labbook.cache import folder_for
+
+        shutil.rmtree(folder_for(root), ignore_errors=True)
     before = machine_cpu_s()
     done = subprocess.run(
         [sys.executable, __file__, "--step", name, "--root", str(root), "--day", day],
@@ -296,8 +298,8 @@ def part_b(records: int) -> list[tuple[str, str, str, str]]:
     )
     rows = []
     for name, what in (
-        ("load-cold", "load into pandas, no cache (writes .cache/)"),
-        ("load-warm", "load into pandas, .cache/ valid"),
+        ("load-cold", "load into pandas, no cache (writes it)"),
+        ("load-warm", "load into pandas, cache valid"),
         ("load-grown", "load into pandas, one file grew by 1,000 records"),
         ("verify", "verify"),
         ("export", "export one day, md (load_records + export)"),

@@ -84,7 +84,15 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(isolated: Path, wire: dict[str
     exercise(isolated, countries)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     workbench = str(Path(sys.executable).parent / "workbench")
-    command = [workbench, "audit", "run", "sweep.yaml", "--no-progress"]
+    # Ctrl-C must reach it even when this test runs in a background job, whose SIGINT is
+    # ignored and inherited as ignored: restore the default before exec'ing the command.
+    command = [
+        sys.executable,
+        "-c",
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])",
+        workbench, "audit", "run", "sweep.yaml", "--no-progress",
+    ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=isolated, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

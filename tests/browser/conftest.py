@@ -1,13 +1,16 @@
-"""Fixtures for real-browser tests: a headless JupyterLab and Debian's Chromium via Playwright.
+"""Fixtures for real-browser tests: one headless Jupyter server, Debian's Chromium via Playwright.
 
+One server (started once per test session) serves JupyterLab 4 and Notebook 7; each test
+works in its own folder inside the server's root and opens its notebook in either UI.
 Playwright drives the system Chromium (`apt-get install -y chromium`); its own browser
 download is never used. A failing test leaves `failure.png` in its tmp folder and prints the
-page's text and the server's log.
+page's text and what the server logged during the test.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -59,22 +62,32 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture
-def start_lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
-    """A function starting JupyterLab on a folder (env: extra variables for it and its kernels)."""
-    labs: list[Lab] = []
-
-    def start(root: Path, env: dict[str, str] | None = None) -> Lab:
-        lab = Lab(root, tmp_path / f"jupyter-state-{len(labs)}", env=dict(env or {}))
-        lab.state.mkdir(parents=True)
-        labs.append(lab)
-        return lab.start()
-
-    yield start
-    for lab in labs:
+@pytest.fixture(scope="session")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One Jupyter server for every browser test: JupyterLab and Notebook 7 on one port."""
+    base = tmp_path_factory.mktemp("jupyter")
+    lab = Lab(base / "root", base / "state")
+    lab.root.mkdir()
+    lab.state.mkdir()
+    lab.start()
+    try:
+        yield lab
+    finally:
         lab.stop()
-        if failed(request):
-            print(f"\n--- jupyter server log ({lab.log_path}) ---\n{lab.log_tail(20000)}")
+
+
+@pytest.fixture
+def workspace(jupyter: Lab, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A fresh folder for this test inside the server's root (named after the test)."""
+    folder = jupyter.root / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    folder.mkdir()
+    logged = jupyter.log_path.stat().st_size
+    yield folder
+    if failed(request):
+        with jupyter.log_path.open("rb") as log:
+            log.seek(logged)
+            during = log.read().decode("utf-8", errors="replace")[-20000:]
+        print(f"\n--- jupyter server log during the test ({jupyter.log_path}) ---\n{during}")
 
 
 @pytest.fixture
@@ -109,9 +122,24 @@ def page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 @pytest.fixture
-def notebook_page(page: Page) -> Callable[[Lab], NotebookPage]:
-    """A function wrapping the page as a NotebookPage driving the given JupyterLab."""
-    return lambda lab: NotebookPage(page, lab)
+def notebook_page(
+    page: Page, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., NotebookPage]]:
+    """A function wrapping the page as a NotebookPage on a server, in a UI ("lab", "notebook").
+
+    After a passing test the notebook's kernel is shut down (the server serves the next
+    tests); after a failing one it is left running, so the failure screenshot shows it.
+    """
+    opened: list[NotebookPage] = []
+
+    def wrap(lab: Lab, ui: str = "lab") -> NotebookPage:
+        opened.append(NotebookPage(page, lab, ui))
+        return opened[-1]
+
+    yield wrap
+    if not failed(request):
+        for nb in opened:
+            nb.close()
 
 
 @pytest.fixture
@@ -135,9 +163,9 @@ def save_screenshot(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[
 
 
 @pytest.fixture
-def research_repo(tmp_path: Path) -> Path:
+def research_repo(workspace: Path) -> Path:
     """A fresh git repository with an author, so the lab notebook can commit into it."""
-    folder = tmp_path / "research"
+    folder = workspace / "research"
     folder.mkdir()
     for args in (
         ["init", "-q", "-b", "main"],

@@ -1,9 +1,10 @@
-"""A headless JupyterLab server for browser tests: isolated state, a token, a free port.
+"""A headless Jupyter server for browser tests: isolated state, a token, a free port.
 
 The server runs as a subprocess of this Python (`sys.executable -m jupyter lab`), with its
 own HOME, Jupyter and IPython folders under a tmp folder, and a kernelspec that starts
 kernels on this same interpreter with this checkout first on `PYTHONPATH`, so a notebook's
-`import workbench` finds the code under test.
+`import workbench` finds the code under test. One server serves both UIs: JupyterLab 4 at
+`/lab/tree/<path>` and Notebook 7 (the `notebook` server extension) at `/notebooks/<path>`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
+
+from tests.conftest import PROVIDER_KEYS, VENDOR_ENV, WORKBENCH_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
@@ -38,7 +42,15 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
-CLEARED_ENV = ("JUPYTER_TOKEN", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "VIRTUAL_ENV_PROMPT")
+CLEARED_ENV = (
+    *("JUPYTER_TOKEN", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "VIRTUAL_ENV_PROMPT"),
+    # the server may outlive one test's isolation: never let it see keys or workbench env
+    *PROVIDER_KEYS,
+    *VENDOR_ENV,
+    *WORKBENCH_ENV,
+)
+# Where each UI opens a notebook (a path relative to the server's root follows).
+UI_PATHS = {"lab": "/lab/tree/", "notebook": "/notebooks/"}
 
 
 def free_port() -> int:
@@ -96,7 +108,7 @@ def write_settings(settings_dir: Path) -> None:
 
 @dataclass
 class Lab:
-    """A running JupyterLab: its address, token, root folder and log."""
+    """A running Jupyter server (JupyterLab and Notebook 7): its address, token, root and log."""
 
     root: Path
     state: Path
@@ -116,10 +128,13 @@ class Lab:
         """Where the server (and its kernels) write stdout and stderr."""
         return self.state / "jupyter.log"
 
-    def notebook_url(self, notebook: Path) -> str:
-        """The JupyterLab URL opening `notebook` (a path inside the root), with the token."""
-        rel = notebook.resolve().relative_to(self.root.resolve()).as_posix()
-        return f"{self.url}/lab/tree/{quote(rel)}?token={self.token}"
+    def relative(self, notebook: Path) -> str:
+        """`notebook`'s path inside the server's root, as the server names it."""
+        return notebook.resolve().relative_to(self.root.resolve()).as_posix()
+
+    def notebook_url(self, notebook: Path, ui: str = "lab") -> str:
+        """The URL opening `notebook` (inside the root) in `ui` ("lab" or "notebook")."""
+        return f"{self.url}{UI_PATHS[ui]}{quote(self.relative(notebook))}?token={self.token}"
 
     def log_tail(self, chars: int = 6000) -> str:
         """The end of the server log."""
@@ -143,6 +158,8 @@ class Lab:
                 "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.root}", f"--LabApp.workspaces_dir={workspaces}",
                 f"--LabApp.user_settings_dir={settings}",
+                f"--JupyterNotebookApp.workspaces_dir={workspaces}",
+                f"--JupyterNotebookApp.user_settings_dir={settings}",
             ]  # fmt: skip
 
         began = time.monotonic()
@@ -193,6 +210,17 @@ class Lab:
         with urllib.request.urlopen(request, timeout=5) as response:
             body = response.read()
         return json.loads(body) if body else None
+
+    def sessions(self, notebook: Path) -> list[dict[str, Any]]:
+        """The server's sessions (each with its kernel) for `notebook`."""
+        sessions = self.api("sessions")
+        assert isinstance(sessions, list)
+        return [s for s in sessions if s.get("path") == self.relative(notebook)]
+
+    def shut_down_kernels(self, notebook: Path) -> None:
+        """End `notebook`'s sessions and their kernels (the server keeps running)."""
+        for session in self.sessions(notebook):
+            self.api(f"sessions/{session['id']}", method="DELETE")
 
     def _answers(self) -> bool:
         try:

@@ -1,4 +1,9 @@
-"""Drive a notebook in JupyterLab through Playwright: open it, run cells, read what they show."""
+"""Drive a notebook through Playwright in JupyterLab 4 or Notebook 7: open, run, read outputs.
+
+Notebook 7 is built from JupyterLab's own notebook widgets, so cells, prompts, outputs, the
+toolbar's kernel name and its execution indicator carry the same CSS classes in both UIs;
+only the URL and the page around the notebook (no side bars in Notebook 7) differ.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,20 @@ CELL_TIMEOUT_S = 180.0
 TRACEBACK = "Traceback (most recent call last)"
 
 
-class NotebookPage:
-    """One notebook open in JupyterLab, with failures that show what the page and server said."""
+UIS = ("lab", "notebook")  # JupyterLab 4, Notebook 7
+APP_NAMES = {"lab": "JupyterLab", "notebook": "Jupyter Notebook"}  # each page's PageConfig
 
-    def __init__(self, page: Page, lab: Lab) -> None:
+
+class NotebookPage:
+    """One notebook open in a UI, with failures that show what the page and server said."""
+
+    def __init__(self, page: Page, lab: Lab, ui: str = "lab") -> None:
+        if ui not in UIS:
+            raise ValueError(f"unknown UI {ui!r}: use one of {UIS}")
         self.page = page
         self.lab = lab
+        self.ui = ui
+        self.notebook: Path | None = None
 
     # -- diagnostics ---------------------------------------------------------------------
 
@@ -59,13 +72,21 @@ class NotebookPage:
 
     def open(self, notebook: Path) -> NotebookPage:
         """Open `notebook` and wait until its kernel is connected and idle."""
-        self.page.goto(self.lab.notebook_url(notebook), timeout=OPEN_TIMEOUT_S * 1000)
+        self.notebook = notebook
+        url = self.lab.notebook_url(notebook, self.ui)
+        response = self.page.goto(url, timeout=OPEN_TIMEOUT_S * 1000)
+        if response is not None and response.status == 404 and self.ui == "notebook":
+            raise self.fail("the server has no Notebook 7 (/notebooks/): pip install 'notebook>=7'")
         self.wait_until(
             "the notebook's cells to appear",
             lambda: self.cells.count() > 0,
             OPEN_TIMEOUT_S,
         )
         self.wait_until("the kernel to be idle", self.kernel_ready, OPEN_TIMEOUT_S)
+        app = self.page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).appName"
+        )
+        assert app == APP_NAMES[self.ui], f"{self.ui!r} should open in {APP_NAMES[self.ui]}: {app}"
         return self
 
     def kernel_ready(self) -> bool:
@@ -80,11 +101,16 @@ class NotebookPage:
                     && state.getAttribute('data-status') === 'idle';
             }"""
         )
-        if not shown:
+        if not shown or self.notebook is None:
             return False
-        sessions = self.lab.api("sessions")
-        assert isinstance(sessions, list)
+        sessions = self.lab.sessions(self.notebook)
         return any(s["kernel"]["execution_state"] == "idle" for s in sessions)
+
+    def close(self) -> None:
+        """Shut down the open notebook's kernel (the server goes on serving other tests)."""
+        if self.notebook is not None:
+            self.lab.shut_down_kernels(self.notebook)
+            self.notebook = None
 
     @property
     def cells(self) -> Locator:
@@ -134,8 +160,11 @@ class NotebookPage:
         return "\n".join(t for t in stderr.all_inner_texts() if TRACEBACK in t)
 
     def hide_sidebars(self) -> None:
-        """Collapse the left side panel, so the notebook gets the page's width."""
-        if self.page.locator("#jp-left-stack:visible").count():
+        """Collapse JupyterLab's left side panel, so the notebook gets the page's width.
+
+        Notebook 7 shows no side panel by default (Control+b would open one): nothing to do.
+        """
+        if self.ui == "lab" and self.page.locator("#jp-left-stack:visible").count():
             self.page.keyboard.press("Control+b")
 
 

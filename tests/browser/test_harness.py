@@ -1,4 +1,6 @@
-"""The browser harness on its own: JupyterLab + Chromium run a widget notebook, clicks reach it.
+"""The browser harness on its own: Jupyter + Chromium run a widget notebook, clicks reach it.
+
+In both UIs (JupyterLab 4 and Notebook 7) on the one shared server.
 
 Independent of the panel, so that when the quickstart test fails this one tells whether the
 browser set-up or the panel is at fault.
@@ -11,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from tests.browser.lab import ROOT, Lab
-from tests.browser.notebook import NotebookPage
+from tests.browser.notebook import UIS, NotebookPage
 
 WHERE = "import sys, workbench\nprint(sys.executable)\nprint(sys.prefix)\nprint(workbench.__file__)"
 PROBE = """\
@@ -50,17 +53,17 @@ def probe_notebook(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("ui", UIS)
 def test_a_widget_notebook_runs_and_answers_clicks(
-    tmp_path: Path,
-    start_lab: Callable[..., Lab],
-    notebook_page: Callable[[Lab], NotebookPage],
+    ui: str,
+    workspace: Path,
+    jupyter: Lab,
+    notebook_page: Callable[..., NotebookPage],
     save_screenshot: Callable[..., list[Path]],
 ) -> None:
-    root = tmp_path / "lab"
-    root.mkdir()
+    root = workspace
     notebook = probe_notebook(root / "probe.ipynb")
-    lab = start_lab(root)
-    nb = notebook_page(lab).open(notebook)
+    nb = notebook_page(jupyter, ui).open(notebook)
 
     nb.run_through(2)
     printed = nb.output_text(1).split()
@@ -79,5 +82,5 @@ def test_a_widget_notebook_runs_and_answers_clicks(
     )
     assert (root / "pressed.txt").read_text() == "pressed"
 
-    (shot,) = save_screenshot(widget, "probe.png")
+    (shot,) = save_screenshot(widget, f"probe-{ui}.png")
     assert shot.stat().st_size > 1000

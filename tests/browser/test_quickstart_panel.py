@@ -1,10 +1,12 @@
 """The quickstart in a real browser: run the panel, ask, pick, and find it all in the lab notebook.
 
-JupyterLab runs headless on 127.0.0.1 with a token; Debian's Chromium, driven by Playwright,
-opens a copy of notebooks/quickstart.ipynb in a fresh git repository, runs the cells up to
-the panel, types a prompt, clicks Run, waits for the local model's answer, clicks "pick" and
-checks the JSONL files of the lab notebook and its git commit. The panel's screenshot is
-saved in the test's tmp folder (and at $WORKBENCH_SCREENSHOT when set: docs/images/).
+A Jupyter server runs headless on 127.0.0.1 with a token; Debian's Chromium, driven by
+Playwright, opens a copy of notebooks/quickstart.ipynb in a fresh git repository, in
+JupyterLab 4 and in Notebook 7, runs the cells up to the panel, types a prompt, clicks Run,
+waits for the local model's answer, clicks "pick" and checks the JSONL files of the lab
+notebook (the repository's `labbook/`, found from the kernel's working folder) and its git
+commit. The panel's screenshot is saved in the test's tmp folder (and, for JupyterLab, at
+$WORKBENCH_SCREENSHOT when set: docs/images/).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import nbformat
 import pytest
 
 from tests.browser.lab import ROOT, Lab
-from tests.browser.notebook import NotebookPage, copy_notebook
+from tests.browser.notebook import UIS, NotebookPage, copy_notebook
 
 QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
 PANEL_CELL = "panel = wb.panel("
@@ -59,10 +61,12 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
 
 
 @pytest.mark.local_model
+@pytest.mark.parametrize("ui", UIS)
 def test_quickstart_panel_run_and_pick_are_recorded(
+    ui: str,
     research_repo: Path,
-    start_lab: Callable[..., Lab],
-    notebook_page: Callable[[Lab], NotebookPage],
+    jupyter: Lab,
+    notebook_page: Callable[..., NotebookPage],
     save_screenshot: Callable[..., list[Path]],
 ) -> None:
     began = time.monotonic()
@@ -70,9 +74,8 @@ def test_quickstart_panel_run_and_pick_are_recorded(
     git(research_repo, "add", "quickstart.ipynb")
     git(research_repo, "commit", "-q", "-m", "Start the research")
     index = panel_cell_index(notebook)
-    labbook = research_repo / "labbook"
-    lab = start_lab(research_repo, env={"WORKBENCH_LABBOOK": str(labbook)})
-    nb = notebook_page(lab).open(notebook)
+    labbook = research_repo / "labbook"  # the default: the kernel runs in research_repo
+    nb = notebook_page(jupyter, ui).open(notebook)
     nb.hide_sidebars()
     opened = time.monotonic()
 
@@ -112,7 +115,7 @@ def test_quickstart_panel_run_and_pick_are_recorded(
         lambda: "recorded" in status.inner_text() and "pick" in status.inner_text(),
         30,
     )
-    save_screenshot(panel, "compare.png", publish=True)
+    save_screenshot(panel, f"compare-{ui}.png", publish=ui == "lab")
 
     # -- the lab notebook on disk --------------------------------------------------------
     after = labbook_records(labbook)
@@ -154,7 +157,7 @@ def test_quickstart_panel_run_and_pick_are_recorded(
         "everything the panel recorded should be committed"
     )
     print(
-        f"\ntimings: open {opened - began:.1f} s, cells {ran - opened:.1f} s, "
+        f"\n{ui} timings: open {opened - began:.1f} s, cells {ran - opened:.1f} s, "
         f"answer {answered - ran:.1f} s, recorded {time.monotonic() - began:.1f} s"
     )
 

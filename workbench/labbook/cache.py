@@ -1,12 +1,15 @@
 """A cache of what `read_frame` builds from each session file, so a big lab notebook loads fast.
 
 Session files only ever grow, so the columns parsed from a file stay right while it grows.
-Each file's columns are pickled under `<root>/.cache/frames/` (a folder whose own
-`.gitignore` keeps it out of git), with the file's device, inode, size and mtime, and its
-first and last parsed lines. The next load uses them as they are when the file is unchanged;
-when it has grown and those two lines are still where they were, only the new lines are
-parsed and the entry extended. Anything else (a shrink, an edit that changed size or mtime
-without growing, another inode, an unreadable entry) rebuilds the entry from the file.
+Each file's columns are pickled in the user's own cache folder
+(`$XDG_CACHE_HOME/workbench/frames/<hash of the lab notebook's root>/YYYY/MM/DD/`, mode 0700),
+never inside the lab notebook: a pickle can run code when loaded, so an entry must never
+arrive by git or from a folder other users can write. Each entry holds the file's device,
+inode, size and mtime, and its first and last parsed lines. The next load uses them as they
+are when the file is unchanged; when it has grown and those two lines are still where they
+were, only the new lines are parsed and the entry extended. Anything else (a shrink, an edit
+that changed size or mtime without growing, another inode, an unreadable entry) rebuilds the
+entry from the file.
 
 The cache only speeds up `read_frame`: `verify` always re-hashes the raw bytes, and
 `load_records` always parses them. Only files laid out as `<root>/YYYY/MM/DD/<name>.jsonl`
@@ -15,6 +18,7 @@ are cached; a folder that cannot be written is simply not cached.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -57,8 +61,19 @@ def location(path: Path) -> Path | None:
     dated = (len(year.name), len(month.name), len(day.name)) == (4, 2, 2)
     if not dated or not (year.name + month.name + day.name).isdigit():
         return None
-    folder = year.parent / ".cache" / "frames" / year.name / month.name / day.name
-    return folder / f"{path.name}.pickle"
+    return folder_for(year.parent) / year.name / month.name / day.name / f"{path.name}.pickle"
+
+
+def folder_for(root: Path) -> Path:
+    """The cache folder of the lab notebook at `root` (delete it to start cold)."""
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
+    return cache_home() / "frames" / key
+
+
+def cache_home() -> Path:
+    """The user's cache folder for the workbench (`$XDG_CACHE_HOME/workbench`)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench"
 
 
 def columns(
@@ -69,10 +84,11 @@ def columns(
 ) -> T:
     """`path`'s columns, from the cache where it is valid.
 
-    `parse(body, first)` turns complete lines (joined by newlines, no final newline; empty
-    for none) into columns; `first` is the 1-based number of the first line. `extend(old,
-    new)` appends the columns of new lines to old ones. An entry made under another
-    `version` (say, of the libraries whose objects the columns hold) is rebuilt.
+    `parse(body, first)` turns complete lines (each with its newline, so one empty line is
+    not taken for none; empty for none) into columns; `first` is the 1-based number of the
+    first line. `extend(old, new)` appends the columns of new lines to old ones. An entry
+    made under another `version` (say, of the libraries whose objects the columns hold) is
+    rebuilt.
     """
     where = location(path)
     stamp = f"{FORMAT}/{version}"
@@ -91,10 +107,10 @@ def columns(
         assert entry is not None
         found: T = entry.columns
         if end >= 0:  # else only a torn tail was added
-            found = extend(found, parse(data[:end], entry.count + 1))
+            found = extend(found, parse(data[: end + 1], entry.count + 1))
         head, base, last = entry.head, entry.count, entry.tail
     else:
-        found = parse(data[:end] if end >= 0 else b"", 1)
+        found = parse(data[: end + 1], 1)
         head, base, last = data[: min(_PROBE, end + 1)], 0, b""
     count = data.count(b"\n", 0, end + 1)
     covered = start + end + 1
@@ -111,6 +127,8 @@ def columns(
 def _load(where: Path, stat: os.stat_result, stamp: str) -> Entry | None:
     try:
         with open(where, "rb") as handle:
+            if os.fstat(handle.fileno()).st_uid != os.getuid():
+                return None  # only ever unpickle what this user wrote
             entry = pickle.load(handle)
     except Exception:  # a missing, partial or foreign entry: rebuilt
         return None
@@ -133,12 +151,9 @@ def _unchanged(handle: Any, entry: Entry) -> bool:
 def _save(where: Path, entry: Entry) -> None:
     """Write the entry atomically; a folder that cannot be written is not cached."""
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        ignore = where.parents[4] / ".gitignore"  # <root>/.cache/.gitignore
-        if not ignore.exists():
-            ignore.write_text(
-                "# the lab notebook's cache: rebuilt from the files, never committed\n*\n"
-            )
+        home = cache_home()
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

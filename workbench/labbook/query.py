@@ -5,7 +5,7 @@ work) and remembers where each record came from; `to_frame(records, ...)` turns 
 `LabBook.lines()` output) into one row per record, sorted by time. The frame's index is each
 record's position in what was passed in, so `records[i]` is the raw record behind row `i`.
 `read_frame(files, ...)` does both without keeping the records (less memory), and keeps what
-it parsed from each file in the lab notebook's `.cache/` (see `workbench.labbook.cache`), so
+it parsed from each file in the user's cache folder (see `workbench.labbook.cache`), so
 the next load parses only what was appended since. Loading is read-only for the session
 files: an unterminated last line (a torn tail) is skipped, never moved.
 
@@ -84,7 +84,7 @@ def read_frame(
     """`to_frame(load_records(files), ...)` in less memory: the records are not kept.
 
     The rows are taken from each file's records while they are fresh, then let go; with
-    `cache`, what each file gave is kept in the lab notebook's `.cache/` for the next load.
+    `cache`, what each file gave is kept in the user's cache folder for the next load.
     """
     paths = list(files)
     columns = _Columns()
@@ -181,7 +181,7 @@ def _parse_rows(path: Path, body: bytes, first: int) -> list[Any]:
     so a cached file is neither checked value by value again nor unpickled as millions of
     small objects; the other columns (categories, params, links, tags) are lists.
     """
-    recs = _parse(path, body, first) if body else []
+    recs = _parse(path, body[:-1], first) if body else []  # body: lines with their newlines
     lists: list[Any] = [list(v) for v in zip(*map(_row, recs), strict=True)]
     lists = lists or [[] for _ in _ROW]
     for i in _SHARED:
