@@ -37,7 +37,9 @@ def log(ctx: click.Context, limit: int) -> None:
     """The lab notebook: recent entries, one line each (or a subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = _records()[-limit:]
+    from workbench.labbook.book import recent
+
+    rows = recent(_root(), limit)
     if not rows:
         click.echo(f"the lab notebook at {_root()} is empty: run `workbench compare ...` first")
         return

@@ -214,6 +214,25 @@ def lines(root: Path) -> Iterator[store.Line]:
         yield from store.read(path)
 
 
+def recent(root: Path, limit: int) -> list[dict[str, Any]]:
+    """The `limit` newest records, oldest first, reading as few files as it can.
+
+    Files are read newest-modified first; once `limit` records are in hand, a file last
+    modified before the oldest of them cannot hold a newer one, so the search stops.
+    """
+    stamped = sorted(((p.stat().st_mtime, p) for p in files(root)), reverse=True)
+    kept: list[dict[str, Any]] = []
+    for mtime, path in stamped:
+        if len(kept) >= limit:
+            oldest = datetime.fromisoformat(str(kept[0]["ts"]).replace("Z", "+00:00"))
+            if mtime < oldest.timestamp():
+                break
+        kept.extend(line.record for line in store.read(path))
+        kept.sort(key=lambda r: (r["ts"], r["session"], r["seq"]))
+        kept = kept[-limit:]
+    return kept
+
+
 def records(root: Path) -> list[dict[str, Any]]:
     """Every record of every session, in time order."""
     return sorted(
