@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from workbench.labbook import LabBook
     from workbench.models.base import Prompt
     from workbench.session import Session
+    from workbench.streaming import Stream
     from workbench.widgets.panel import Panel
 
 from workbench import log  # cheap: its functions import what they need when called
@@ -32,6 +33,7 @@ from workbench import models as _models_package  # noqa: F401
 __version__ = "0.1.0"
 __all__ = [
     "acompare",
+    "astream",
     "audit",
     "compare",
     "load_ipython_extension",
@@ -65,6 +67,17 @@ async def acompare(
     from workbench.session import session as current
 
     return await current().acompare(prompts, models, **options)
+
+
+def astream(
+    prompts: str | Prompt | Sequence[str | Prompt],
+    models: str | Sequence[str] | None = None,
+    **options: Any,
+) -> Stream:
+    """`async for piece in wb.astream(...)`: text as it arrives; then `.comparison`."""
+    from workbench.session import session as current
+
+    return current().astream(prompts, models, **options)
 
 
 def session() -> Session:

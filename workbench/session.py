@@ -20,6 +20,7 @@ from workbench.loop import BackgroundLoop
 from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
 from workbench.run import Job, Listener, Runner, close_models
+from workbench.streaming import CallbackListener, Stream, TextCallback
 
 if TYPE_CHECKING:
     from workbench.labbook import LabBook
@@ -117,12 +118,18 @@ class Session:
         replay: bool = False,
         budget_usd: float | None = None,
         listener: Listener | None = None,
+        on_text: TextCallback | None = None,
         concurrency: int | None = None,
         stream: bool = True,
         runner: Runner | None = None,
         **params: Any,
     ) -> Comparison:
-        """Send every prompt to every model at once and gather a Comparison."""
+        """Send every prompt to every model at once and gather a Comparison.
+
+        `on_text(model, piece)` (or a `listener`) hears the answers as they stream in.
+        """
+        if on_text is not None:
+            listener = CallbackListener(on_text, listener)
         built, names, jobs = self.plan(
             prompts, models, system=system, samples=samples, replay=replay, **params
         )
@@ -146,6 +153,15 @@ class Session:
         return Comparison(
             tuple(built), tuple(names), samples, tuple(jobs), tuple(replies), ids, self.labbook
         )
+
+    def astream(
+        self,
+        prompts: str | Prompt | Sequence[str | Prompt],
+        models: str | Sequence[str] | None = None,
+        **options: Any,
+    ) -> Stream:
+        """`async for piece in session.astream(...)`: Pieces as they arrive; then `.comparison`."""
+        return Stream(lambda listener: self.acompare(prompts, models, listener=listener, **options))
 
     def compare(
         self,
