@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +212,26 @@ def lines(root: Path) -> Iterator[store.Line]:
     """Every record of every session, file by file, with where it was."""
     for path in files(root):
         yield from store.read(path)
+
+
+def files_between(root: Path, since: date | None, until: date | None) -> list[Path]:
+    """The session files that can hold records of the days since..until (UTC, inclusive).
+
+    A file holds nothing from before the day of its folder (give or take the instant its
+    first record waited to be written), and nothing from after it was last modified.
+    Both tests only ever keep a file in doubt: a clone's checkout makes mtimes newer.
+    """
+    start = None if since is None else datetime.combine(since, time(), UTC).timestamp()
+    kept = []
+    for path in files(root):
+        folder = date(int(path.parent.parent.parent.name), int(path.parent.parent.name),
+                      int(path.parent.name))  # fmt: skip
+        if until is not None and folder > until + timedelta(days=1):
+            continue
+        if start is not None and path.stat().st_mtime < start:
+            continue
+        kept.append(path)
+    return kept
 
 
 def recent(root: Path, limit: int) -> list[dict[str, Any]]:
