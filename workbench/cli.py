@@ -88,7 +88,9 @@ def compare(
     recorded = sum(1 for i in comparison.record_ids if i)
     if book is not None and recorded:
         click.echo(
-            f"recorded {recorded} calls in {book.path} (`workbench log` lists them)", err=True
+            f"recorded {recorded} call{'s' * (recorded != 1)} in {book.path} "
+            "(`workbench log` lists them)",
+            err=True,
         )
     failed = comparison.errors
     if failed:
