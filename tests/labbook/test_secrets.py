@@ -113,7 +113,8 @@ def test_keys_and_key_like_strings_never_reach_a_record_or_a_commit(
     records = recorded(repo / "labbook")
     assert len(records) == 1 + 6 + 5
     assert all(REDACTED in c["reply"]["text"] for c in calls(repo / "labbook"))
-    first = calls(repo / "labbook")[0]["prompt"]["messages"]
+    asked = [c["prompt"]["messages"] for c in calls(repo / "labbook")]  # in order of answering
+    first = next(m for m in asked if m[1]["content"] != "and again")
     assert first[0]["content"] == f"The admin token is {REDACTED}."
     assert first[1]["content"].startswith(f"{REDACTED} is my key; what do these mean: ")
     subjects = git(repo, "log", "--format=%s").splitlines()  # commit messages quote prompts
