@@ -63,6 +63,9 @@ def test_the_html_view_puts_models_side_by_side_with_figures_and_errors(
     assert '<code class="language-python">' in html
     assert "BadRequest" in html and 'class="wb-error"' in html
     assert " tok" in html and "first token" in html and "$0.0" in html
+    # every "$" of a cost sits inside the element MathJax is told to leave alone
+    body = html[html.index('<div class="wb-cmp tex2jax_ignore mathjax_ignore">') :]
+    assert html.count("$") == body.count("$") > 1
 
 
 def test_repr_summarises_outcomes(wire: dict[str, Any]) -> None:

@@ -100,7 +100,8 @@ def columns_html(replies: Sequence[Sequence[Reply]]) -> str:
 
 def comparison_html(comparison: Comparison) -> str:
     """The whole comparison: for each prompt, its text then the models side by side."""
-    out = [_CSS, '<div class="wb-cmp">']
+    # "tex2jax_ignore": the notebook would typeset the "$" of costs as LaTeX
+    out = [_CSS, '<div class="wb-cmp tex2jax_ignore mathjax_ignore">']
     for p, prompt in enumerate(comparison.prompts):
         out.append(f'<div class="wb-prompt">{html.escape(prompt.text)}</div>')
         grid = [

@@ -87,7 +87,7 @@ def test_pick_reject_and_note_buttons_record_linked_decisions(session: Session) 
 
     bar = p.columns[2].decisions
     bar.reject.click()  # no reason given: nothing recorded, and the status says what to do
-    assert p.status.value.startswith("not recorded: say why")
+    assert p.status_text.startswith("not recorded: say why")
     assert len(records(session, "decision")) == 1
     bar.text.value = "made up"
     bar.reject.click()
@@ -153,10 +153,10 @@ def test_bad_input_says_what_to_do_and_sends_nothing(
     p = panel(["openai:gpt-test", "nope:x"], session=session)
     assert "unknown" in p.controls.models.options[1][0]
     p.run_button.click()
-    assert p.status.value == "the prompt is empty: type something to send"
+    assert p.status_text == "the prompt is empty: type something to send"
     p.controls.prompt.value = "hi"
     p.run_button.click()
-    assert p.status.value.startswith("unknown model 'nope:x'")
+    assert p.status_text.startswith("unknown model 'nope:x'")
     p.controls.choose(["openai:gpt-test"])
     p.controls.temperature.value = "warm"
     p.run_button.click()
@@ -227,3 +227,14 @@ def test_a_model_without_its_key_is_marked_and_fails_in_its_column_only() -> Non
     assert "MissingKey" in gpt.answer.value and "OPENAI_API_KEY" in gpt.answer.value
     assert "wb-error" not in terse.answer.value and "out tok" in terse.stats.value
     assert gpt.decisions.pick.disabled and not terse.decisions.pick.disabled
+
+
+def test_dollar_amounts_stay_text_not_latex(session: Session) -> None:
+    """JupyterLab's MathJax would typeset "$5 and $10"; every HTML part of the panel opts out."""
+    p = panel(MODELS[:1], session=session)
+    run(p, "costs $5 and $10")
+    ignore = '<div class="tex2jax_ignore mathjax_ignore">'
+    column = p.columns[0]
+    for value in (column.answer.value, column.stats.value, p.spend.value, p.status.value):
+        assert value.startswith(ignore) and value.endswith("</div>")
+    assert "echo: costs $5 and $10" in column.answer.value

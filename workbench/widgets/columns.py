@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from workbench.render import meta_line
-from workbench.widgets.markup import answer_html
+from workbench.widgets.markup import answer_html, verbatim
 
 if TYPE_CHECKING:
     from workbench.models.base import Reply
@@ -72,5 +72,5 @@ class Column:
 
     def show(self, state: ColumnState) -> None:
         """Redraw the answer and figures (safe to call from the loop thread: sets traits)."""
-        self.answer.value = body_html(state)
-        self.stats.value = html.escape(stats_text(state))
+        self.answer.value = verbatim(body_html(state))
+        self.stats.value = verbatim(html.escape(stats_text(state)))

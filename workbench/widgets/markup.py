@@ -41,6 +41,14 @@ def answer_html(text: str) -> str:
     return str(_markdown().render(text))
 
 
+def verbatim(fragment: str) -> str:
+    """HTML that the notebook's MathJax leaves alone: "$5 and $10" stays text, not LaTeX.
+
+    JupyterLab typesets every HTML widget's content, and the class must sit inside it.
+    """
+    return f'<div class="tex2jax_ignore mathjax_ignore">{fragment}</div>'
+
+
 @lru_cache(maxsize=1)
 def css() -> str:
     """The panel's style sheet: layout, columns, errors, diff marks and code colours."""

@@ -37,7 +37,7 @@ from workbench.widgets.decisions import DecisionBar, parse_tags, record
 from workbench.widgets.diff import DiffView
 from workbench.widgets.history import Earlier, HistoryView
 from workbench.widgets.live import LiveRun
-from workbench.widgets.markup import css
+from workbench.widgets.markup import css, verbatim
 from workbench.widgets.static import panel_html
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Panel:
     def _say(self, text: str) -> None:
         """Show `text` in the status line (safe from the loop thread: sets a trait)."""
         self.status_text = text
-        self.status.value = html.escape(text, quote=False)
+        self.status.value = verbatim(html.escape(text, quote=False))
 
     # -- running ---------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class Panel:
         if self.live is not None and self.live.comparison is not None:
             run = f" · last run ${self.live.comparison.cost_usd:.5f}"
         self.spend_text = f"session spend ${budget.spent_usd:.5f} · budget: {left}{run}"
-        self.spend.value = html.escape(self.spend_text, quote=False)
+        self.spend.value = verbatim(html.escape(self.spend_text, quote=False))
 
     def static_html(self) -> str:
         """The panel's current state as plain HTML."""
