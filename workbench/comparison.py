@@ -63,15 +63,20 @@ class Comparison:
         return record
 
     def pick(
-        self, model: str, reason: str | None = None, *, prompt: int = 0, tags: Iterable[str] = ()
+        self,
+        model: str,
+        reason: str | None = None,
+        *,
+        prompt: int = 0,
+        sample: int = 0,
+        tags: Iterable[str] = (),
     ) -> dict[str, Any]:
-        """Record that `model`'s answer to a prompt is the best of this comparison's answers."""
+        """Record that `model`'s answer (its `sample`-th) is the best of a prompt's answers."""
         book = self._book()
         judged = [self.record_id(m, prompt, s) for m in self.models for s in range(self.samples)]
-        record = book.decide(
-            "pick", judged, choice=self.record_id(model, prompt), reason=reason, tags=tags
-        )
-        book.commit(f"decision: pick {model}")
+        choice = self.record_id(model, prompt, sample)
+        record = book.decide("pick", judged, choice=choice, reason=reason, tags=tags)
+        book.commit(f"decision: pick {model}" + (f" sample {sample + 1}" if sample else ""))
         return record
 
     def reject(

@@ -43,8 +43,8 @@ def record(
         raise InvalidPrompt(f"unknown decision {action!r}: use one of {', '.join(ACTIONS)}")
     if not 0 <= sample < comparison.samples:
         raise InvalidPrompt(f"sample must be from 1 to {comparison.samples}, not {sample + 1}")
-    if action == "pick" and sample == 0:
-        return comparison.pick(model, text, tags=tags)
+    if action == "pick":
+        return comparison.pick(model, text, sample=sample, tags=tags)
     if action == "reject":
         if text is None:
             raise InvalidPrompt(f"say why you reject {model}'s answer: type a reason first")
@@ -53,15 +53,6 @@ def record(
     if book is None:
         raise LookupError("this comparison was not recorded: no lab notebook is open")
     about = comparison.record_id(model, 0, sample)
-    if action == "pick":  # a later sample: the same judgement as Comparison.pick, one choice
-        judged = [
-            comparison.record_id(m, 0, s)
-            for m in comparison.models
-            for s in range(comparison.samples)
-        ]
-        decision = book.decide("pick", judged, choice=about, reason=text, tags=tags)
-        book.commit(f"decision: pick {model} sample {sample + 1}")
-        return decision
     if text is None and not tags:
         raise InvalidPrompt("a note needs some text or a tag: type it first")
     note = book.note(text or f"tagged {', '.join(tags)}", on=[about], tags=tags)
