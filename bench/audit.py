@@ -35,7 +35,7 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from fanout import PROVIDERS, Servers, point_env_at  # noqa: E402
+from wire_processes import PROVIDERS, Servers, point_env_at  # noqa: E402
 
 TARGET = 1.3
 MODELS = {"gpt": "openai:gpt-test", "claude": "anthropic:claude-test", "gem": "gemini:gemini-test"}

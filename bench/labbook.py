@@ -63,7 +63,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def overhead(calls: int, tmp: Path) -> dict[str, list[float]]:
     """Logging times (s) per call for ours, ours+git and llm, on the same replies."""
-    from fanout import ServerProcess, point_env_at, wire_config
+    from wire_processes import ServerProcess, point_env_at, wire_config
 
     server = ServerProcess(("openai",), latency_s=0.0).start()
     try:
@@ -202,7 +202,7 @@ def grow(path: Path, count: int) -> tuple[Path, int]:
 
 def run_step(name: str, root: Path, day: str) -> dict[str, Any]:
     """Run `step` in a fresh interpreter (its imports are not timed) and read its figures."""
-    from fanout import machine_cpu_s
+    from wire_processes import machine_cpu_s
 
     if name == "load-cold":
         from workbench.labbook.cache import folder_for
