@@ -6,12 +6,14 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from workbench.cli import friendly, main
 from workbench.config import Config
 from workbench.errors import ConfigError
+from workbench.labbook.chain import KINDS
 
 
 def _root() -> Path:
@@ -31,17 +33,31 @@ def _records() -> list[dict[str, object]]:
     "-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1),
     help="How many recent entries.",
 )  # fmt: skip
+@click.option("--model", help="Only calls to this model (the name asked for, or the full one).")
+@click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
+@click.option("--tag", help="Only records with this tag.")
 @click.pass_context
 @friendly
-def log(ctx: click.Context, limit: int) -> None:
+def log(
+    ctx: click.Context, limit: int, model: str | None, kind: str | None, tag: str | None
+) -> None:
     """The lab notebook: recent entries, one line each (or a subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
     from workbench.labbook.book import recent
 
-    rows = recent(_root(), limit)
+    def keep(record: dict[str, Any]) -> bool:
+        return (
+            (model is None or model in (record.get("model"), record.get("resolved")))
+            and (kind is None or record.get("kind") == kind)
+            and (tag is None or tag in (record.get("tags") or ()))
+        )
+
+    filtered = model is not None or kind is not None or tag is not None
+    rows = recent(_root(), limit, keep if filtered else None)
     if not rows:
-        click.echo(f"the lab notebook at {_root()} is empty: run `workbench compare ...` first")
+        what = "no entry matches" if filtered else "is empty: run `workbench compare ...` first"
+        click.echo(f"the lab notebook at {_root()} {what}")
         return
     for record in rows:
         click.echo(one_line(record))

@@ -94,6 +94,26 @@ def test_log_lists_recent_entries_one_line_each(book: Book) -> None:
     assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.output
 
 
+def test_log_filters_by_model_kind_and_tag(book: Book) -> None:
+    def ids(*args: str) -> list[str]:
+        result = invoke("log", *args)
+        assert result.exit_code == 0, result.output
+        return [line.split()[2] for line in result.output.splitlines()]
+
+    short = {name: record_id[-8:] for name, record_id in book.ids.items()}
+    assert ids("--model", MODELS[2]) == [short["gemini"]]
+    calls = ids("--kind", "call")  # the first comparison's two calls in the order they ended
+    assert sorted(calls[:2]) == sorted([short["gpt"], short["claude"]])
+    assert calls[2:] == [short["gemini"]]
+    assert ids("--kind", "call", "-n", "1") == [short["gemini"]]
+    assert ids("--tag", "todo") == [short["note"]]
+    assert ids("--tag", "math", "--kind", "decision") == [short["pick"]]
+    nothing = invoke("log", "--model", "nobody")
+    assert nothing.exit_code == 0 and "no entry matches" in nothing.output
+    bad = invoke("log", "--kind", "gossip")
+    assert bad.exit_code == 2 and "'gossip' is not one of" in bad.output
+
+
 def test_log_on_an_empty_lab_notebook_says_what_to_do(repo: Path) -> None:
     result = invoke("log")
     assert result.exit_code == 0

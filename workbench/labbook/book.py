@@ -234,8 +234,10 @@ def files_between(root: Path, since: date | None, until: date | None) -> list[Pa
     return kept
 
 
-def recent(root: Path, limit: int) -> list[dict[str, Any]]:
-    """The `limit` newest records, oldest first, reading as few files as it can.
+def recent(
+    root: Path, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None
+) -> list[dict[str, Any]]:
+    """The `limit` newest records (that `keep` accepts), oldest first, reading few files.
 
     Files are read newest-modified first; once `limit` records are in hand, a file last
     modified before the oldest of them cannot hold a newer one, so the search stops.
@@ -247,7 +249,8 @@ def recent(root: Path, limit: int) -> list[dict[str, Any]]:
             oldest = datetime.fromisoformat(str(kept[0]["ts"]).replace("Z", "+00:00"))
             if mtime < oldest.timestamp():
                 break
-        kept.extend(line.record for line in store.read(path))
+        found = (line.record for line in store.read(path))
+        kept.extend(found if keep is None else filter(keep, found))
         kept.sort(key=lambda r: (r["ts"], r["session"], r["seq"]))
         kept = kept[-limit:]
     return kept
