@@ -23,8 +23,8 @@ HOSTILE = "<script>alert('x')</script> & \"quotes\" ``` # not a heading"
 
 
 @pytest.fixture
-def book(monkeypatch: pytest.MonkeyPatch) -> Book:
-    return write_book(Path.cwd() / "labbook", monkeypatch)
+def book() -> Book:
+    return write_book(Path.cwd() / "labbook")
 
 
 def in_time_order(book: Book) -> list[dict[str, Any]]:

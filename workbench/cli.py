@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(command: F) -> F:
-    """Turn a WorkbenchError into a one-line message and exit status 2, with no traceback."""
+    """Turn a WorkbenchError into a one-line message and exit status 1, with no traceback."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -55,9 +55,11 @@ def _report(run: AuditRun) -> None:
     "-p", "--param", "params", nargs=2, multiple=True, metavar="KEY VALUE",
     help="A parameter for the notebook template (repeatable).",
 )  # fmt: skip
-@click.option("--sample", type=int, help="Run on this many items picked at random.")
+@click.option(
+    "--sample", type=click.IntRange(min=1), help="Run on this many items picked at random."
+)
 @click.option("--shard", help="Run one slice K/N of the items (several machines share a sweep).")
-@click.option("--budget", type=float, help="Cap in USD for this run.")
+@click.option("--budget", type=click.FloatRange(min=0), help="Cap in USD for this run.")
 @click.option(
     "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your own papermill template (it must call workbench.audit.execute(run_dir)).",
@@ -92,7 +94,11 @@ def run_command(
 
 @audit.command()
 @click.argument("run")
-@click.option("--budget", type=float, help="A new cap in USD for what is left.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0),
+    help="A new cap in USD for the whole run (what it spent so far counts).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
 def resume(run: str, budget: float | None, no_progress: bool) -> None:
@@ -179,6 +185,7 @@ def list_command() -> None:
 def review(run: str) -> None:
     """Walk RUN's items that need a human; each verdict is a decision record."""
     from workbench.audit import open_run
+    from workbench.render import clip
 
     found = open_run(run)
     rows = {row["item"]: row for row in found.rows}
@@ -194,13 +201,13 @@ def review(run: str) -> None:
         click.echo(f"\n[{number}/{len(todo)}] item {item_id} ({row['outcome']})")
         if item is not None:
             for key, value in item.fields.items():
-                click.echo(f"  {key}: {_clip(str(value))}")
+                click.echo(f"  {key}: {clip(str(value), 160)}")
         click.echo(f"  expected: {row['expected']!r}")
         models = []
         for answer in row["answers"]:
             models.append(answer["model"])
             label = f"{len(models)}. {answer['model']}"
-            click.echo(f"  {label} -> {_clip(answer['text'] or answer['error'] or '')!r}")
+            click.echo(f"  {label} -> {clip(answer['text'] or answer['error'] or '', 160)!r}")
         choice = click.prompt(
             "  right answer: number, r = reject all, s = skip, q = quit",
             default="s",
@@ -218,8 +225,3 @@ def review(run: str) -> None:
         else:
             click.echo("  not understood; skipped")
     click.echo(found.summary())
-
-
-def _clip(text: str, width: int = 160) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"

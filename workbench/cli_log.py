@@ -14,6 +14,7 @@ from workbench.cli import friendly, main
 from workbench.config import Config
 from workbench.errors import ConfigError
 from workbench.labbook.chain import KINDS
+from workbench.render import clip
 
 
 def _root() -> Path:
@@ -76,12 +77,12 @@ def one_line(record: dict[str, object]) -> str:
         assert isinstance(prompt, dict) and isinstance(reply, dict)
         text = prompt["messages"][-1]["content"] if prompt.get("messages") else ""
         answer = reply.get("text") or (reply.get("error") or {}).get("type", "")
-        gist = f"{record.get('model')}: {_clip(text, 40)!r} -> {_clip(str(answer), 50)!r}"
+        gist = f"{record.get('model')}: {clip(text, 40)!r} -> {clip(str(answer), 50)!r}"
     elif kind == "decision":
         choice = str(data.get("choice") or "")[-8:]
         gist = f"{data.get('verdict')} {choice} {data.get('reason') or ''}".strip()
     elif kind == "note":
-        gist = _clip(str(data.get("text", "")), 90)
+        gist = clip(str(data.get("text", "")), 90)
     elif kind in ("pause", "resume"):
         gist = str(data.get("reason") or "")
     elif kind == "session":
@@ -92,11 +93,6 @@ def one_line(record: dict[str, object]) -> str:
         tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
         gist = f"{data.get('run')} {data.get('status')}: {tally or 'no items'}"
     return f"{ts}  {str(record['id'])[-8:]}  {kind:<8}  {gist}"
-
-
-def _clip(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @log.command()

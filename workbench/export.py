@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from workbench.labbook.chain import dumps
-from workbench.labbook.query import Choice, RecordList, When, to_frame
+from workbench.labbook.query import Choice, RecordList, to_frame
 from workbench.labbook.store import Line
 from workbench.labbook.verify import CommitHistory
+from workbench.labbook.when import When
+from workbench.render import clip
 
 FORMATS = ("md", "html", "jsonl", "csv")
 HOW_TO_VERIFY = (
@@ -113,7 +115,7 @@ def _lookup(frame: pd.DataFrame, items: Sequence[dict[str, Any] | Line]) -> dict
     for record in (_raw(item) for item in items) if wanted else ():
         if record.get("id") in wanted:
             prompt = (record.get("prompt") or {}).get("messages") or [{}]
-            gist = f"{record.get('model')}: {_clip(str(prompt[-1].get('content', '')), 60)}"
+            gist = f"{record.get('model')}: {clip(str(prompt[-1].get('content', '')), 60)}"
             found[record["id"]] = gist if record.get("kind") == "call" else str(record.get("kind"))
     return found
 
@@ -205,11 +207,6 @@ def _text(value: Any) -> str:
         if value is None or (not isinstance(value, list | dict) and pd.isna(value))
         else str(value)
     )
-
-
-def _clip(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 # -- Markdown ----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ re-reads the files, so the frames include what other processes appended.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,21 +49,10 @@ def to_frame(**filters: Any) -> pd.DataFrame:
     """One row per record; filters: since, until, model, tag, session, kind (one or a list)."""
     from workbench.labbook.book import files_between
     from workbench.labbook.query import read_frame
+    from workbench.labbook.when import day
 
-    days = _day(filters.get("since")), _day(filters.get("until"))
+    days = day(filters.get("since")), day(filters.get("until"))
     return read_frame(files_between(root(), *days), **filters)
-
-
-def _day(value: str | date | None) -> date | None:
-    """The day of a `since`/`until` bound (a date, a datetime or an ISO string of either)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):  # naive means UTC, as in the filters
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).date()
-    if isinstance(value, date):
-        return value
-    return _day(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def answers(**filters: Any) -> pd.DataFrame:
@@ -105,9 +93,10 @@ def export(
     from workbench.export import export as render
     from workbench.labbook.book import files_between
     from workbench.labbook.query import load_records
+    from workbench.labbook.when import day
 
     folder = folder or root()
-    records = load_records(files_between(folder, _day(since), _day(until)))
+    records = load_records(files_between(folder, day(since), day(until)))
     text = render(
         records,
         fmt,

@@ -129,7 +129,7 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
             prompt=prompt,
             system=args.system,
             models=live.labels,
-            columns=list(live.columns.values()),
+            columns=live.snapshot(),
             status=status,
             spend="",
         )

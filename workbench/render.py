@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.models.base import Reply
 
@@ -36,17 +36,25 @@ _CSS = """
 """
 
 
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
+@lru_cache(maxsize=4)
+def markdown_parser(highlight: Callable[[str, str, str], str] | None = None) -> MarkdownIt:
+    """The Markdown parser for answers; `highlight(code, lang, attrs)` renders fenced code."""
     from markdown_it import MarkdownIt
 
     # Raw HTML in an answer is shown as text, never injected into the page.
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+    options: dict[str, Any] = {"html": False, "highlight": highlight}
+    return MarkdownIt("commonmark", options).enable("table")
+
+
+def clip(text: str, width: int) -> str:
+    """`text` on one line (runs of whitespace as one space), cut to `width` with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def markdown_html(text: str) -> str:
     """An answer's Markdown as safe HTML."""
-    return str(_markdown().render(text))
+    return str(markdown_parser().render(text))
 
 
 def meta_line(reply: Reply) -> str:
@@ -69,33 +77,50 @@ def meta_line(reply: Reply) -> str:
     return " · ".join(parts)
 
 
+def error_html(reply: Reply) -> str:
+    """A failed reply's error type and message (empty for a reply that did not fail)."""
+    if reply.error is None:
+        return ""
+    return (
+        f'<div class="wb-error"><b>{html.escape(reply.error.type)}</b>: '
+        f"{html.escape(reply.error.message)}</div>"
+    )
+
+
 def reply_html(reply: Reply) -> str:
     """One reply's answer (or error) with its figures underneath."""
-    if reply.error is not None:
-        body = f'<div class="wb-error"><b>{html.escape(reply.error.type)}</b>: '
-        body += f"{html.escape(reply.error.message)}</div>"
-        if reply.text:
-            body += f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
-    else:
-        body = f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
+    body = error_html(reply)
+    if reply.error is None or reply.text:
+        body += f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
     return f'{body}<div class="wb-meta">{html.escape(meta_line(reply))}</div>'
+
+
+def column_head(model: str, resolved: str) -> str:
+    """A column's heading: the model's label, and the full name when it differs."""
+    sub = "" if resolved == model else resolved
+    return (
+        f'<div class="wb-head">{html.escape(model)}'
+        f'<span class="wb-sub">{html.escape(sub)}</span></div>'
+    )
+
+
+def grid_html(columns: Sequence[str]) -> str:
+    """Columns (each a `wb-col` div) side by side in equal widths."""
+    style = f"grid-template-columns:repeat({max(1, len(columns))},minmax(0,1fr))"
+    return f'<div class="wb-grid" style="{style}">{"".join(columns)}</div>'
 
 
 def columns_html(replies: Sequence[Sequence[Reply]]) -> str:
     """One column per model; each inner sequence holds a model's samples."""
     cols = []
     for samples in replies:
-        first = samples[0]
-        sub = "" if first.resolved == first.model else first.resolved
-        head = f'<div class="wb-head">{html.escape(first.model)}'
-        head += f'<span class="wb-sub">{html.escape(sub)}</span></div>'
+        head = column_head(samples[0].model, samples[0].resolved)
         bodies = "".join(
             reply_html(r) if i == 0 else f'<div class="wb-sample">{reply_html(r)}</div>'
             for i, r in enumerate(samples)
         )
         cols.append(f'<div class="wb-col">{head}{bodies}</div>')
-    style = f"grid-template-columns:repeat({max(1, len(cols))},minmax(0,1fr))"
-    return f'<div class="wb-grid" style="{style}">{"".join(cols)}</div>'
+    return grid_html(cols)
 
 
 def comparison_html(comparison: Comparison) -> str:

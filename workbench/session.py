@@ -19,6 +19,7 @@ from workbench.errors import InvalidPrompt
 from workbench.loop import BackgroundLoop
 from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
+from workbench.render import clip
 from workbench.run import Job, Listener, Runner, close_models
 from workbench.streaming import CallbackListener, Stream, TextCallback
 
@@ -147,7 +148,7 @@ class Session:
         finally:  # even when interrupted, what finished is on disk before we return
             records = await recording.written(jobs)
             if self.labbook is not None:
-                message = f"compare: {_shorten(built[0].text)!r} on {', '.join(names)}"
+                message = f"compare: {clip(built[0].text, 60)!r} on {', '.join(names)}"
                 await asyncio.to_thread(self.labbook.commit, message)
         ids = tuple(r["id"] if r else None for r in records)
         return Comparison(
@@ -195,11 +196,6 @@ def _shut_down(
     if own is not None and own in models:
         loop.run(close_models(models.pop(own)))
     loop.close()
-
-
-def _shorten(text: str, width: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 class _Recording(Listener):

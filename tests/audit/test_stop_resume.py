@@ -61,6 +61,10 @@ def test_a_budget_stop_keeps_finished_items_and_resume_pays_nothing_twice(
     sent_before = sum(len(prompts_sent(s)) for s in wire.values())
     assert sent_before > len(done) * 3, "some calls of unfinished items were made"
 
+    again = resume(name, progress=False, notebook=False)  # the cap is the run's, not per resume
+    assert again.status == "stopped-budget"
+    assert again.manifest["spent_usd"] <= 0.25 + 0.05
+
     finished = resume(name, budget_usd=100.0, progress=False, notebook=False)
     assert finished.status == "complete"
     assert [row["item"] for row in finished.rows] == [c.lower() for c in COUNTRIES]

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from workbench.errors import InvalidPrompt
 from workbench.labbook import book as book_module
 from workbench.labbook import store
 from workbench.labbook.book import LabBook
@@ -30,15 +31,15 @@ DAY1 = datetime(2026, 11, 24, 23, 50, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-class Clock(datetime):
-    """Stands in for book.datetime so records land on chosen days and times."""
+class Clock:
+    """A LabBook clock, so records land on chosen days and times: a second per reading."""
 
-    current = DAY1
+    def __init__(self, start: datetime) -> None:
+        self.current = start
 
-    @classmethod
-    def now(cls, tz: Any = None) -> Clock:
-        cls.current += timedelta(seconds=1)
-        return cls.current  # type: ignore[return-value]
+    def __call__(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
 
 
 def call(
@@ -98,13 +99,11 @@ class Book:
         return [line for path in self.files() for line in store.read(path)]
 
 
-def write_book(root: Path, monkeypatch: pytest.MonkeyPatch) -> Book:
+def write_book(root: Path) -> Book:
     """Two days, two sessions: calls, an error, decisions, notes, a pause and a resume."""
-    monkeypatch.setattr(book_module, "datetime", Clock)
-    Clock.current = DAY1
     out = Book(root)
     r = out.records
-    first = LabBook(root, "S-one", source="analysis.ipynb", git=None)
+    first = LabBook(root, "S-one", source="analysis.ipynb", git=None, clock=Clock(DAY1))
     try:
         r["gpt1"] = call(first, "gpt", "openai:gpt-4o", "What is 2+2?", "4", system="Be terse.")
         r["claude1"] = call(
@@ -117,8 +116,7 @@ def write_book(root: Path, monkeypatch: pytest.MonkeyPatch) -> Book:
         r["note1"] = first.note("both fine", on=[r["claude1"]["id"]])
     finally:
         first.close()
-    Clock.current = DAY2
-    second = LabBook(root, "S-two", source="cli", git=None)
+    second = LabBook(root, "S-two", source="cli", git=None, clock=Clock(DAY2))
     try:
         r["gpt2"] = call(second, "gpt", "openai:gpt-4o", "What is 2+2?", "2+2 is 4", cost=0.02)
         r["gemini_ok"] = call(second, "gemini", "gemini:gemini-x", "Name a prime", "7", cost=0.005)
@@ -136,8 +134,8 @@ def write_book(root: Path, monkeypatch: pytest.MonkeyPatch) -> Book:
 
 
 @pytest.fixture
-def book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Book:
-    return write_book(Path.cwd() / "labbook", monkeypatch)
+def book() -> Book:
+    return write_book(Path.cwd() / "labbook")
 
 
 @pytest.fixture
@@ -295,6 +293,13 @@ def test_until_a_date_includes_that_whole_day(book: Book, frame: pd.DataFrame) -
     assert ids(to_frame(book.lines(), until=datetime(2026, 11, 24, 23, 50))) == []
     noon_in_tokyo = "2026-11-25T18:00:00+09:00"  # 09:00 UTC: before the second day's records
     assert ids(to_frame(book.lines(), until=noon_in_tokyo)) == ids(day1)
+
+
+def test_a_bound_that_is_not_a_date_says_what_to_write(book: Book) -> None:
+    with pytest.raises(InvalidPrompt, match=r"^'yesterday' is not a date or time: use YYYY-MM-DD"):
+        to_frame(book.lines(), since="yesterday")
+    with pytest.raises(InvalidPrompt, match=r"^'2026-13-01' is not a date or time"):
+        read_frame(book.files(), until="2026-13-01")
 
 
 def test_model_filter_keeps_the_calls_and_what_was_said_about_them(book: Book) -> None:

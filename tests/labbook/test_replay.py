@@ -27,7 +27,14 @@ def requests(wire: dict[str, Any]) -> dict[str, int]:
 def recorded_run(repo: Path, wire: dict[str, Any]) -> Any:
     """A live comparison on the wire models, recorded in the research repo's lab notebook."""
     (repo / "workbench.toml").write_text('[aliases.g]\nmodel = "openai:gpt-test"\n')
-    wire["openai"].queue(Step(text="Four.", finish_reason="stop"), Step(text="Seven."))
+    openai = wire["openai"]  # answers by prompt: the two calls run at once, in either order
+    answers = dict(zip(PROMPTS, ["Four.", "Seven."], strict=True))
+
+    def answer(request: Any) -> Step | None:  # other prompts get the default echo
+        text = answers.get(openai.last_user_text(request))
+        return None if text is None else Step(text=text, finish_reason="stop")
+
+    openai.script = answer
     with Session(wire_config(wire)) as session:  # type: ignore[arg-type]
         return session.compare(PROMPTS, MODELS, system="Be terse.", temperature=0)
 

@@ -6,18 +6,17 @@ Each start creates a run folder, then executes the audit notebook with papermill
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.audit.exercise import check_models, load
+from workbench.audit.exercise import load
 from workbench.audit.items import select
 from workbench.audit.notebook import default_template, execute_run
 from workbench.audit.result import AuditRun
-from workbench.audit.store import EXERCISE, RESULTS, RunFolder, find_run, list_runs
+from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, find_run, list_runs
 from workbench.config import Config
 from workbench.errors import AuditError, InvalidPrompt
 
@@ -78,10 +77,13 @@ def run_audit(
     names = list(models or ex.models) or _default_models(config)
     if len(set(names)) != len(names):
         raise InvalidPrompt(f"a model is named twice in {names}: use samples: N for repeats")
-    check_models(names, config)
+    if sample is not None and sample < 1:
+        raise AuditError(f"sample must be at least 1 item, not {sample}")
+    _check_budget(budget_usd)
     check_keys(names, config)
+    sample = sample if sample is not None else ex.sample
     try:
-        items = select(ex.items, sample=sample or ex.sample, seed=ex.seed, shard=shard)
+        items = select(ex.items, sample=sample, seed=ex.seed, shard=shard)
     except ValueError as e:
         raise AuditError(str(e)) from None
     if not items:
@@ -102,10 +104,10 @@ def run_audit(
             "models": names,
             "samples": ex.samples,
             "scorer": ex.scorer.name,
-            "sample": sample or ex.sample,
+            "sample": sample,
             "seed": ex.seed,
             "shard": shard,
-            "budget_usd": budget if budget is None else float(budget or 0.0),
+            "budget_usd": None if budget is None else float(budget),
             "template": str(Path(template).resolve()) if template else None,
             "params": dict(params or {}),
             "notebook": notebook,
@@ -137,6 +139,7 @@ def resume(
     manifest = run.manifest
     if manifest.get("replay_of") or manifest.get("report_only"):
         raise AuditError(f"{run.name} is a replay or a combination: resume the original run")
+    _check_budget(budget_usd)
     changes: dict[str, Any] = {}
     if budget_usd is not None:
         changes["budget_usd"] = float(budget_usd)
@@ -216,9 +219,12 @@ def combine(
                 rows[row["item"]] = row
     ordered = sorted(items.values(), key=lambda i: i.index)
     folder.write_items(ordered)
-    with (folder.path / RESULTS).open("w", encoding="utf-8") as f:
+    writer = ResultWriter(folder)
+    try:
         for row in sorted(rows.values(), key=lambda r: r["index"]):
-            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            writer.write(row)
+    finally:
+        writer.close()
     manifests = [p.manifest for p in parts]
     shards = sorted({str(m.get("shard")) for m in manifests if m.get("shard")})
     missing = _missing_shards(shards)
@@ -241,6 +247,11 @@ def combine(
         }
     )
     return execute_run(folder, config, progress=progress)
+
+
+def _check_budget(budget_usd: float | None) -> None:
+    if budget_usd is not None and budget_usd < 0:
+        raise AuditError(f"the budget must be 0 USD or more, not {budget_usd}")
 
 
 def _missing_shards(shards: Sequence[str]) -> list[str]:
@@ -273,12 +284,13 @@ def diff(a: str | Path, b: str | Path, config: Config | None = None) -> pd.DataF
 
 
 def check_keys(names: Sequence[str], config: Config) -> None:
-    """Fail before anything is sent when a model's API key is not in the environment."""
+    """Fail before anything is sent on an unknown model, or an API key not in the environment."""
     from workbench.errors import MissingKey
     from workbench.models import registry
 
-    for name in names:
-        settings = registry.provider_settings(registry.resolve(name, config), config)
+    specs = [registry.resolve(name, config) for name in names]  # every name first
+    for spec in specs:
+        settings = registry.provider_settings(spec, config)
         if settings.api_key_env and not settings.api_key():
             raise MissingKey(settings.name, settings.api_key_env)
 

@@ -54,11 +54,6 @@ class Exercise:
         """A short hash of the file's text: runs of the same exercise share it."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
-    @property
-    def fields(self) -> list[str]:
-        """The item fields the template uses."""
-        return template_fields(self.template)
-
     def render(self, item: Item) -> str:
         """The user message for one item: the instructions, then the filled template."""
         body = self.template.format_map(item.fields)
@@ -320,9 +315,7 @@ def _missing_fields(template: str, items: Sequence[Item]) -> list[ExerciseProble
     return problems
 
 
-def check_models(
-    names: Sequence[Any], config: Config, lines: Lines | None = None
-) -> list[ExerciseProblem]:
+def check_models(names: Sequence[Any], config: Config, lines: Lines) -> list[ExerciseProblem]:
     """A problem for every model name that does not resolve."""
     from workbench.models import registry
 
@@ -330,9 +323,7 @@ def check_models(
     for i, name in enumerate(names):
         try:
             registry.resolve(name, config)
-        except UnknownModel as e:
+        except UnknownModel:
             message = f"unknown model {name!r}: `workbench models` lists the names you can use"
-            if lines is None:
-                raise e
             problems.append(lines.problem(("models", i), message))
     return problems

@@ -12,14 +12,13 @@ import json
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from workbench.audit import report
 from workbench.audit.result import AuditRun
-from workbench.audit.store import NOTEBOOK, RESULTS, RunFolder, open_book
+from workbench.audit.store import NOTEBOOK, RESULTS, RunFolder, one_off_book
 from workbench.config import Config
 from workbench.errors import AuditError
 
@@ -56,7 +55,7 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
             if not manifest.get("notebook", True):
                 from workbench.audit.runner import execute as in_process
 
-                in_process(folder.path)
+                in_process(folder.path, config=config)
                 return
             import papermill
 
@@ -118,26 +117,19 @@ def _wait(done: threading.Event, bar: _Progress) -> None:
 
 def _record(run: AuditRun, config: Config) -> None:
     """An `audit` record in the lab notebook, and a commit with the run's files."""
-    from datetime import UTC, datetime
-
-    session = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    book = open_book(run.folder.labbook_root, config, session, f"workbench audit {run.name}")
-    try:
-        manifest = run.manifest
-        data = {
-            "run": run.name,
-            "status": manifest.get("status"),
-            "counts": report.counts(run.rows),
-            "spent_usd": manifest.get("spent_usd"),
-            "models": manifest.get("models"),
-            "digest": manifest.get("digest"),
-        }
+    manifest = run.manifest
+    data = {
+        "run": run.name,
+        "status": manifest.get("status"),
+        "counts": report.counts(run.rows),
+        "spent_usd": manifest.get("spent_usd"),
+        "models": manifest.get("models"),
+        "digest": manifest.get("digest"),
+    }
+    source = f"workbench audit {run.name}"
+    with one_off_book(run.folder.labbook_root, config, source) as book:
         book.append("audit", tags=["audit", f"audit:{run.name}"], data=data)
-        book.close()
         book.commit(f"audit {run.name}: {manifest.get('status')}")
-    finally:
-        if book.git is not None:
-            book.git.close()
 
 
 class _Progress:
@@ -173,14 +165,11 @@ class _Progress:
             chunk = f.read()
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self.offset += len(complete)
-        new = 0
-        for line in complete.splitlines():
-            row = json.loads(line)
-            new += 1
-            self.spent += sum(a["cost_usd"] or 0.0 for a in row["answers"] if a.get("live"))
+        rows = [json.loads(line) for line in complete.splitlines()]
+        self.spent += sum(report.live_cost(row) for row in rows)
         budget = f" of ${self.budget:.4f}" if self.budget is not None else ""
         self.bar.set_postfix_str(f"spent ${self.spent:.4f}{budget}", refresh=False)
-        self.bar.update(new)
+        self.bar.update(len(rows))
 
     def close(self) -> None:
         if self.bar is not None:

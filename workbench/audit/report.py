@@ -102,6 +102,11 @@ def counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     return found
 
 
+def live_cost(row: dict[str, Any]) -> float:
+    """What an item's answers sent live cost (answers reused or replayed cost nothing now)."""
+    return sum(a["cost_usd"] or 0.0 for a in row["answers"] if a.get("live"))
+
+
 def styled(table: pd.DataFrame) -> Styler:
     """The outcome table with each row coloured by its outcome (disagreements in red)."""
 
@@ -110,12 +115,6 @@ def styled(table: pd.DataFrame) -> Styler:
         return [f"background-color: {shade}" if shade else "" for _ in row]
 
     return table.style.apply(colour, axis=1)
-
-
-def needing_human(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The items a human should look at, with every model's full answer."""
-    table = outcomes(rows)
-    return table[table["needs_human"]].drop(columns=["needs_human"])
 
 
 def plot(rows: Sequence[dict[str, Any]]) -> Figure:

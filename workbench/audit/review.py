@@ -51,10 +51,7 @@ def decide(
     config: Config | None = None,
 ) -> dict[str, Any]:
     """Record a verdict on one item: `pick` a model's answer, or (pick=None) reject them all."""
-    import uuid
-    from datetime import UTC, datetime
-
-    from workbench.audit.store import open_book
+    from workbench.audit.store import one_off_book
     from workbench.config import Config
 
     rows = {row["item"]: row for row in run.rows}
@@ -73,18 +70,12 @@ def decide(
             raise AuditError(f"no answer of {pick!r} on item {item!r}: pick one of {models}")
         choice = chosen[0]["record"]
         tags.append(f"model:{pick}")
-    config = config or Config.load()
-    session = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    book = open_book(run.folder.labbook_root, config, session, f"workbench audit review {run.name}")
-    try:
+    source = f"workbench audit review {run.name}"
+    with one_off_book(run.folder.labbook_root, config or Config.load(), source) as book:
         record = book.decide(
             "pick" if pick else "reject", records, choice=choice, reason=reason, tags=tags
         )
-        book.close()
         book.commit(f"audit review {run.name}: {item} -> {pick or 'reject'}")
-    finally:
-        if book.git is not None:
-            book.git.close()
     return record
 
 

@@ -41,6 +41,8 @@ class ReviewPanel:
     def _show(self) -> None:
         import ipywidgets as w
 
+        from workbench.audit.report import models_of
+
         item = self.current
         if item is None:
             self.view.value = "<b>Nothing left to review.</b>"
@@ -52,21 +54,18 @@ class ReviewPanel:
         parts = [f"<b>{self.position + 1}/{len(self.todo)}: item {html.escape(item)}</b> "
                  f"({html.escape(row['outcome'])})"]  # fmt: skip
         parts += [
-            f"<div><i>{html.escape(str(k))}</i>: {html.escape(str(v))[:500]}</div>"
+            f"<div><i>{html.escape(str(k))}</i>: {html.escape(str(v)[:500])}</div>"
             for k, v in fields.items()
         ]
         parts.append(f"<div><i>expected</i>: {html.escape(repr(row['expected']))}</div><ul>")
-        models: list[str] = []
         for answer in row["answers"]:
-            if answer["model"] not in models:
-                models.append(answer["model"])
             text = answer["text"] or answer["error"] or ""
             parts.append(
-                f"<li><b>{html.escape(answer['model'])}</b>: {html.escape(text)[:1000]}</li>"
+                f"<li><b>{html.escape(answer['model'])}</b>: {html.escape(text[:1000])}</li>"
             )
         self.view.value = "".join(parts) + "</ul>"
         buttons = []
-        for model in models:
+        for model in models_of([row]):
             button = w.Button(description=f"✓ {model}", tooltip=f"{model}'s answer is right")
             button.on_click(lambda _b, m=model: self.decide(m))
             buttons.append(button)

@@ -26,8 +26,9 @@ from workbench.audit.agreement import NEEDS_HUMAN, outcome
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
 from workbench.audit.records import job_key, recorded_calls, reply_from
+from workbench.audit.report import live_cost
 from workbench.audit.scorers import Judge, Score
-from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, open_book
+from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
 from workbench.models import registry
@@ -61,10 +62,12 @@ class _Recorder(Listener):
 class Execution:
     """One execution of a run (the first, a resume, or a replay)."""
 
-    def __init__(self, folder: RunFolder, *, progress: bool = False) -> None:
+    def __init__(
+        self, folder: RunFolder, *, progress: bool = False, config: Config | None = None
+    ) -> None:
         self.folder = folder
         self.manifest = folder.manifest()
-        self.config = Config.load()
+        self.config = config or Config.load()
         text = (folder.path / EXERCISE).read_text(encoding="utf-8")
         self.exercise: Exercise = loads(
             text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
@@ -86,7 +89,7 @@ class Execution:
     def _session(self) -> Session:
         session = Session(self.config, labbook=False)
         root = self.folder.labbook_root
-        book = open_book(root, self.config, session.id, f"audit {self.folder.name}")
+        book = open_book(root, self.config, source=f"audit {self.folder.name}", session=session.id)
         session.labbook = book
         session.recorders.append(book.record_call)
         return session
@@ -109,6 +112,8 @@ class Execution:
             self.folder.labbook_root, source_sessions or [], with_errors=self.replay
         )
         budget = self.manifest.get("budget_usd")
+        if budget is not None:  # the cap is the whole run's: what earlier executions spent counts
+            budget = max(0.0, float(budget) - float(self.manifest.get("spent_usd", 0.0)))
         self.recorder = _Recorder(session)
         self.models: dict[str, Any] = {}
         self.runner = Runner(
@@ -164,8 +169,7 @@ class Execution:
             status=self.status, spent_usd=spent, counts=counts, finished=len(rows)
         )
         book.commit(f"audit {self.folder.name}: {self.status}")
-        if book.git is not None:
-            book.git.close()
+        close_book(book)
         return manifest
 
     def _window(self) -> int:
@@ -195,7 +199,7 @@ class Execution:
                 continue
             self.writer.write(row)
             self.done += 1
-            self.spent_usd += sum(a["cost_usd"] or 0.0 for a in row["answers"] if a["live"])
+            self.spent_usd += live_cost(row)
             if bar is not None:
                 bar.update(1)
             await self._maybe_commit()
@@ -340,14 +344,19 @@ def _key(score: Score | None, by_verdict: bool) -> str | None:
     return score.answer
 
 
-def execute(run_dir: str | Path, *, progress: bool = False) -> dict[str, Any]:
-    """Run (or resume, or replay) the run in `run_dir` to its end; return its manifest."""
+def execute(
+    run_dir: str | Path, *, progress: bool = False, config: Config | None = None
+) -> dict[str, Any]:
+    """Run (or resume, or replay) the run in `run_dir` to its end; return its manifest.
+
+    `config` defaults to the one `Config.load()` finds (what the audit notebook's kernel uses).
+    """
     from workbench.loop import BackgroundLoop
 
     folder = RunFolder(Path(run_dir).resolve())
     if folder.manifest().get("report_only"):
         return folder.manifest()
-    execution = Execution(folder, progress=progress)
+    execution = Execution(folder, progress=progress, config=config)
     loop = BackgroundLoop("workbench-audit")
     try:
         return loop.run(execution.run())

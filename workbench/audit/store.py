@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,8 +93,11 @@ class RunFolder:
 
     def items(self) -> list[Item]:
         """The run's items, in order."""
-        lines = (self.path / ITEMS).read_text(encoding="utf-8").splitlines()
-        return [Item.from_dict(json.loads(line)) for line in lines if line.strip()]
+        try:
+            lines = (self.path / ITEMS).read_text(encoding="utf-8").splitlines()
+            return [Item.from_dict(json.loads(line)) for line in lines if line.strip()]
+        except (OSError, ValueError, KeyError) as e:
+            raise AuditError(f"cannot read the items of {self.path}: {e}", run=self.name) from None
 
     def rows(self) -> list[dict[str, Any]]:
         """One result row per finished item, in item order (the latest row of each wins)."""
@@ -102,10 +106,17 @@ class RunFolder:
         if not path.exists():
             return []
         with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.endswith("\n"):  # a torn last line is an item not finished
+            for number, line in enumerate(f, 1):
+                if not line.endswith("\n"):  # a torn last line is an item not finished
+                    continue
+                try:
                     row = json.loads(line)
                     latest[row["item"]] = row
+                except (ValueError, KeyError, TypeError):
+                    raise AuditError(
+                        f"{path}:{number} is not a result row: repair or remove that line",
+                        run=self.name,
+                    ) from None
         return sorted(latest.values(), key=lambda r: r["index"])
 
     def stop_requested(self) -> bool:
@@ -125,7 +136,9 @@ class ResultWriter:
     """Appends result rows as items finish; each row is flushed, fsync'd at most every 0.5 s."""
 
     def __init__(self, folder: RunFolder) -> None:
-        self._file = (folder.path / RESULTS).open("a", encoding="utf-8")
+        path = folder.path / RESULTS
+        _drop_torn_tail(path)
+        self._file = path.open("a", encoding="utf-8")
         self._synced = 0.0
 
     def write(self, row: dict[str, Any]) -> None:
@@ -177,8 +190,8 @@ def list_runs(root: Path) -> list[RunFolder]:
     return [RunFolder(p) for p in sorted(audits.iterdir()) if (p / MANIFEST).is_file()]
 
 
-def open_book(root: Path, config: Config, session: str, source: str) -> LabBook:
-    """The lab notebook at `root` for one session, with git when configured."""
+def open_book(root: Path, config: Config, *, source: str, session: str | None = None) -> LabBook:
+    """The lab notebook at `root` for one session (new by default), with git when configured."""
     from workbench.labbook import LabBook, git_toplevel
     from workbench.labbook.redact import Redactor
 
@@ -187,7 +200,36 @@ def open_book(root: Path, config: Config, session: str, source: str) -> LabBook:
         from workbench.labbook.git import GitSync
 
         git = GitSync.open(root, research_repo=git_toplevel(Path.cwd()), push=config.labbook.push)
+    session = session or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     return LabBook(root, session, source=source, redactor=Redactor(config.labbook.redact), git=git)
+
+
+@contextmanager
+def one_off_book(root: Path, config: Config, source: str) -> Iterator[LabBook]:
+    """A short session of its own in the lab notebook at `root`, closed (git too) on the way out."""
+    book = open_book(root, config, source=source)
+    try:
+        yield book
+    finally:
+        close_book(book)
+
+
+def close_book(book: LabBook) -> None:
+    """Stop the book's writer (everything queued is written) and release its git repository."""
+    book.close()
+    if book.git is not None:
+        book.git.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left unfinished by a crash (an item not finished), so rows append whole."""
+    try:
+        with path.open("rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
 
 
 def _atomic_write(path: Path, text: str) -> None:

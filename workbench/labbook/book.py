@@ -47,12 +47,15 @@ class LabBook:
         source: str | None = None,
         redactor: Redactor | None = None,
         git: GitSync | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """`clock` gives the time records carry (default: now, in UTC)."""
         self.root = root
         self.session = session
         self.source = source or detect_source()
         self.redact = redactor or Redactor()
         self.git = git
+        self.clock = clock or _now
         self.paused = False
         self.pending = 0
         """Records appended since the last commit."""
@@ -67,7 +70,7 @@ class LabBook:
     def path(self) -> Path:
         """This session's file (created with its session record on first write)."""
         if self._path is None:
-            day = datetime.now(UTC)
+            day = self.clock()
             self._path = (
                 self.root / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{self.session}.jsonl"
             )
@@ -80,7 +83,7 @@ class LabBook:
         record = {
             "v": SCHEMA_VERSION,
             "id": new_id(),
-            "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "ts": self.clock().isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "kind": kind,
             "session": self.session,
             "author": self._author,
@@ -246,21 +249,24 @@ def recent(
     kept: list[dict[str, Any]] = []
     for mtime, path in stamped:
         if len(kept) >= limit:
-            oldest = datetime.fromisoformat(str(kept[0]["ts"]).replace("Z", "+00:00"))
+            oldest = datetime.fromisoformat(str(kept[0]["ts"]))
             if mtime < oldest.timestamp():
                 break
         found = (line.record for line in store.read(path))
         kept.extend(found if keep is None else filter(keep, found))
-        kept.sort(key=lambda r: (r["ts"], r["session"], r["seq"]))
+        kept.sort(key=_in_time_order)
         kept = kept[-limit:]
     return kept
 
 
 def records(root: Path) -> list[dict[str, Any]]:
     """Every record of every session, in time order."""
-    return sorted(
-        (line.record for line in lines(root)), key=lambda r: (r["ts"], r["session"], r["seq"])
-    )
+    return sorted((line.record for line in lines(root)), key=_in_time_order)
+
+
+def _in_time_order(record: dict[str, Any]) -> tuple[Any, ...]:
+    """The sort key of records read back: time, then session, then place in its chain."""
+    return (record["ts"], record["session"], record["seq"])
 
 
 _SESSION_FIELDS = ("v", "id", "ts", "kind", "session", "author", "source", "repo_head", "data")
@@ -341,6 +347,10 @@ def session_facts() -> dict[str, Any]:
         "pid": os.getpid(),
         "cwd": os.getcwd(),
     }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _fallback_author() -> dict[str, str | None]:

@@ -19,7 +19,6 @@ import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -44,8 +43,8 @@ from workbench.labbook.columns import (
 )
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.store import CorruptLine, Line
+from workbench.labbook.when import When, utc
 
-When = str | date | datetime
 Choice = str | Sequence[str]
 
 
@@ -335,26 +334,14 @@ def _within(
 ) -> np.ndarray[Any, np.dtype[np.bool_]]:
     keep = np.ones(len(ts), dtype=bool)
     if since is not None:
-        keep &= ts >= _bound(since, end=False)
+        keep &= ts >= np.datetime64(utc(since), "us")
     if until is not None:
-        keep &= ts <= _bound(until, end=True)
+        keep &= ts <= np.datetime64(utc(until, end=True), "us")
     return keep
 
 
 def _many(value: Choice) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def _bound(value: When, *, end: bool) -> np.datetime64:
-    """A since/until bound as naive UTC microseconds; a date means the whole day."""
-    if isinstance(value, str):
-        text = value.strip()
-        value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time.min) + timedelta(days=1, microseconds=-1) * end
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(value, "us")
 
 
 def _about(frame: pd.DataFrame, ids: set[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:

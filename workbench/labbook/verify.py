@@ -261,7 +261,7 @@ def _exponent(data: bytes, mark: bytes) -> bool:
 
 
 def _walk(
-    path: Path, records: list[dict[str, Any] | str], hashes: list[str | None] | None = None
+    path: Path, records: list[dict[str, Any] | str], hashes: list[str | None]
 ) -> Problem | None:
     """The first break in the chain, or None; `hashes` holds `_quick_hash`es where known."""
     prev: str | None = None
@@ -275,8 +275,7 @@ def _walk(
         if not _shaped(record):
             message = f"record {rid} lacks a proper id, seq, prev or hash"
             return Problem(path, i + 1, _text(rid), NOT_A_RECORD, message)
-        known = hashes[i] if hashes is not None else None
-        intact = (known or record_hash(record)) == record["hash"]
+        intact = (hashes[i] or record_hash(record)) == record["hash"]
         if intact and record["seq"] == i and record["prev"] == prev:
             prev = record["hash"]
             continue

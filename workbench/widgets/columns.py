@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from workbench.render import meta_line
+from workbench.render import error_html, meta_line
 from workbench.widgets.markup import answer_html, verbatim
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ def reply_body(reply: Reply) -> str:
     """A finished reply: its error (and any text it got before failing), or its answer."""
     if reply.error is None:
         return answer_html(reply.text)
-    shown = f'<div class="wb-error"><b>{html.escape(reply.error.type)}</b>: '
-    shown += f"{html.escape(reply.error.message)}</div>"
-    return shown + (answer_html(reply.text) if reply.text else "")
+    return error_html(reply) + (answer_html(reply.text) if reply.text else "")
 
 
 def stats_text(state: ColumnState) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.render import clip
+
 if TYPE_CHECKING:
     from workbench.config import Config
 
@@ -27,9 +29,8 @@ class Earlier:
     @property
     def label(self) -> str:
         """A one-line name for a picker."""
-        line = " ".join(self.prompt.split())
-        short = line if len(line) <= 60 else line[:59] + "…"
-        return f"{self.ts[:16].replace('T', ' ')} · {', '.join(self.models)} · {short}"
+        when = self.ts[:16].replace("T", " ")
+        return f"{when} · {', '.join(self.models)} · {clip(self.prompt, 60)}"
 
 
 def earlier_prompts(root: Path, config: Config | None = None, limit: int = LIMIT) -> list[Earlier]:

@@ -38,19 +38,21 @@ class ColumnState:
     label: str
     resolved: str
     samples: int = 1
-    texts: list[str] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=list)
-    replies: list[Reply | None] = field(default_factory=list)
+    texts: list[str] = field(init=False)
+    statuses: list[str] = field(init=False)
+    replies: list[Reply | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.texts = [""] * self.samples
         self.statuses = ["waiting…"] * self.samples
         self.replies = [None] * self.samples
 
-    @property
-    def done(self) -> bool:
-        """True once every sample has its final reply."""
-        return all(r is not None for r in self.replies)
+    def copy(self) -> ColumnState:
+        """A copy whose lists later updates do not change."""
+        state = ColumnState(self.label, self.resolved, self.samples)
+        state.texts, state.statuses = list(self.texts), list(self.statuses)
+        state.replies = list(self.replies)
+        return state
 
 
 class LiveRun(Listener):
@@ -86,7 +88,8 @@ class LiveRun(Listener):
         self._finished = threading.Event()
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
-        self._flush_at: float | None = None
+        self._scheduled = False
+        """Whether a redraw is already due (the changes that follow wait for it)."""
 
     # -- control -------------------------------------------------------------------------
 
@@ -110,6 +113,11 @@ class LiveRun(Listener):
             raise self.error
         assert self.comparison is not None
         return self.comparison
+
+    def snapshot(self) -> list[ColumnState]:
+        """Every column as it is now, copied under the lock: safe to read from any thread."""
+        with self._lock:
+            return [state.copy() for state in self.columns.values()]
 
     @property
     def running(self) -> bool:
@@ -167,9 +175,9 @@ class LiveRun(Listener):
         """Mark a column changed and redraw within `interval_s`."""
         with self._lock:
             self._dirty.add(label)
-            if self._flush_at is not None:
+            if self._scheduled:
                 return
-            self._flush_at = time.perf_counter() + self.interval_s
+            self._scheduled = True
         try:
             asyncio.get_running_loop().call_later(self.interval_s, self._flush)
         except RuntimeError:  # called off a loop (a listener driven by hand): redraw now
@@ -177,7 +185,7 @@ class LiveRun(Listener):
 
     def _flush(self) -> None:
         with self._lock:
-            changed, self._dirty, self._flush_at = self._dirty, set(), None
+            changed, self._dirty, self._scheduled = self._dirty, set(), False
         if changed and self.on_change is not None:
             self.on_change(changed)
 

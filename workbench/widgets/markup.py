@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from markdown_it import MarkdownIt
+from workbench.render import markdown_parser
 
 CODE_CLASS = "wb-code"
 
@@ -28,17 +27,9 @@ def _highlight(code: str, lang: str, attrs: str) -> str:
     return f'<pre class="{CODE_CLASS}"><code{label}>{body}</code></pre>'
 
 
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
-    from markdown_it import MarkdownIt
-
-    # Raw HTML in an answer is shown as text, never injected into the page.
-    return MarkdownIt("commonmark", {"html": False, "highlight": _highlight}).enable("table")
-
-
 def answer_html(text: str) -> str:
     """An answer's Markdown as safe HTML, code blocks highlighted."""
-    return str(_markdown().render(text))
+    return str(markdown_parser(_highlight).render(text))
 
 
 def verbatim(fragment: str) -> str:

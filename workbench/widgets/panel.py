@@ -151,10 +151,9 @@ class Panel:
         cmp = live.comparison
         assert cmp is not None
         self.comparison = cmp
+        recorded = cmp.labbook is not None and bool(cmp.record_ids) and all(cmp.record_ids)
         for column in self.columns:
-            reply = cmp.reply(column.label)
-            recorded = cmp.labbook is not None and bool(cmp.record_ids) and all(cmp.record_ids)
-            column.decisions.enable(recorded, answered=reply.ok)
+            column.decisions.enable(recorded, answered=cmp.reply(column.label).ok)
         errors = len(cmp.errors)
         ids = sum(1 for r in cmp.record_ids if r)
         self._say(
@@ -261,7 +260,7 @@ class Panel:
             prompt=c.prompt.value,
             system=c.system.value or None,
             models=list(self.live.labels if self.live else c.models.value),
-            columns=list(self.live.columns.values()) if self.live else [],
+            columns=self.live.snapshot() if self.live else [],
             status=self.status_text,
             spend=self.spend_text,
         )

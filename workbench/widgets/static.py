@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from workbench import render
 from workbench.widgets.columns import body_html, stats_text
 from workbench.widgets.live import ColumnState
 from workbench.widgets.markup import css
@@ -53,14 +54,11 @@ def panel_html(
 
 def grid_html(columns: Sequence[ColumnState]) -> str:
     """One column per model, as the panel shows them: answer so far or final, figures."""
-    cols = []
-    for c in columns:
-        sub = "" if c.resolved == c.label else html.escape(c.resolved)
-        cols.append(
-            f'<div class="wb-col"><div class="wb-head">{html.escape(c.label)}'
-            f'<span class="wb-sub">{sub}</span></div>'
+    return render.grid_html(
+        [
+            f'<div class="wb-col">{render.column_head(c.label, c.resolved)}'
             f'<div class="wb-answer">{body_html(c)}</div>'
             f'<div class="wb-meta">{html.escape(stats_text(c))}</div></div>'
-        )
-    style = f"grid-template-columns:repeat({max(1, len(cols))},minmax(0,1fr))"
-    return f'<div class="wb-grid" style="{style}">{"".join(cols)}</div>'
+            for c in columns
+        ]
+    )
