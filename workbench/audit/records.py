@@ -7,15 +7,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.labbook.chain import request_hash
+from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Reply, ReplyError, Usage
 from workbench.run import Job
 
 
 def job_key(job: Job) -> tuple[str, int]:
     """What identifies a call across executions: its request hash and sample number."""
-    messages = [{"role": m.role, "content": m.content} for m in job.prompt.messages]
-    return request_hash(job.spec.full_name, messages, job.prompt.params.to_dict()), job.sample
+    return prompt_hash(job.spec.full_name, job.prompt), job.sample
 
 
 def recorded_calls(

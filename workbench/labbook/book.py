@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.labbook import store
-from workbench.labbook.chain import SCHEMA_VERSION, new_id, request_hash
+from workbench.labbook.chain import SCHEMA_VERSION, new_id, prompt_hash
 from workbench.labbook.redact import Redactor
 
 if TYPE_CHECKING:
@@ -129,8 +129,7 @@ class LabBook:
         """Queue the record of one finished call (a Session recorder); nothing while paused."""
         if self.paused:
             return None
-        messages = [{"role": m.role, "content": m.content} for m in job.prompt.messages]
-        params = job.prompt.params.to_dict()
+        prompt = job.prompt.to_dict()
         reply_data = reply.to_dict()
         for key in ("model", "resolved"):
             reply_data.pop(key)
@@ -138,8 +137,8 @@ class LabBook:
             "call",
             model=job.spec.label,
             resolved=job.spec.full_name,
-            request_hash=request_hash(job.spec.full_name, messages, params),
-            prompt={"messages": messages, "params": params, "sample": job.sample},
+            request_hash=prompt_hash(job.spec.full_name, job.prompt),
+            prompt={**prompt, "sample": job.sample},
             reply=reply_data,
         )
 

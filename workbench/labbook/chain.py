@@ -12,7 +12,10 @@ import hashlib
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.models.base import Prompt
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +44,12 @@ def record_hash(record: dict[str, Any]) -> str:
     """The SHA-256 (hex) of a record's canonical JSON without its own `hash` field."""
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def prompt_hash(model: str, prompt: Prompt) -> str:
+    """`request_hash` of a Prompt: the one key records, replays and audits all use."""
+    data = prompt.to_dict()
+    return request_hash(model, data["messages"], data["params"])
 
 
 def request_hash(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:

@@ -115,6 +115,11 @@ class Prompt:
         """The last user message: the prompt as a person would name it."""
         return next(m.content for m in reversed(self.messages) if m.role == "user")
 
+    def to_dict(self) -> dict[str, Any]:
+        """Messages (role, content) and the params that were set: as recorded and hashed."""
+        messages = [{"role": m.role, "content": m.content} for m in self.messages]
+        return {"messages": messages, "params": self.params.to_dict()}
+
     def with_system(self, system: str | None) -> Prompt:
         """This prompt with `system` as its system prompt (replacing any), if given."""
         if not system:

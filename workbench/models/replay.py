@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ProviderError
-from workbench.labbook.chain import request_hash
+from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
 
@@ -66,8 +66,7 @@ class ReplayModel(Model):
 
     async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
         """The recorded reply to exactly this request, streamed back in one piece."""
-        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-        key = request_hash(self.model_id, messages, prompt.params.to_dict())
+        key = prompt_hash(self.model_id, prompt)
         record = recorded_replies(self._labbook_root()).get(key)
         if record is None:
             raise NotRecorded(
