@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import types
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.budget import Budget
 from workbench.comparison import Comparison
 from workbench.config import Config
 from workbench.errors import InvalidPrompt
+from workbench.labbook.chain import new_session_id
 from workbench.loop import BackgroundLoop
 from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
@@ -45,7 +44,7 @@ class Session:
     ) -> None:
         """Load config and open the lab notebook (`labbook=False` records nothing)."""
         self.config = config if config is not None else Config.load()
-        self.id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.id = new_session_id()
         cap = budget_usd if budget_usd is not None else self.config.session_budget_usd
         self.budget = Budget(cap, "session")
         self.recorders: list[Recorder] = []

@@ -192,16 +192,10 @@ def list_runs(root: Path) -> list[RunFolder]:
 
 def open_book(root: Path, config: Config, *, source: str, session: str | None = None) -> LabBook:
     """The lab notebook at `root` for one session (new by default), with git when configured."""
-    from workbench.labbook import LabBook, git_toplevel
-    from workbench.labbook.redact import Redactor
+    from workbench.labbook import open_labbook
+    from workbench.labbook.chain import new_session_id
 
-    git = None
-    if config.labbook.git:
-        from workbench.labbook.git import GitSync
-
-        git = GitSync.open(root, research_repo=git_toplevel(Path.cwd()), push=config.labbook.push)
-    session = session or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return LabBook(root, session, source=source, redactor=Redactor(config.labbook.redact), git=git)
+    return open_labbook(config, session or new_session_id(), root=root, source=source)
 
 
 @contextmanager

@@ -45,15 +45,18 @@ def git_toplevel(folder: Path) -> Path | None:
     return Path(done.stdout.strip()).resolve() if done.returncode == 0 else None
 
 
-def open_labbook(config: Config, session: str) -> LabBook:
-    """The lab notebook for a session, with git when configured and available."""
-    root = locate(config)
+def open_labbook(
+    config: Config, session: str, *, root: Path | None = None, source: str | None = None
+) -> LabBook:
+    """The lab notebook (at `root`, default: `locate`) for a session, with git when configured."""
+    root = root or locate(config)
     git = None
     if config.labbook.git:
         from workbench.labbook.git import GitSync
 
         git = GitSync.open(root, research_repo=git_toplevel(Path.cwd()), push=config.labbook.push)
-    return LabBook(root, session, redactor=Redactor(config.labbook.redact), git=git)
+    redactor = Redactor(config.labbook.redact)
+    return LabBook(root, session, source=source, redactor=redactor, git=git)
 
 
 def replaying_from(config: Config, root: Path) -> Config:

@@ -35,6 +35,11 @@ def new_id() -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def new_session_id() -> str:
+    """A session's id, which names its file: UTC start time, sortable, plus 8 random hex digits."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.urandom(4).hex()}"
+
+
 def canonical(value: Any) -> bytes:
     """The one byte string a JSON value hashes as: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
