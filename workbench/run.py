@@ -71,6 +71,29 @@ class Listener:
         """The job is done: answered, failed, refused or cancelled."""
 
 
+class Forwarding(Listener):
+    """Passes every event on to `inner`; subclasses add to the events they care about."""
+
+    def __init__(self, inner: Listener | None = None) -> None:
+        self.inner = inner or Listener()
+
+    def started(self, job: Job) -> None:
+        """Pass on."""
+        self.inner.started(job)
+
+    def text(self, job: Job, piece: str) -> None:
+        """Pass on."""
+        self.inner.text(job, piece)
+
+    def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
+        """Pass on."""
+        self.inner.retrying(job, error, wait_s)
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        """Pass on."""
+        self.inner.finished(job, reply)
+
+
 @dataclass
 class Runner:
     """Sends jobs concurrently on the running event loop, reusing the clients in `models`."""

@@ -19,7 +19,7 @@ from workbench.loop import BackgroundLoop
 from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
 from workbench.render import clip
-from workbench.run import Job, Listener, Runner, close_models
+from workbench.run import Forwarding, Job, Listener, Runner, close_models
 from workbench.streaming import CallbackListener, Stream, TextCallback
 
 if TYPE_CHECKING:
@@ -197,11 +197,11 @@ def _shut_down(
     loop.close()
 
 
-class _Recording(Listener):
+class _Recording(Forwarding):
     """Passes events on to a listener and every finished call to the recorders."""
 
     def __init__(self, inner: Listener, recorders: list[Recorder]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.recorders = recorders
         self.futures: dict[Job, list[Future[dict[str, Any]]]] = {}
 
@@ -214,21 +214,13 @@ class _Recording(Listener):
             out.append(done[0] if done else None)
         return out
 
-    def started(self, job: Job) -> None:
-        self.inner.started(job)
-
-    def text(self, job: Job, piece: str) -> None:
-        self.inner.text(job, piece)
-
-    def retrying(self, job: Job, error: Any, wait_s: float) -> None:
-        self.inner.retrying(job, error, wait_s)
-
     def finished(self, job: Job, reply: Reply) -> None:
+        """Hand the call to every recorder, then pass it on."""
         for record in self.recorders:
             future = record(job, reply)
             if future is not None:
                 self.futures.setdefault(job, []).append(future)
-        self.inner.finished(job, reply)
+        super().finished(job, reply)
 
 
 _default: Session | None = None

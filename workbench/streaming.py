@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.run import Job, Listener
+from workbench.run import Forwarding, Job, Listener
 
 if TYPE_CHECKING:
     from workbench.comparison import Comparison
@@ -34,28 +34,17 @@ class Piece:
     sample: int = 0
 
 
-class CallbackListener(Listener):
-    """Passes each piece of text to a callback; wraps another listener, if any."""
+class CallbackListener(Forwarding):
+    """Passes each piece of text to a callback, then on to the wrapped listener, if any."""
 
     def __init__(self, callback: TextCallback, inner: Listener | None = None) -> None:
-        self.callback, self.inner = callback, inner or Listener()
-
-    def started(self, job: Job) -> None:
-        """Pass on."""
-        self.inner.started(job)
+        super().__init__(inner)
+        self.callback = callback
 
     def text(self, job: Job, piece: str) -> None:
-        """Hand the piece to the callback, then to the wrapped listener."""
+        """Hand the piece to the callback, then pass it on."""
         self.callback(job.spec.label, piece)
-        self.inner.text(job, piece)
-
-    def retrying(self, job: Job, error: Any, wait_s: float) -> None:
-        """Pass on."""
-        self.inner.retrying(job, error, wait_s)
-
-    def finished(self, job: Job, reply: Any) -> None:
-        """Pass on."""
-        self.inner.finished(job, reply)
+        super().text(job, piece)
 
 
 class Stream:

@@ -81,20 +81,8 @@ class Controls:
         )
         self.models.add_class("wb-models")
         temperature, max_tokens = params.pop("temperature", None), params.pop("max_tokens", None)
-        self.temperature = w.Text(
-            value="" if temperature is None else str(temperature),
-            placeholder="default",
-            description="temperature",
-            style={"description_width": "7.5em"},
-            layout=w.Layout(width="16em"),
-        )
-        self.max_tokens = w.Text(
-            value="" if max_tokens is None else str(max_tokens),
-            placeholder="default",
-            description="max tokens",
-            style={"description_width": "7.5em"},
-            layout=w.Layout(width="16em"),
-        )
+        self.temperature = _optional_number("temperature", temperature)
+        self.max_tokens = _optional_number("max tokens", max_tokens)
         self.samples = w.BoundedIntText(
             value=int(params.pop("samples", 1)),
             min=1,
@@ -141,3 +129,16 @@ class Controls:
     def choose(self, models: Sequence[str]) -> None:
         """Select these models (adding any the picker does not list)."""
         self.load(self.prompt.value, self.system.value or None, models)
+
+
+def _optional_number(description: str, value: float | None) -> Any:
+    """A text box for a parameter that may be left empty (the model's default)."""
+    import ipywidgets as w
+
+    return w.Text(
+        value="" if value is None else str(value),
+        placeholder="default",
+        description=description,
+        style={"description_width": "7.5em"},
+        layout=w.Layout(width="16em"),
+    )
