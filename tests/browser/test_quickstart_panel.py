@@ -47,8 +47,6 @@ def labbook_records(root: Path) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(root.rglob("*.jsonl")):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith("."):  # a derived cache (git-ignored), not records
-            continue
         assert DAY_FILE.match(rel), f"a lab notebook file outside YYYY/MM/DD/: {rel}"
         lines = path.read_text(encoding="utf-8").splitlines()
         found[rel] = [json.loads(line) for line in lines if line.strip()]
