@@ -6,21 +6,35 @@
     │   ├── MissingKey              a provider's API key is not in the environment
     │   ├── MissingDependency       a provider's SDK (an extra) is not installed
     │   └── ExerciseError           an audit exercise file is wrong: every problem, with line
-    ├── InvalidPrompt               empty prompt, bad parameter values
+    ├── InvalidPrompt               empty prompt, text that cannot be sent, bad parameter values
+    ├── InvalidOption               a bad argument that is not the prompt: a date, a format,
+    │   │                           a model named twice, a budget, a verdict
+    │   └── RunTooLarge             prompts x models x samples above the configured bound
     ├── BudgetExceeded              a call would cross a spending cap; it was not sent
+    ├── Cancelled                   stopped (Stop, Ctrl-C) before the answer was complete
     ├── AuditError                  an audit run cannot be found, resumed or combined
+    │   └── ScorerError             a scorer (a user's Python function) gave no verdict
+    ├── LabBookError                the lab notebook cannot be read or written
+    │   ├── CorruptLine             a line that is not a record: which file, which line
+    │   ├── LabBookUnwritable       the folder cannot be written (permissions, a file in the way)
+    │   └── NotRecorded             what was asked for is not in the lab notebook
     └── ProviderError               a call was sent and failed; becomes `Reply.error`
         ├── RateLimited             429; carries the server's Retry-After       (retried)
         ├── ServerError             5xx or an overloaded provider                (retried)
-        ├── ProviderTimeout         no complete answer within the timeout        (retried)
+        ├── ProviderTimeout         no complete answer within the timeout; 408   (retried)
         ├── ConnectionFailed        the server could not be reached              (retried)
+        ├── IncompleteAnswer        the answer ended without the provider's end signal
+        │                           (a cut stream); its partial text is kept      (retried)
         ├── AuthenticationFailed    401/403: the key was refused
         ├── BadRequest              4xx: the provider rejected the request
-        └── MalformedResponse       the provider answered something unreadable
+        ├── MalformedResponse       the provider answered something unreadable
+        └── ReplayMissing           replay: the lab notebook holds no answer to this request
 
 Adapters raise only `ProviderError`s; `workbench.run` retries the retryable ones and turns
 the rest into a `Reply` whose `error` names the type and message, so one failing model never
-sinks the others. The CLI prints `str(error)` and exits non-zero, without a traceback.
+sinks the others. `ReplyError.kind` maps the recorded name back to the class, so code
+compares kinds as types (`reply.error.is_a(BudgetExceeded)`), never as strings. The CLI
+prints `str(error)` and exits non-zero, without a traceback.
 """
 
 from __future__ import annotations
@@ -99,8 +113,60 @@ class AuditError(WorkbenchError):
         super().__init__(message)
 
 
+class ScorerError(AuditError):
+    """A scorer gave something that is not a verdict; `scorer` names it."""
+
+    def __init__(self, message: str, *, scorer: str | None = None) -> None:
+        self.scorer = scorer
+        super().__init__(message)
+
+
 class InvalidPrompt(WorkbenchError):
     """The prompt or its parameters are not something any model can take."""
+
+
+class InvalidOption(WorkbenchError):
+    """An argument other than the prompt is wrong (a date, a format, a budget, a verdict)."""
+
+
+class RunTooLarge(InvalidOption):
+    """A run asks for more calls than the configured bound; nothing was sent."""
+
+    def __init__(self, calls: int, limit: int) -> None:
+        self.calls, self.limit = calls, limit
+        super().__init__(
+            f"this run would make {calls:,} calls (prompts x models x samples), above the bound "
+            f"of {limit:,}: send fewer, or raise it deliberately with max_calls=N "
+            f"(or [run] max_calls in workbench.toml, --max-calls in the CLI)"
+        )
+
+
+class Cancelled(WorkbenchError):
+    """A call was stopped (Stop, Ctrl-C, a closed stream) before its answer was complete."""
+
+
+class LabBookError(WorkbenchError):
+    """The lab notebook cannot be read or written."""
+
+
+class CorruptLine(LabBookError):
+    """A complete line of a lab notebook file that is not a record."""
+
+    def __init__(self, path: object, number: int, reason: str) -> None:
+        self.path, self.number, self.reason = path, number, reason
+        where = f"{path}:{number}" if number > 0 else str(path)
+        super().__init__(
+            f"{where}: {reason}; `workbench log verify` checks every file, and the line can be "
+            "restored from git (`git checkout -- FILE`) or moved aside"
+        )
+
+
+class LabBookUnwritable(LabBookError):
+    """The lab notebook's folder or file cannot be written; nothing was sent."""
+
+
+class NotRecorded(LabBookError):
+    """A record asked for is not in the lab notebook (recording paused, or no lab notebook)."""
 
 
 class BudgetExceeded(WorkbenchError):
@@ -157,6 +223,16 @@ class ConnectionFailed(ProviderError):
     retryable = True
 
 
+class IncompleteAnswer(ProviderError):
+    """The answer ended without the provider's end signal; `partial` holds what came."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, partial: str = "", status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.partial = partial
+
+
 class AuthenticationFailed(ProviderError):
     """The provider refused the API key (HTTP 401/403)."""
 
@@ -167,3 +243,13 @@ class BadRequest(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The provider's answer could not be read."""
+
+
+class ReplayMissing(ProviderError):
+    """Replay: the lab notebook holds no complete answer to exactly this request."""
+
+
+def kind(name: str) -> type[WorkbenchError] | None:
+    """The error class a recorded error type names (None for an unknown name, e.g. a bug's)."""
+    found = globals().get(name)
+    return found if isinstance(found, type) and issubclass(found, WorkbenchError) else None

@@ -94,7 +94,7 @@ def test_a_request_never_recorded_is_an_error_naming_it(
     assert requests(wire) == before
     assert [r.ok for r in missing] == [False] * 4
     reply = missing["openai:gpt-test"]
-    assert reply.error is not None and reply.error.type == "NotRecorded"
+    assert reply.error is not None and reply.error.type == "ReplayMissing"
     assert reply.attempts == 1 and reply.cost_usd in (None, 0.0)
     messages = [
         {"role": "system", "content": "Be terse."},
@@ -106,7 +106,7 @@ def test_a_request_never_recorded_is_an_error_naming_it(
     assert key[:12] in message and str(repo / "labbook") in message
     assert "run it live first" in message
     failed = missing.reply("gemini:gemini-test", prompt=1)
-    assert failed.error is not None and failed.error.type == "NotRecorded"
+    assert failed.error is not None and failed.error.type == "ReplayMissing"
     assert "'What failed?'" in failed.error.message
 
 

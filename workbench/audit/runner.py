@@ -287,7 +287,7 @@ class Execution:
             if record is not None:
                 out[k] = (reply_from(record), record["id"], False)
             elif self.replay:
-                error = ReplyError("NotRecorded", "the original run has no record of this call")
+                error = ReplyError("ReplayMissing", "the original run has no record of this call")
                 out[k] = (Reply(job.spec.label, job.spec.full_name, error=error), None, False)
             else:
                 todo.append(k)

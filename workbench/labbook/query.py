@@ -42,7 +42,8 @@ from workbench.labbook.columns import (
     _times,
 )
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
-from workbench.labbook.store import CorruptLine, Line
+from workbench.errors import CorruptLine
+from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
 
 Choice = str | Sequence[str]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import CorruptLine
 from workbench.labbook.chain import dumps, seal
 
 _TAIL_CHUNK = 1 << 16
@@ -33,14 +34,6 @@ class Line:
     number: int
     """1-based line number in the file."""
     record: dict[str, Any]
-
-
-class CorruptLine(ValueError):
-    """A complete line that is not a JSON object."""
-
-    def __init__(self, path: Path, number: int, reason: str) -> None:
-        self.path, self.number = path, number
-        super().__init__(f"{path}:{number}: {reason}")
 
 
 def append(path: Path, record: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from workbench.errors import InvalidPrompt
+from workbench import errors
+from workbench.errors import InvalidPrompt, ProviderError, WorkbenchError
 
 Role = Literal["system", "user", "assistant"]
 TextSink = Callable[[str], None]
@@ -150,8 +151,25 @@ class ReplyError:
     """Why a call produced no answer."""
 
     type: str
+    """The error's class name (`BudgetExceeded`, `IncompleteAnswer`, ...): see `kind`."""
     message: str
     status: int | None = None
+
+    @classmethod
+    def of(cls, error: WorkbenchError) -> ReplyError:
+        """The record of a workbench error."""
+        status = error.status if isinstance(error, ProviderError) else None
+        return cls(type(error).__name__, str(error), status)
+
+    @property
+    def kind(self) -> type[WorkbenchError] | None:
+        """The error class `type` names; None for an error from outside the hierarchy."""
+        return errors.kind(self.type)
+
+    def is_a(self, *kinds: type[WorkbenchError]) -> bool:
+        """Whether this error is of one of `kinds` (or a subclass): kinds compared as types."""
+        found = self.kind
+        return found is not None and issubclass(found, kinds)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ProviderError
+from workbench.errors import ReplayMissing
 from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
-
-
-class NotRecorded(ProviderError):
-    """The lab notebook holds no successful reply to this exact request."""
 
 
 _index_lock = threading.Lock()
@@ -69,7 +65,7 @@ class ReplayModel(Model):
         key = prompt_hash(self.model_id, prompt)
         record = recorded_replies(self._labbook_root()).get(key)
         if record is None:
-            raise NotRecorded(
+            raise ReplayMissing(
                 f"no recorded reply of {self.model_id} to {prompt.text[:60]!r} "
                 f"(request {key[:12]}) in {self._labbook_root()}: run it live first"
             )
