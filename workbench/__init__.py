@@ -131,7 +131,9 @@ def resume() -> None:
 def _labbook() -> LabBook:
     book = session().labbook
     if book is None:
-        raise RuntimeError("this session records nothing (it was opened with labbook=False)")
+        from workbench.errors import NotRecorded
+
+        raise NotRecorded("this session records nothing (it was opened with labbook=False)")
     return book
 
 

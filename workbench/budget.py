@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
-from workbench.errors import BudgetExceeded, ConfigError
+from workbench.errors import BudgetExceeded, ConfigError, InvalidOption
 from workbench.models.base import Prompt, Usage
 from workbench.prices import Quote
 
@@ -13,13 +14,32 @@ DEFAULT_OUTPUT_ESTIMATE = 1024
 """Output tokens assumed for a call with no max_tokens, when a budget must be checked."""
 
 
-def estimate_usage(prompt: Prompt) -> Usage:
-    """The most a prompt could use: a token per 3 characters in (erring high), max_tokens out."""
+def estimate_usage(prompt: Prompt, output_chars: int | None = None) -> Usage:
+    """The most a prompt could use: a token per 3 characters in (erring high), max_tokens out.
+
+    With `output_chars`, the output is estimated from text that came (a token per 3
+    characters) instead: what a call cut short or stopped may have been billed for.
+    """
     chars = sum(len(m.content) for m in prompt.messages)
-    return Usage(
-        input_tokens=chars // 3 + 8 * len(prompt.messages),
-        output_tokens=prompt.params.max_tokens or DEFAULT_OUTPUT_ESTIMATE,
-    )
+    out = prompt.params.max_tokens or DEFAULT_OUTPUT_ESTIMATE
+    if output_chars is not None:
+        out = min(out, output_chars // 3 + 1)
+    return Usage(chars // 3 + 8 * len(prompt.messages), out, "estimate")
+
+
+def check_cap(value: object, what: str) -> float | None:
+    """A spending cap as given (None: no cap), or a one-line InvalidOption: never NaN or < 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidOption(
+            f"{what} must be a number of USD >= 0 (or None for no cap), not {value!r}"
+        )
+    if value < 0:
+        raise InvalidOption(
+            f"{what} must be a number of USD >= 0 (or None for no cap), not {value!r}"
+        )
+    return float(value)
 
 
 @dataclass
@@ -29,8 +49,14 @@ class Budget:
     cap_usd: float | None
     scope: str = "session"
     spent_usd: float = 0.0
+    """Spent so far: reported costs, plus estimates for calls whose cost is unknown."""
     reserved_usd: float = 0.0
+    estimated_calls: int = 0
+    """Calls whose cost was not reported and is counted in `spent_usd` as an estimate."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cap_usd = check_cap(self.cap_usd, f"the {self.scope} budget")
 
     @property
     def left_usd(self) -> float | None:
@@ -50,11 +76,20 @@ class Budget:
                 )
             self.reserved_usd += amount_usd
 
-    def settle(self, reserved_usd: float, actual_usd: float) -> None:
-        """Release a reservation and count what the call really cost."""
+    def settle(self, reserved_usd: float, actual_usd: float, *, estimated: bool = False) -> None:
+        """Release a reservation and count what the call cost (`estimated`: a best guess)."""
         with self._lock:
             self.reserved_usd = max(0.0, self.reserved_usd - reserved_usd)
             self.spent_usd += actual_usd
+            self.estimated_calls += estimated
+
+    @property
+    def spent_text(self) -> str:
+        """Spend as a researcher should read it: says when part of it is an estimate."""
+        if not self.estimated_calls:
+            return f"${self.spent_usd:.5f}"
+        calls = f"{self.estimated_calls} call{'s' * (self.estimated_calls != 1)}"
+        return f"~${self.spent_usd:.5f} ({calls} of unreported cost estimated)"
 
 
 @dataclass
@@ -77,7 +112,7 @@ class Reservation:
                 f"no price known for {model}, so a budget cannot be kept: add it under [prices] "
                 f'in workbench.toml, e.g. "{model}" = {{ input = 1.0, output = 2.0 }}'
             )
-        amount = quote.cost(estimate_usage(prompt))
+        amount = quote.cost(estimate_usage(prompt)) or 0.0
         taken: list[Budget] = []
         try:
             for budget in budgets:
@@ -89,7 +124,13 @@ class Reservation:
             raise
         return cls(budgets, amount)
 
-    def settle(self, actual_usd: float) -> None:
-        """Count the real cost on every budget and release the hold."""
+    def settle(self, actual_usd: float | None, estimate_usd: float = 0.0) -> None:
+        """Count the call's cost on every budget and release the hold.
+
+        An unknown cost (a priced model that reported no usage, a stream cut short) counts
+        as `estimate_usd` and is marked as estimated: spend is never silently dropped.
+        """
+        known = actual_usd is not None
+        spent = actual_usd if actual_usd is not None else estimate_usd
         for budget in self.budgets:
-            budget.settle(self.amount_usd, actual_usd)
+            budget.settle(self.amount_usd, spent, estimated=not known)

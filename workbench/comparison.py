@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import NotRecorded
 from workbench.models.base import Prompt, Reply
 from workbench.run import Job
 
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
 
 FRAME_COLUMNS = [
     "prompt_index", "prompt", "model", "resolved", "sample", "text", "ok", "error_type",
-    "error", "input_tokens", "output_tokens", "cost_usd", "latency_s", "first_token_s",
-    "finish_reason", "model_version", "attempts", "started_at", "system", "params",
+    "error", "input_tokens", "output_tokens", "usage_source", "cost_usd", "latency_s",
+    "first_token_s", "queued_s", "wall_s", "finish_reason", "model_version", "attempts",
+    "started_at", "system", "params",
 ]  # fmt: skip
 
 
@@ -59,7 +61,10 @@ class Comparison:
         index = self._index(model, prompt, sample)
         record = self.record_ids[index] if index < len(self.record_ids) else None
         if record is None:
-            raise LookupError(f"the reply of {model!r} was not recorded (recording paused?)")
+            raise NotRecorded(
+                f"the reply of {model!r} was not recorded (recording was paused): "
+                "decisions need a recorded answer"
+            )
         return record
 
     def pick(
@@ -98,7 +103,9 @@ class Comparison:
 
     def _book(self) -> LabBook:
         if self.labbook is None:
-            raise LookupError("this comparison was not recorded: no lab notebook is open")
+            raise NotRecorded(
+                "this comparison was not recorded (the session was opened with labbook=False)"
+            )
         return self.labbook
 
     def pairs(self) -> Iterator[tuple[Job, Reply]]:
@@ -107,8 +114,20 @@ class Comparison:
 
     @property
     def cost_usd(self) -> float:
-        """What the whole comparison cost (calls of unknown price count as zero)."""
-        return sum(r.cost_usd or 0.0 for r in self.replies)
+        """The sum of the costs that are known; see `cost_unknown` for the replies left out."""
+        return sum(r.cost_usd for r in self.replies if r.cost_usd is not None)
+
+    @property
+    def cost_unknown(self) -> int:
+        """How many replies have no known cost (no price, or usage not reported)."""
+        return sum(r.cost_usd is None for r in self.replies)
+
+    @property
+    def cost_text(self) -> str:
+        """The total as a researcher should read it: it says when it is partial."""
+        from workbench.render import total_cost_text
+
+        return total_cost_text(self.cost_usd, self.cost_unknown)
 
     @property
     def errors(self) -> list[Reply]:
@@ -125,7 +144,7 @@ class Comparison:
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
         for col in ("input_tokens", "output_tokens", "attempts"):
             frame[col] = frame[col].astype("Int64")
-        for col in ("cost_usd", "latency_s", "first_token_s"):
+        for col in ("cost_usd", "latency_s", "first_token_s", "queued_s", "wall_s"):
             frame[col] = frame[col].astype("Float64")
         return frame
 
@@ -163,9 +182,12 @@ def _row(job: Job, reply: Reply) -> dict[str, Any]:
         "error": reply.error.message if reply.error else None,
         "input_tokens": reply.usage.input_tokens if reply.ok else None,
         "output_tokens": reply.usage.output_tokens if reply.ok else None,
+        "usage_source": reply.usage.source if reply.ok else None,
         "cost_usd": reply.cost_usd,
         "latency_s": reply.latency_s,
         "first_token_s": reply.first_token_s,
+        "queued_s": reply.queued_s,
+        "wall_s": reply.wall_s,
         "finish_reason": reply.finish_reason,
         "model_version": reply.model_version,
         "attempts": reply.attempts,

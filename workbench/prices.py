@@ -25,11 +25,24 @@ class Quote:
     output_per_mtok: float
     source: str
 
-    def cost(self, usage: Usage) -> float:
-        """The price of `usage` in USD."""
-        return (
-            usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok
-        ) / 1_000_000
+    @property
+    def free(self) -> bool:
+        """True when every token costs nothing (a local model, a compat server)."""
+        return self.input_per_mtok == 0 and self.output_per_mtok == 0
+
+    def cost(self, usage: Usage) -> float | None:
+        """The price of `usage` in USD; None when a priced count is unknown."""
+        total = 0.0
+        for tokens, rate in (
+            (usage.input_tokens, self.input_per_mtok),
+            (usage.output_tokens, self.output_per_mtok),
+        ):
+            if rate == 0:
+                continue
+            if tokens is None:
+                return None
+            total += tokens * rate
+        return total / 1_000_000
 
 
 def quote(provider: str, model_id: str, config: Config) -> Quote | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from workbench.models.base import Reply
+from workbench.models.base import Reply, Usage
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -57,11 +57,29 @@ def markdown_html(text: str) -> str:
     return str(markdown_parser().render(text))
 
 
+def usage_text(usage: Usage) -> str:
+    """Token counts as known: "12 in / 30 out tok", "? in / ? out tok (not reported)"."""
+    counts = " / ".join(
+        f"{'?' if n is None else n} {side}"
+        for n, side in ((usage.input_tokens, "in"), (usage.output_tokens, "out"))
+    )
+    if usage.source is None:
+        return f"{counts} tok (not reported)"
+    return f"{counts} tok" + ("" if usage.source == "provider" else f" ({usage.source})")
+
+
+def total_cost_text(known_usd: float, unknown: int) -> str:
+    """A total that says when it is partial: "$0.00013", "$0.00013 + 1 reply of unknown cost"."""
+    if not unknown:
+        return f"${known_usd:.5f}"
+    return f"${known_usd:.5f} + {unknown} repl{'ies' if unknown != 1 else 'y'} of unknown cost"
+
+
 def meta_line(reply: Reply) -> str:
     """Tokens, cost, latency and time to first token in one short line."""
     parts = []
     if reply.ok:
-        parts.append(f"{reply.usage.input_tokens} in / {reply.usage.output_tokens} out tok")
+        parts.append(usage_text(reply.usage))
     if reply.cost_usd is not None:
         parts.append(f"${reply.cost_usd:.5f}")
     elif reply.ok:
@@ -134,7 +152,7 @@ def comparison_html(comparison: Comparison) -> str:
             for m in comparison.models
         ]
         out.append(columns_html(grid))
-    total = f"total ${comparison.cost_usd:.5f} · {len(comparison.errors)} error(s)"
+    total = f"total {comparison.cost_text} · {len(comparison.errors)} error(s)"
     out.append(f'<div class="wb-meta">{total}</div></div>')
     return "".join(out)
 

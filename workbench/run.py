@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from tenacity import (
     AsyncRetrying,
@@ -28,7 +29,14 @@ from tenacity.stop import stop_base
 from workbench import prices
 from workbench.budget import Budget, Reservation, estimate_usage
 from workbench.config import Config, RunSettings
-from workbench.errors import ProviderError, ProviderTimeout, RateLimited, WorkbenchError
+from workbench.errors import (
+    Cancelled,
+    IncompleteAnswer,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    WorkbenchError,
+)
 from workbench.models import registry
 from workbench.models.base import Completion, Model, Prompt, Reply, ReplyError, Usage
 from workbench.models.registry import ModelSpec
@@ -45,10 +53,14 @@ class Job:
 
     @classmethod
     def plan(cls, spec: ModelSpec, prompt: Prompt, prompt_index: int = 0, sample: int = 0) -> Job:
-        """The job for `prompt` on `spec`: the alias's system prompt and params applied."""
+        """The job for `prompt` on `spec`: the alias's system prompt and params applied.
+
+        Samples are separate draws: sample k > 0 gets seed (the given seed, or 0) + k, in its
+        params and so in its record and request hash; sample 0 keeps the seed as given.
+        """
         params = spec.params.merged(prompt.params)
-        if sample and params.seed is not None:
-            params = params.merged(type(params)(seed=params.seed + sample))
+        if sample:
+            params = params.merged(type(params)(seed=(params.seed or 0) + sample))
         merged = Prompt(prompt.with_system(spec.system).messages, params)
         if prompt.system:  # a system prompt given with the prompt wins over the alias's
             merged = merged.with_system(prompt.system)
@@ -111,6 +123,7 @@ class Runner:
         self._owns_models = self.models is None
         self._models: dict[str, Model] = {} if self.models is None else self.models
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._ready: dict[str, asyncio.Future[Model]] = {}
         self._tasks: set[asyncio.Task[Reply]] = set()
 
     async def run(self, jobs: Sequence[Job]) -> list[Reply]:
@@ -132,79 +145,60 @@ class Runner:
     # -- one call ------------------------------------------------------------------------
 
     async def _call(self, job: Job) -> Reply:
-        started_at = datetime.now(UTC)
-        start = time.perf_counter()
         state = _CallState()
         reservation: Reservation | None = None
         self.listener.started(job)
         try:
-            model = self._model(job.spec)
-            quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
-            reservation = Reservation.make(self.budgets, job.prompt, quote, job.spec.full_name)
-            completion = await self._with_retries(model, job, state, start)
-            cost = quote.cost(completion.usage) if quote else None
-            reservation.settle(cost or 0.0)
-            reply = Reply(
-                model=job.spec.label,
-                resolved=job.spec.full_name,
+            # Importing the SDK and building the client happen before the call's clock starts.
+            model = await self._prepared(job.spec)
+            state.begin()
+            state.quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
+            reservation = Reservation.make(
+                self.budgets, job.prompt, state.quote, job.spec.full_name
+            )
+            completion = await self._with_retries(model, job, state)
+            reply = state.reply(
+                job,
                 text=completion.text,
                 usage=completion.usage,
-                cost_usd=cost,
-                price_source=quote.source if quote else None,
-                latency_s=time.perf_counter() - start,
-                first_token_s=state.first_token_s,
                 finish_reason=completion.finish_reason,
                 model_version=completion.model_version,
-                attempts=state.attempts,
-                started_at=started_at,
             )
         except asyncio.CancelledError:
             partial = "".join(state.pieces)
-            if reservation is not None:  # a stopped stream was still billed for what it made
-                quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
-                spent = Usage(estimate_usage(job.prompt).input_tokens, len(partial) // 4)
-                reservation.settle(quote.cost(spent) if quote and state.attempts else 0.0)
-            reply = self._failed(
-                job,
-                "Cancelled",
-                "stopped before the answer was complete",
-                None,
-                start,
-                started_at,
-                state,
-                text=partial,
-            )
+            if state.in_flight:  # a stopped stream was still billed for what it made
+                state.cut_short(job.prompt, partial)
+            error = Cancelled(f"{job.spec.full_name}: stopped before the answer was complete")
+            reply = state.reply(job, text=partial, error=ReplyError.of(error))
         except WorkbenchError as e:
-            if reservation is not None:
-                reservation.settle(0.0)
-            status = e.status if isinstance(e, ProviderError) else None
-            reply = self._failed(job, type(e).__name__, str(e), status, start, started_at, state)
+            text = e.partial if isinstance(e, IncompleteAnswer) else ""
+            if isinstance(e, IncompleteAnswer | ProviderTimeout):
+                state.cut_short(job.prompt, text)
+            reply = state.reply(job, text=text, error=ReplyError.of(e))
         except Exception as e:  # an adapter's bug must not sink the other models' answers
-            if reservation is not None:
-                reservation.settle(0.0)
             message = f"unexpected error in the {job.spec.provider} adapter: {e}"
-            reply = self._failed(job, type(e).__name__, message, None, start, started_at, state)
+            reply = state.reply(job, error=ReplyError(type(e).__name__, message))
+        if reservation is not None:
+            reservation.settle(reply.cost_usd, state.estimate(job.prompt, reply))
         self.listener.finished(job, reply)
         return reply
 
-    async def _with_retries(
-        self, model: Model, job: Job, state: _CallState, start: float
-    ) -> Completion:
+    async def _with_retries(self, model: Model, job: Job, state: _CallState) -> Completion:
         settings = registry.provider_settings(job.spec, self.config)
         limit = self._limit(job.spec.provider, settings.concurrency)
         policy = self.config.run
 
         def on_text(piece: str) -> None:
-            if state.first_token_s is None:
-                state.first_token_s = time.perf_counter() - start
+            state.text_arrived()
             state.pieces.append(piece)
             self.listener.text(job, piece)
 
         def before_sleep(retry: RetryCallState) -> None:
             error = retry.outcome.exception() if retry.outcome else None
             assert isinstance(error, ProviderError)
+            if isinstance(error, IncompleteAnswer | ProviderTimeout):  # billed, most likely
+                state.cut_short(job.prompt, "".join(state.pieces))
             state.pieces.clear()
-            state.first_token_s = None
             wait = retry.next_action.sleep if retry.next_action else 0.0
             self.listener.retrying(job, error, wait)
 
@@ -217,11 +211,12 @@ class Runner:
         )
         async for attempt in retrying:
             with attempt:
-                state.attempts += 1
+                queued = time.perf_counter()
                 async with limit:
+                    state.sending(queued)
                     try:
                         async with asyncio.timeout(settings.timeout_s):
-                            return await model.complete(
+                            completion = await model.complete(
                                 job.prompt, on_text if self.stream else None
                             )
                     except TimeoutError:
@@ -229,12 +224,29 @@ class Runner:
                             f"{job.spec.full_name} gave no complete answer within "
                             f"{settings.timeout_s:g} s"
                         ) from None
+                    finally:
+                        state.answered()
+                state.waited(completion.waited_s)
+                return completion
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    def _model(self, spec: ModelSpec) -> Model:
+    async def _prepared(self, spec: ModelSpec) -> Model:
+        """The adapter for `spec`, its SDK imported and client built in a worker thread, once."""
+        ready = self._ready.get(spec.full_name)
+        if ready is None:
+            ready = asyncio.ensure_future(self._prepare(spec))
+            self._ready[spec.full_name] = ready
+        try:
+            return await asyncio.shield(ready)
+        except WorkbenchError:
+            self._ready.pop(spec.full_name, None)  # a later call may find the set-up fixed
+            raise
+
+    async def _prepare(self, spec: ModelSpec) -> Model:
         model = self._models.get(spec.full_name)
         if model is None:
             model = registry.build(spec, self.config)
+            await asyncio.to_thread(model.prepare)
             self._models[spec.full_name] = model
         return model
 
@@ -243,34 +255,106 @@ class Runner:
             self._limits[provider] = asyncio.Semaphore(self.concurrency or concurrency)
         return self._limits[provider]
 
-    @staticmethod
-    def _failed(
-        job: Job,
-        kind: str,
-        message: str,
-        status: int | None,
-        start: float,
-        started_at: datetime,
-        state: _CallState,
-        text: str = "",
-    ) -> Reply:
-        return Reply(
-            model=job.spec.label,
-            resolved=job.spec.full_name,
-            text=text,
-            latency_s=time.perf_counter() - start,
-            first_token_s=state.first_token_s,
-            error=ReplyError(kind, message, status),
-            attempts=state.attempts,
-            started_at=started_at,
-        )
+    async def prepare(self, specs: Sequence[ModelSpec]) -> None:
+        """Build and prepare the adapters of `specs` ahead of time (errors wait for the call)."""
+        await asyncio.gather(*(self._prepared(s) for s in specs), return_exceptions=True)
 
 
 @dataclass
 class _CallState:
+    """One call's figures as it goes: attempts, queueing, the answering request's timing, cost."""
+
     attempts: int = 0
-    first_token_s: float | None = None
     pieces: list[str] = field(default_factory=list)
+    quote: prices.Quote | None = None
+    unreported_usd: float = 0.0
+    """Estimated cost of attempts cut short or stopped: billed, most likely, but unreported."""
+    unreported: bool = False
+    """An attempt may have been billed without a usage report: the call's cost is unknown."""
+    started_at: datetime | None = None
+    queued_s: float = 0.0
+    latency_s: float | None = None
+    first_token_s: float | None = None
+    in_flight: bool = False
+    _begin: float | None = None
+    _sent: float = 0.0
+    _first: float | None = None
+
+    def begin(self) -> None:
+        """The call starts: its client is ready."""
+        self.started_at = datetime.now(UTC)
+        self._begin = time.perf_counter()
+
+    def sending(self, queued_since: float) -> None:
+        """A slot was free: the request goes out now."""
+        self._sent = time.perf_counter()
+        self.queued_s += self._sent - queued_since
+        self.attempts += 1
+        self.in_flight = True
+        self._first = None
+        self.latency_s = self.first_token_s = None
+
+    def text_arrived(self) -> None:
+        """A piece of text came; the first one of an attempt sets its first-token time."""
+        if self._first is None:
+            self._first = time.perf_counter()
+            self.first_token_s = self._first - self._sent
+
+    def answered(self) -> None:
+        """The request ended (answer or error)."""
+        self.in_flight = False
+        self.latency_s = time.perf_counter() - self._sent
+
+    def waited(self, waited_s: float) -> None:
+        """The adapter held the request back (the local model's lock): queueing, not latency."""
+        if waited_s > 0:
+            self.queued_s += waited_s
+            if self.latency_s is not None:
+                self.latency_s = max(0.0, self.latency_s - waited_s)
+            if self.first_token_s is not None:
+                self.first_token_s = max(0.0, self.first_token_s - waited_s)
+
+    def cut_short(self, prompt: Prompt, partial: str) -> None:
+        """An attempt sent and not answered in full: billed, most likely, but unreported."""
+        if self.quote is None or self.quote.free or not self.attempts:
+            return
+        self.unreported = True
+        self.unreported_usd += self.quote.cost(estimate_usage(prompt, len(partial))) or 0.0
+
+    def cost(self, usage: Usage | None) -> float | None:
+        """The call's cost over every attempt; None when any part of it is unknown."""
+        if not self.attempts:
+            return 0.0  # nothing was sent
+        if self.quote is None or self.unreported:
+            return 0.0 if self.quote is not None and self.quote.free else None
+        if usage is None:
+            return 0.0  # refused (4xx/5xx, unreachable): providers do not bill those
+        return self.quote.cost(usage)
+
+    def estimate(self, prompt: Prompt, reply: Reply) -> float:
+        """A best guess of what the call cost, for budgets, when its cost is unknown."""
+        if self.quote is None:
+            return 0.0
+        answered = self.quote.cost(estimate_usage(prompt, len(reply.text))) if reply.ok else 0.0
+        return (answered or 0.0) + self.unreported_usd
+
+    def reply(self, job: Job, **fields: Any) -> Reply:
+        """The Reply with this call's figures."""
+        wall = None if self._begin is None else time.perf_counter() - self._begin
+        usage = fields.get("usage") if "error" not in fields else None
+        return Reply(
+            model=job.spec.label,
+            resolved=job.spec.full_name,
+            cost_usd=self.cost(usage),
+            price_source=self.quote.source if self.quote else None,
+            latency_s=self.latency_s,
+            first_token_s=self.first_token_s,
+            attempts=self.attempts,
+            started_at=self.started_at,
+            queued_s=self.queued_s if self.attempts else None,
+            wall_s=wall,
+            **fields,
+        )
 
 
 class _RetryAfterOrBackoff:

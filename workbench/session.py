@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from workbench.budget import Budget
 from workbench.comparison import Comparison
 from workbench.config import Config
-from workbench.errors import InvalidPrompt
+from workbench.errors import InvalidOption, InvalidPrompt, RunTooLarge, WorkbenchError
 from workbench.labbook.chain import new_session_id
 from workbench.loop import BackgroundLoop
 from workbench.models import registry
@@ -29,6 +29,8 @@ Recorder = Callable[[Job, Reply], "Future[dict[str, Any]] | None"]
 """Called once for every finished call; may return a future of the record written."""
 
 PAID_ALIASES = ("gpt", "claude", "gemini")
+DEFAULT_MAX_CALLS = 5000
+"""The bound on prompts x models x samples when config sets none (`[run] max_calls`)."""
 FREE_ALIASES = ("local", "terse", "teacher")
 
 
@@ -81,22 +83,21 @@ class Session:
         system: str | None = None,
         samples: int = 1,
         replay: bool = False,
+        max_calls: int | None = None,
         **params: Any,
     ) -> tuple[list[Prompt], list[str], list[Job]]:
         """Resolve names and build every job, or fail before anything is sent."""
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise InvalidPrompt(f"samples must be a whole number of at least 1, not {samples!r}")
-        items = [prompts] if isinstance(prompts, str | Prompt) else list(prompts)
-        if not items:
-            raise InvalidPrompt("no prompts given: pass a string or a list of strings")
+            raise InvalidOption(f"samples must be a whole number of at least 1, not {samples!r}")
+        items = _prompt_list(prompts)
+        names = self._model_names(models)
+        limit = self._max_calls(max_calls)
+        calls = len(items) * len(names) * samples
+        if calls > limit:  # before building anything: a million jobs would fill the memory
+            raise RunTooLarge(calls, limit)
         built = [
             p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items
         ]
-        names = [models] if isinstance(models, str) else list(models or self.default_models())
-        if not names:
-            raise InvalidPrompt("no models given: pass models=['local', 'gpt', ...]")
-        if len(set(names)) != len(names):
-            raise InvalidPrompt(f"a model is named twice in {names}: use samples=N for repeats")
         specs = [registry.resolve(name, self.config) for name in names]
         if replay:
             specs = [registry.replaying(spec) for spec in specs]
@@ -108,6 +109,58 @@ class Session:
         ]
         return built, names, jobs
 
+    def _model_names(self, models: str | Sequence[str] | None) -> list[str]:
+        if models is None:
+            return self.default_models()
+        if isinstance(models, str):
+            return [models]
+        if not isinstance(models, Sequence) or not all(isinstance(m, str) for m in models):
+            raise InvalidOption(
+                f"models must be a model name or a list of names, not {models!r}: "
+                "e.g. models=['local', 'gpt']"
+            )
+        names = list(models)
+        if not names:
+            raise InvalidOption(
+                "models=[] names no model: pass models=['local', 'gpt', ...], "
+                "or leave models out for the defaults"
+            )
+        if len(set(names)) != len(names):
+            raise InvalidOption(f"a model is named twice in {names}: use samples=N for repeats")
+        return names
+
+    def _max_calls(self, max_calls: int | None) -> int:
+        if max_calls is None:
+            return int(getattr(self.config.run, "max_calls", DEFAULT_MAX_CALLS))
+        if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
+            raise InvalidOption(
+                f"max_calls must be a whole number of at least 1, not {max_calls!r}"
+            )
+        return max_calls
+
+    def pool(self, loop: asyncio.AbstractEventLoop) -> dict[str, Model]:
+        """The adapters (and their open connections) this session keeps on `loop`."""
+        return self._models.setdefault(loop, {})
+
+    def warm(self, models: Sequence[str], on: BackgroundLoop | None = None) -> Future[None]:
+        """Import the SDKs and build the clients of `models` now, in the background.
+
+        Then the first answer waits for neither (names that do not resolve are left for
+        the call to report). `on` is the loop the calls will run on (default: the session's).
+        """
+        specs = []
+        for name in models:
+            try:
+                specs.append(registry.resolve(name, self.config))
+            except WorkbenchError:
+                continue
+
+        async def prepare() -> None:
+            pool = self.pool(asyncio.get_running_loop())
+            await Runner(self.config, models=pool).prepare(specs)
+
+        return asyncio.run_coroutine_threadsafe(prepare(), (on or self._loop).loop)
+
     async def acompare(
         self,
         prompts: str | Prompt | Sequence[str | Prompt],
@@ -116,6 +169,7 @@ class Session:
         system: str | None = None,
         samples: int = 1,
         replay: bool = False,
+        max_calls: int | None = None,
         budget_usd: float | None = None,
         listener: Listener | None = None,
         on_text: TextCallback | None = None,
@@ -131,12 +185,17 @@ class Session:
         if on_text is not None:
             listener = CallbackListener(on_text, listener)
         built, names, jobs = self.plan(
-            prompts, models, system=system, samples=samples, replay=replay, **params
+            prompts,
+            models,
+            system=system,
+            samples=samples,
+            replay=replay,
+            max_calls=max_calls,
+            **params,
         )
         cap = budget_usd if budget_usd is not None else self.config.run_budget_usd
         if runner is None:
-            loop = asyncio.get_running_loop()
-            runner = Runner(self.config, models=self._models.setdefault(loop, {}))
+            runner = Runner(self.config, models=self.pool(asyncio.get_running_loop()))
         runner.budgets = [self.budget, Budget(cap, "run")]
         recording = _Recording(listener or Listener(), self.recorders)
         runner.listener = recording
@@ -187,11 +246,41 @@ class Session:
         self.close()
 
 
+def _prompt_list(prompts: object) -> list[str | Prompt]:
+    """The prompts as a list, or a one-line InvalidPrompt saying what a prompt can be."""
+    if isinstance(prompts, str | Prompt):
+        return [prompts]
+    if prompts is None:
+        raise InvalidPrompt("no prompt given: pass a string, a Prompt, or a list of them")
+    if not isinstance(prompts, Sequence):
+        raise InvalidPrompt(
+            f"the prompt must be text (a str), a Prompt, or a list of them, "
+            f"not {type(prompts).__name__}"
+        )
+    items = list(prompts)
+    if not items:
+        raise InvalidPrompt("no prompts given: pass a string or a list of strings")
+    for item in items:
+        if not isinstance(item, str | Prompt):
+            raise InvalidPrompt(
+                f"each prompt must be text (a str) or a Prompt, not {type(item).__name__}"
+            )
+    return items
+
+
 def _shut_down(
     loop: BackgroundLoop,
     models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]],
 ) -> None:
     own = loop.running_loop
+    for other, pool in list(models.items()):
+        if other is own or not other.is_running():
+            continue
+        try:  # a pool on another live loop (the panel's) is closed on that loop
+            done = asyncio.run_coroutine_threadsafe(close_models(pool), other)
+            done.result(timeout=5)
+        except Exception:
+            pass
     if own is not None and own in models:
         loop.run(close_models(models.pop(own)))
     loop.close()

@@ -13,6 +13,7 @@ from tests.conftest import wire_config
 from tests.labbook.helpers import AUTHOR, MODELS, calls, changed, commits, git, recorded, subject
 from tests.wire.harness import Step
 from workbench.config import Config
+from workbench.errors import NotRecorded
 from workbench.labbook.book import files
 from workbench.labbook.chain import SCHEMA_VERSION, record_hash, request_hash
 from workbench.labbook.verify import verify
@@ -176,7 +177,7 @@ def test_a_comparison_without_a_lab_notebook_cannot_be_judged(wire: dict[str, An
     comparison = session.compare("hi", MODELS[0])
     session.close()
     assert comparison.record_ids == (None,)
-    with pytest.raises(LookupError, match="not recorded"):
+    with pytest.raises(NotRecorded, match="not recorded"):
         comparison.pick(MODELS[0])
     assert not (Path.cwd() / "labbook").exists()
 
@@ -204,7 +205,7 @@ def test_calls_made_while_paused_are_not_recorded_but_the_pause_is(
         reset_session()
     assert [r.text for r in paused] == ["echo: private prompt"] * 2  # the calls were made
     assert paused.record_ids == (None, None)
-    with pytest.raises(LookupError, match="not recorded"):
+    with pytest.raises(NotRecorded, match="not recorded"):
         paused.pick(MODELS[0])
     records = recorded(repo / "labbook")
     assert [r["kind"] for r in records] == ["session", "call", "pause", "resume", "call"]

@@ -63,7 +63,7 @@ class AnthropicServer(WireServer):
             "role": "assistant",
             "model": answer.model,
             "content": [{"type": "text", "text": answer.text}],
-            "stop_reason": answer.finish_reason or "end_turn",
+            "stop_reason": None if answer.unfinished else answer.finish_reason or "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
         }
@@ -90,6 +90,8 @@ class AnthropicServer(WireServer):
                 yield _event(self.error_body(0, f"scripted {self.stream_error}", self.stream_error))
                 return
         yield _event({"type": "content_block_stop", "index": 0})
+        if answer.unfinished:  # the stream ends without message_delta and message_stop
+            return
         delta = {"stop_reason": answer.finish_reason or "end_turn", "stop_sequence": None}
         usage = {"output_tokens": answer.output_tokens}
         yield _event({"type": "message_delta", "delta": delta, "usage": usage})

@@ -66,7 +66,7 @@ class GeminiServer(WireServer):
 
     def body(self, answer: Answer) -> dict[str, Any]:
         return {
-            "candidates": [self._candidate(answer.text, answer.finish_reason or "STOP")],
+            "candidates": [self._candidate(answer.text, self._finish(answer, last=True))],
             "usageMetadata": self._usage(answer, final=True),
             "modelVersion": answer.model,
             "responseId": "resp-wire-1",
@@ -77,9 +77,7 @@ class GeminiServer(WireServer):
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             chunk: dict[str, Any] = {
-                "candidates": [
-                    self._candidate(piece, (answer.finish_reason or "STOP") if last else None)
-                ],
+                "candidates": [self._candidate(piece, self._finish(answer, last=last))],
                 # Like the real API: every chunk has the prompt count, only the last the output.
                 "usageMetadata": self._usage(answer, final=last),
                 "modelVersion": answer.model,
@@ -102,6 +100,10 @@ class GeminiServer(WireServer):
         return {"error": error}
 
     @staticmethod
+    def _finish(answer: Answer, *, last: bool) -> str | None:
+        return (answer.finish_reason or "STOP") if last and not answer.unfinished else None
+
+    @staticmethod
     def _candidate(text: str, finish_reason: str | None) -> dict[str, Any]:
         candidate: dict[str, Any] = {
             "content": {"parts": [{"text": text}], "role": "model"},
@@ -113,6 +115,8 @@ class GeminiServer(WireServer):
 
     @staticmethod
     def _usage(answer: Answer, *, final: bool) -> dict[str, int]:
+        if not answer.usage:
+            return {}
         if not final:
             return {"promptTokenCount": answer.input_tokens, "totalTokenCount": answer.input_tokens}
         return {

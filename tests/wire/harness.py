@@ -12,6 +12,7 @@ The real SDKs are pointed at `server.base_url`; nothing of the workbench is mock
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -40,6 +41,13 @@ class Step:
     finish_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    unfinished: bool = False
+    """The answer ends without the vendor's end signal (no finish reason, no message_stop),
+    the stream itself closing cleanly (OpenAI's still ends with `data: [DONE]`)."""
+    cut_after: int | None = None
+    """Streams: send this many events, then drop the connection (no final chunk)."""
+    no_usage: bool = False
+    """Report no token counts (as llama.cpp's server does in streams)."""
 
 
 @dataclass
@@ -61,6 +69,8 @@ class Answer:
     input_tokens: int
     output_tokens: int
     finish_reason: str | None = None
+    unfinished: bool = False
+    usage: bool = True
 
 
 Responder = Callable[[Request], str]
@@ -159,6 +169,8 @@ class WireServer:
             if step.output_tokens is not None
             else len(text.split()),
             finish_reason=step.finish_reason,
+            unfinished=step.unfinished,
+            usage=not step.no_usage,
         )
 
     def respond(self, request: Request) -> str:
@@ -260,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         answer = wire.answer_for(request, step)
         if wire.is_stream(request, kind):
-            return self._stream(answer, step.malformed)
+            return self._stream(answer, step.malformed, step.cut_after)
         if step.malformed:
             return self._raw(200, b'{"id": "broken", "choices": [', "application/json")
         return self._json(200, wire.body(answer))
@@ -281,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, answer: Answer, malformed: bool) -> None:
+    def _stream(self, answer: Answer, malformed: bool, cut_after: int | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -290,9 +302,13 @@ class _Handler(BaseHTTPRequestHandler):
         events = list(self.wire.events(answer))
         if malformed:
             events = [*events[:1], self.wire.broken_event(), *events[1:]]
-        for event in events:
+        for event in events[:cut_after]:
             self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()
+        if cut_after is not None:  # the connection drops mid-stream: no final chunk
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

@@ -92,7 +92,9 @@ class OpenAIServer(WireServer):
             input_tokens=base.input_tokens,
             output_tokens=base.output_tokens,
             finish_reason=base.finish_reason,
-            include_usage=bool(options.get("include_usage")),
+            unfinished=base.unfinished,
+            usage=base.usage,
+            include_usage=bool(options.get("include_usage")) and base.usage,
         )
 
     def body(self, answer: Answer) -> dict[str, Any]:
@@ -119,10 +121,10 @@ class OpenAIServer(WireServer):
                         "annotations": [],
                     },
                     "logprobs": None,
-                    "finish_reason": answer.finish_reason or "stop",
+                    "finish_reason": None if answer.unfinished else answer.finish_reason or "stop",
                 }
             ],
-            "usage": _usage(answer),
+            "usage": _usage(answer) if answer.usage else None,
             "service_tier": "default",
         }
 
@@ -149,7 +151,7 @@ class OpenAIServer(WireServer):
         yield chunk([delta({"role": "assistant", "content": "", "refusal": None})])
         for piece in words(answer.text):
             yield chunk([delta({"content": piece})])
-        yield chunk([delta({}, answer.finish_reason or "stop")])
+        yield chunk([delta({}, None if answer.unfinished else answer.finish_reason or "stop")])
         if include_usage:
             yield chunk([], _usage(answer))
         yield b"data: [DONE]\n\n"

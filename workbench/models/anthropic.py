@@ -14,17 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    ConnectionFailed,
-    MalformedResponse,
-    MissingKey,
-    ProviderError,
-    ProviderTimeout,
-    RateLimited,
-    ServerError,
-)
+from workbench.errors import ConnectionFailed, MalformedResponse, MissingKey, ProviderError
+from workbench.models import classify
 from workbench.models._common import import_sdk, normalize_finish_reason, retry_after_seconds
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
@@ -38,8 +29,6 @@ DEFAULT_MAX_TOKENS = 4096
 
 _NO_KEY = "none"
 """The key sent when the settings name no key env var (a keyless Anthropic-style server)."""
-
-_AUTH_ERRORS = ("authentication_error", "permission_error")
 
 
 def request_from_prompt(prompt: Prompt, model_id: str) -> dict[str, Any]:
@@ -57,27 +46,34 @@ def request_from_prompt(prompt: Prompt, model_id: str) -> dict[str, Any]:
     return request
 
 
-def _input_tokens(usage: AnthropicUsage | MessageDeltaUsage) -> int:
+LABEL = "anthropic"
+
+
+def _input_tokens(usage: AnthropicUsage | MessageDeltaUsage) -> int | None:
     # The API counts cached input apart; the prompt's size is the sum of the three.
+    if usage.input_tokens is None:
+        return None
     return (
-        (usage.input_tokens or 0)
+        usage.input_tokens
         + (usage.cache_creation_input_tokens or 0)
         + (usage.cache_read_input_tokens or 0)
     )
 
 
 def completion_from_response(response: Message) -> Completion:
-    """Our Completion from a complete (non-streamed) Message."""
+    """Our Completion from a non-streamed Message; one without a stop_reason is incomplete."""
     content = getattr(response, "content", None)
     if not isinstance(content, list):
         raise MalformedResponse("Anthropic answered without a message content list")
     text = "".join(
         getattr(b, "text", None) or "" for b in content if getattr(b, "type", None) == "text"
     )
+    if response.stop_reason is None:
+        raise classify.incomplete(LABEL, text, "the message has no stop_reason")
     usage = response.usage
     return Completion(
         text=text,
-        usage=Usage(_input_tokens(usage), usage.output_tokens or 0) if usage else Usage(),
+        usage=Usage.reported(_input_tokens(usage), usage.output_tokens) if usage else Usage(),
         finish_reason=normalize_finish_reason(response.stop_reason),
         model_version=response.model,
     )
@@ -88,8 +84,8 @@ class StreamState:
     """Collects a streamed answer: text pieces, usage, stop reason and model, event by event."""
 
     pieces: list[str] = field(default_factory=list)
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
     stop_reason: str | None = None
     model_version: str | None = None
     finished: bool = False
@@ -100,7 +96,7 @@ class StreamState:
             self.model_version = event.message.model
             if event.message.usage:
                 self.input_tokens = _input_tokens(event.message.usage)
-                self.output_tokens = event.message.usage.output_tokens or 0
+                self.output_tokens = event.message.usage.output_tokens
         elif event.type == "content_block_delta" and event.delta.type == "text_delta":
             if event.delta.text:
                 self.pieces.append(event.delta.text)
@@ -116,23 +112,21 @@ class StreamState:
             self.finished = True
         return None
 
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self.pieces)
+
     def completion(self) -> Completion:
-        """Return the Completion once the stream has ended; an unfinished stream is malformed."""
+        """The Completion once the stream has ended; one without `message_stop` is incomplete."""
         if not self.finished:
-            raise MalformedResponse("Anthropic's stream ended before its message_stop event")
+            raise classify.incomplete(LABEL, self.text, "the stream ended before message_stop")
         return Completion(
-            text="".join(self.pieces),
-            usage=Usage(self.input_tokens, self.output_tokens),
+            text=self.text,
+            usage=Usage.reported(self.input_tokens, self.output_tokens),
             finish_reason=normalize_finish_reason(self.stop_reason),
             model_version=self.model_version,
         )
-
-
-def _one_line(text: str, secret: str | None = None, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    if secret and secret != _NO_KEY:
-        line = line.replace(secret, "***")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def error_from_exception(exc: BaseException, secret: str | None = None) -> ProviderError:
@@ -143,15 +137,14 @@ def error_from_exception(exc: BaseException, secret: str | None = None) -> Provi
 
     if isinstance(exc, ProviderError):
         return exc
+    secrets = (secret if secret != _NO_KEY else None,)
     if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException | TimeoutError):
-        return ProviderTimeout("Anthropic gave no answer within the timeout")
+        return classify.timed_out(LABEL)
     if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
         cause = exc.__cause__ or exc
-        return ConnectionFailed(
-            _one_line(f"could not reach Anthropic: {str(cause) or type(cause).__name__}", secret)
-        )
+        return classify.unreachable(LABEL, str(cause) or type(cause).__name__, secrets)
     if isinstance(exc, anthropic.APIStatusError):
-        return _status_error(exc, secret)
+        return _status_error(exc, secrets)
     if isinstance(
         exc,
         anthropic.APIResponseValidationError
@@ -159,32 +152,24 @@ def error_from_exception(exc: BaseException, secret: str | None = None) -> Provi
         | pydantic.ValidationError
         | httpx2.DecodingError,
     ):
-        return MalformedResponse(_one_line(f"Anthropic sent an unreadable answer: {exc}", secret))
-    return ProviderError(_one_line(f"Anthropic call failed: {type(exc).__name__}: {exc}", secret))
+        return classify.malformed(LABEL, exc, secrets)
+    return classify.unexpected(LABEL, exc, secrets)
 
 
-def _status_error(exc: APIStatusError, secret: str | None) -> ProviderError:
+def _status_error(exc: APIStatusError, secrets: tuple[str | None, ...]) -> ProviderError:
     # An `event: error` inside a 200 stream arrives as a status error with status 200:
     # the error type in the body, not the status, says what happened.
     code = exc.status_code
     status = code if code >= 400 else None
-    kind = str(exc.type or "")
-    detail = _one_line(exc.api_message or exc.message, secret)
-    where = f"{code} {kind}".strip() if status else f"{kind or 'error'} mid-stream"
-    if kind == "overloaded_error" or code == 529:
-        return ServerError(f"Anthropic is overloaded ({where}): {detail}", status=status)
-    if code == 429 or kind == "rate_limit_error":
-        retry_after = retry_after_seconds(exc.response.headers) if status else None
-        return RateLimited(
-            f"Anthropic rate limit ({where}): {detail}", status=status, retry_after=retry_after
-        )
-    if code in (401, 403) or kind in _AUTH_ERRORS:
-        return AuthenticationFailed(
-            f"Anthropic refused the API key ({where}): {detail}", status=status
-        )
-    if status is not None and code < 500:
-        return BadRequest(f"Anthropic rejected the request ({where}): {detail}", status=status)
-    return ServerError(f"Anthropic server error ({where}): {detail}", status=status)
+    retry_after = retry_after_seconds(exc.response.headers) if status else None
+    return classify.from_status(
+        LABEL,
+        status,
+        str(exc.api_message or exc.message),
+        kind=str(exc.type or "") or None,
+        retry_after=retry_after,
+        secrets=secrets,
+    )
 
 
 class AnthropicModel(Model):
@@ -198,6 +183,10 @@ class AnthropicModel(Model):
         if settings.api_key_env and not self._key:
             raise MissingKey(self.provider, settings.api_key_env)
         self._client: AsyncAnthropic | None = None
+
+    def prepare(self) -> None:
+        """Import the SDK and build the client."""
+        self._sdk_client()
 
     def _sdk_client(self) -> AsyncAnthropic:
         if self._client is None:
@@ -215,11 +204,12 @@ class AnthropicModel(Model):
         """Send one prompt, streaming its text to `on_text` when given."""
         request = request_from_prompt(prompt, self.model_id)
         client = self._sdk_client()
+        state: StreamState | None = None
         try:
             if on_text is None:
                 return completion_from_response(await client.messages.create(**request))
-            state = StreamState()
             stream = await client.messages.create(**request, stream=True)
+            state = StreamState()
             async with stream:
                 async for event in stream:
                     piece = state.feed(event)
@@ -227,7 +217,10 @@ class AnthropicModel(Model):
                         on_text(piece)
             return state.completion()
         except Exception as exc:
-            raise error_from_exception(exc, self._key) from exc
+            error = error_from_exception(exc, self._key)
+            if state is not None and isinstance(error, ConnectionFailed):  # lost mid-stream
+                error = classify.incomplete(LABEL, state.text, f"the connection was lost: {error}")
+            raise error from exc
 
     async def aclose(self) -> None:
         """Close the SDK client, if one was made."""

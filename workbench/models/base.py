@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -80,6 +81,20 @@ class Params:
         }
 
 
+def _check_text(content: object, role: str) -> None:
+    """Text that every provider and the lab notebook can take, or a one-line InvalidPrompt."""
+    if not isinstance(content, str):
+        raise InvalidPrompt(f"a {role} message must be text, not {type(content).__name__}")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidPrompt(
+            f"the {role} message is not valid Unicode text (a lone surrogate at character "
+            f"{e.start}, often from bytes decoded with errors='surrogateescape'): decode the "
+            "source as UTF-8 or replace the bad characters"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Prompt:
     """What is sent: the messages and the sampling parameters."""
@@ -88,6 +103,8 @@ class Prompt:
     params: Params = field(default_factory=Params)
 
     def __post_init__(self) -> None:
+        for m in self.messages:
+            _check_text(m.content, m.role)
         if not any(m.role == "user" and m.content.strip() for m in self.messages):
             raise InvalidPrompt("the prompt is empty: give some text to send")
 
@@ -96,6 +113,8 @@ class Prompt:
         """A one-turn prompt, optionally with a system prompt."""
         if not isinstance(text, str):
             raise InvalidPrompt(f"the prompt must be text, not {type(text).__name__}")
+        if system is not None and not isinstance(system, str):
+            raise InvalidPrompt(f"the system prompt must be text, not {type(system).__name__}")
         messages = [Message("system", system)] if system else []
         messages.append(Message("user", text))
         return cls(tuple(messages), Params.from_mapping(params))
@@ -128,22 +147,58 @@ class Prompt:
         return replace(self, messages=(Message("system", system), *self.turns))
 
 
+UsageSource = Literal["provider", "tokenizer", "estimate"]
+"""Where token counts came from: the provider's own report, a tokenizer, or an estimate."""
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Tokens the provider counted for one call."""
+    """Tokens counted for one call; None means unknown (never recorded as 0)."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    source: UsageSource | None = None
+    """Who counted: "provider" (its report, the default when a count is given), "tokenizer"
+    (the model's own tokenizer: the local model), "estimate" (from characters, clearly
+    marked); None when nothing is known."""
+
+    def __post_init__(self) -> None:
+        if self.source is None and (self.input_tokens, self.output_tokens) != (None, None):
+            object.__setattr__(self, "source", "provider")
+
+    @classmethod
+    def reported(cls, input_tokens: int | None, output_tokens: int | None) -> Usage:
+        """Counts a provider reported; unknown when it reported neither."""
+        return cls(input_tokens, output_tokens)
+
+    @property
+    def known(self) -> bool:
+        """True when both counts are known."""
+        return self.input_tokens is not None and self.output_tokens is not None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Usage:
+        """Read a recorded usage back; records from before 'source' existed said 'provider'."""
+        data = data or {}
+        source = data.get("source", "provider" if data else None)
+        return cls(data.get("input_tokens"), data.get("output_tokens"), source)
 
 
 @dataclass(frozen=True)
 class Completion:
-    """What an adapter returns for a successful call, before timing and pricing."""
+    """What an adapter returns for a complete answer, before timing and pricing.
+
+    Adapters return one only when the provider said the answer ended (a finish reason,
+    `message_stop`, ...); an answer cut short is an `IncompleteAnswer` error instead.
+    """
 
     text: str
     usage: Usage
     finish_reason: str | None = None
     model_version: str | None = None
+    waited_s: float = 0.0
+    """Time the adapter waited before it could send (the local model's one generation at a
+    time): counted as queueing, not as the request's latency."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +217,11 @@ class ReplyError:
         return cls(type(error).__name__, str(error), status)
 
     @property
-    def kind(self) -> type[WorkbenchError] | None:
+    def kind(self) -> builtins.type[WorkbenchError] | None:
         """The error class `type` names; None for an error from outside the hierarchy."""
         return errors.kind(self.type)
 
-    def is_a(self, *kinds: type[WorkbenchError]) -> bool:
+    def is_a(self, *kinds: builtins.type[WorkbenchError]) -> bool:
         """Whether this error is of one of `kinds` (or a subclass): kinds compared as types."""
         found = self.kind
         return found is not None and issubclass(found, kinds)
@@ -183,14 +238,25 @@ class Reply:
     text: str = ""
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None
+    """USD; None when unknown (no price, or usage not reported)."""
     price_source: str | None = None
     latency_s: float | None = None
+    """Seconds from sending the request that produced this reply to its last byte (the
+    answering attempt only: no client start-up, no queueing, no earlier attempts)."""
     first_token_s: float | None = None
+    """Seconds from sending that request to the first piece of text (streaming only)."""
     finish_reason: str | None = None
     model_version: str | None = None
     error: ReplyError | None = None
     attempts: int = 0
+    """Requests sent: 1 + retries (0 when nothing was sent)."""
     started_at: datetime | None = None
+    """UTC time the call began (before any queueing)."""
+    queued_s: float | None = None
+    """Seconds spent waiting for a concurrency slot, over every attempt."""
+    wall_s: float | None = None
+    """Seconds from the call's start to its end: queueing, every attempt and the backoff
+    between them (client start-up excluded)."""
 
     @property
     def ok(self) -> bool:
@@ -219,9 +285,21 @@ class Model(ABC):
         """The full "provider:model" name."""
         return f"{self.provider}:{self.model_id}"
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Import the SDK and build the client (or load the model) ahead of the first call.
+
+        Called once per adapter, in a worker thread, before any request's clock starts, so
+        start-up is never counted as latency and one model's import never delays another's
+        answer. `complete` must still work (preparing on its own) if this was not called.
+        """
+
     @abstractmethod
     async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
-        """Send one prompt; stream text to `on_text`; raise a ProviderError on failure."""
+        """Send one prompt; stream text to `on_text`; raise a ProviderError on failure.
+
+        Return a Completion only when the provider said the answer ended; raise
+        `IncompleteAnswer` (with the partial text) when the stream or body stopped short.
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections; called when a runner is done with the model."""

@@ -13,17 +13,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    ConnectionFailed,
-    MalformedResponse,
-    MissingKey,
-    ProviderError,
-    ProviderTimeout,
-    RateLimited,
-    ServerError,
-)
+from workbench.errors import ConnectionFailed, MissingKey, ProviderError
+from workbench.models import classify
 from workbench.models._common import import_sdk, normalize_finish_reason, retry_after_seconds
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
@@ -33,6 +24,7 @@ if TYPE_CHECKING:
     from google.genai.types import GenerateContentResponse, GenerateContentResponseUsageMetadata
 
 DEFAULT_KEY_ENV = "GEMINI_API_KEY"
+LABEL = "gemini"
 _ROLES = {"user": "user", "assistant": "model"}
 # Gemini's own words for "the answer was withheld"; normalize_finish_reason knows only "safety".
 _FILTERED = {"recitation", "blocklist", "prohibited_content", "spii", "model_armor"} | {
@@ -78,8 +70,11 @@ def finish_reason_of(raw: str | None) -> str | None:
 
 def usage_from(meta: GenerateContentResponseUsageMetadata) -> Usage:
     """Tokens in and out; thinking tokens count as output, as they are billed."""
-    output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
-    return Usage(input_tokens=meta.prompt_token_count or 0, output_tokens=output)
+    parts = [meta.candidates_token_count, meta.thoughts_token_count]
+    known = [n for n in parts if n is not None]
+    # No candidate tokens reported with a prompt count known: Gemini omits zero counts.
+    output = sum(known) if known else (0 if meta.prompt_token_count is not None else None)
+    return Usage.reported(meta.prompt_token_count, output)
 
 
 @dataclass
@@ -111,9 +106,16 @@ class Accumulator:
             self.pieces.append(text)
         return text
 
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self.pieces)
+
     def completion(self) -> Completion:
-        """Everything gathered so far, as a Completion."""
-        return Completion("".join(self.pieces), self.usage, self.finish_reason, self.model_version)
+        """Everything gathered, as a Completion; without a finishReason it is incomplete."""
+        if self.finish_reason is None:
+            raise classify.incomplete(LABEL, self.text, "the answer ended without a finishReason")
+        return Completion(self.text, self.usage, self.finish_reason, self.model_version)
 
 
 def completion_from_response(response: GenerateContentResponse) -> Completion:
@@ -132,11 +134,6 @@ def _loaded(*names: str) -> tuple[type, ...]:
         if isinstance(cls, type):
             found.append(cls)
     return tuple(found)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _details(body: Any) -> list[dict[str, Any]]:
@@ -163,37 +160,39 @@ def _key_rejected(body: Any) -> bool:
     return any(d.get("reason") == "API_KEY_INVALID" for d in _details(body))
 
 
-def _from_api_error(exc: Any) -> ProviderError:
+def _from_api_error(exc: Any, secrets: tuple[str | None, ...]) -> ProviderError:
     status_name = exc.status if isinstance(exc.status, str) else None
     code = exc.code if isinstance(exc.code, int) else _STATUS_CODES.get(status_name or "")
-    label = " ".join(str(x) for x in ("gemini", code, status_name) if x)
-    message = _one_line(f"{label}: {exc.message or 'no error message'}")
+    kind = "API_KEY_INVALID" if code == 400 and _key_rejected(exc.details) else status_name
+    retry_after = None
     if code == 429:
         headers = getattr(getattr(exc, "response", None), "headers", None)
         retry_after = retry_after_seconds(headers) if headers else None
         if retry_after is None:
             retry_after = retry_delay_seconds(exc.details)
-        return RateLimited(message, status=429, retry_after=retry_after)
-    if code in (401, 403) or (code == 400 and _key_rejected(exc.details)):
-        return AuthenticationFailed(message, status=code)
-    if code == 408:
-        return ProviderTimeout(message, status=code)
-    if code is not None and 400 <= code < 500:
-        return BadRequest(message, status=code)
-    return ServerError(message, status=code)
+    return classify.from_status(
+        LABEL,
+        code,
+        str(exc.message or "no error message"),
+        kind=kind,
+        retry_after=retry_after,
+        secrets=secrets,
+    )
 
 
-def _classify(exc: BaseException) -> ProviderError:
+def error_from_exception(exc: BaseException, *, secret: str | None = None) -> ProviderError:
+    """Map an SDK or transport exception onto the workbench's ProviderError types."""
     if isinstance(exc, ProviderError):
         return exc
+    secrets = (secret,)
     if isinstance(exc, _loaded("google.genai.errors:APIError")):
-        return _from_api_error(exc)
+        return _from_api_error(exc, secrets)
     what = type(exc).__name__
     # aiohttp (which the SDK prefers when installed) times out with the built-in TimeoutError.
     if isinstance(
         exc, (TimeoutError, *_loaded("httpx2:TimeoutException", "httpx:TimeoutException"))
     ):
-        return ProviderTimeout(f"gemini: no answer within the timeout ({what})")
+        return classify.timed_out(LABEL)
     unreadable = _loaded(
         "google.genai.errors:UnknownApiResponseError",
         "pydantic:ValidationError",
@@ -202,21 +201,13 @@ def _classify(exc: BaseException) -> ProviderError:
         "aiohttp:ClientPayloadError",
     )
     if isinstance(exc, (json.JSONDecodeError, *unreadable)):
-        return MalformedResponse(f"gemini: the answer could not be read ({what})")
+        return classify.malformed(LABEL, what, secrets)
     transport = _loaded(
         "httpx2:TransportError", "httpx:TransportError", "aiohttp:ClientConnectionError"
     )
     if isinstance(exc, (OSError, *transport)):
-        return ConnectionFailed(_one_line(f"gemini: could not reach the server ({what}: {exc})"))
-    return ProviderError(_one_line(f"gemini: unexpected {what}: {exc}"))
-
-
-def error_from_exception(exc: BaseException, *, secret: str | None = None) -> ProviderError:
-    """Map an SDK or transport exception onto the workbench's ProviderError types."""
-    error = _classify(exc)
-    if secret and secret in str(error):
-        error.args = (str(error).replace(secret, "***"),)
-    return error
+        return classify.unreachable(LABEL, f"{what}: {exc}", secrets)
+    return classify.unexpected(LABEL, exc, secrets)
 
 
 async def _abandon(chunks: AsyncIterator[Any]) -> None:
@@ -254,6 +245,10 @@ class GeminiModel(Model):
         self._key = key
         self._client: Client | None = None
 
+    def prepare(self) -> None:
+        """Import the SDK and build the client."""
+        self._models()
+
     def _models(self) -> AsyncModels:
         if self._client is None:
             genai = import_sdk("google.genai", self.provider, "google-genai", "gemini")
@@ -280,16 +275,23 @@ class GeminiModel(Model):
                 raise error_from_exception(exc, secret=self._key) from exc
             return completion_from_response(response)
         accumulator = Accumulator()
-        async with aclosing(self._chunks(models, request)) as chunks:
-            async for chunk in chunks:
-                piece = accumulator.add(chunk)
-                if not piece:
-                    continue
-                try:
-                    on_text(piece)  # a failing sink is the caller's error, not the provider's
-                except BaseException:
-                    await _abandon(chunks)
-                    raise
+        try:
+            async with aclosing(self._chunks(models, request)) as chunks:
+                async for chunk in chunks:
+                    piece = accumulator.add(chunk)
+                    if not piece:
+                        continue
+                    try:
+                        on_text(piece)  # a failing sink is the caller's error, not the provider's
+                    except BaseException:
+                        await _abandon(chunks)
+                        raise
+        except ConnectionFailed as error:  # lost mid-stream: what came is kept, and retried
+            if not accumulator.pieces:
+                raise
+            raise classify.incomplete(
+                LABEL, accumulator.text, f"the connection was lost: {error}"
+            ) from error
         return accumulator.completion()
 
     async def _chunks(

@@ -12,10 +12,12 @@ import asyncio
 import atexit
 import importlib.util
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, MalformedResponse, MissingDependency
+from workbench.models import classify
 from workbench.models._common import normalize_finish_reason
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
@@ -103,6 +105,10 @@ class LocalModel(Model):
         self._path = model_path(model_id, dict(settings.options))
         self._n_ctx = int(settings.options.get("n_ctx", 2048))
 
+    def prepare(self) -> None:
+        """Load the model file (about 0.2 s), once per process."""
+        _llama(self._path, self._n_ctx)
+
     async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
         """Generate in a worker thread, passing text pieces back to the loop as they come."""
         loop = asyncio.get_running_loop()
@@ -123,7 +129,9 @@ class LocalModel(Model):
         llama = _llama(self._path, self._n_ctx)
         pieces: list[str] = []
         finish: str | None = None
+        asked = time.perf_counter()
         with _run_lock:  # one llama context cannot run two generations at once
+            waited = time.perf_counter() - asked
             llama.set_seed(request["seed"])
             for chunk in llama.create_chat_completion(**request, stream=True):
                 choice = chunk["choices"][0]
@@ -136,19 +144,45 @@ class LocalModel(Model):
                     finish = "cancelled"
                     break
             text = "".join(pieces)
-            try:
-                input_tokens = len(llama.tokenize(_chat_text(request), add_bos=False, special=True))
-                output_tokens = len(llama.tokenize(text.encode(), add_bos=False)) if text else 0
-            except (RuntimeError, ValueError) as e:
-                raise MalformedResponse(f"local model could not count tokens: {e}") from None
+            if finish is None:
+                raise classify.incomplete(
+                    self.name, text, "generation ended without a finish reason"
+                )
+            usage = count_tokens(llama, request["messages"], text)
         return Completion(
             text=text.strip(),
-            usage=Usage(input_tokens, output_tokens),
+            usage=usage,
             finish_reason=normalize_finish_reason(finish),
             model_version=self._path.name,
+            waited_s=waited,
         )
 
 
-def _chat_text(request: dict[str, Any]) -> bytes:
-    """The messages as the model saw them, near enough to count input tokens."""
-    return "\n".join(f"{m['role']}: {m['content']}" for m in request["messages"]).encode()
+def count_tokens(llama: Any, messages: list[dict[str, str]], text: str) -> Usage:
+    """Tokens in and out, counted with the model's own tokenizer (streams carry no usage).
+
+    The input is the prompt as the model's chat template lays it out (exactly what
+    llama.cpp feeds it); the output is the answer re-tokenized. Unknown when the file
+    has no chat template of its own.
+    """
+    try:
+        output = len(llama.tokenize(text.encode(), add_bos=False)) if text else 0
+        template = llama.metadata.get("tokenizer.chat_template")
+        if llama.chat_format != "chat_template.default" or not template:
+            return Usage(None, output, "tokenizer")
+        from llama_cpp import llama_chat_format
+
+        special = llama._model.token_get_text
+        bos, eos = llama.token_bos(), llama.token_eos()
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=special(eos) if eos != -1 else "",
+            bos_token=special(bos) if bos != -1 else "",
+        )
+        laid_out = formatter(messages=messages)  # type: ignore[arg-type]
+        tokens = llama.tokenize(
+            laid_out.prompt.encode(), add_bos=not laid_out.added_special, special=True
+        )
+    except (RuntimeError, ValueError, TypeError, AttributeError, ImportError) as e:
+        raise MalformedResponse(f"local model could not count tokens: {e}") from None
+    return Usage(len(tokens), output, "tokenizer")

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workbench.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    ConnectionFailed,
-    MalformedResponse,
-    MissingKey,
-    ProviderError,
-    ProviderTimeout,
-    RateLimited,
-    ServerError,
-)
+from workbench.errors import ConnectionFailed, MalformedResponse, MissingKey, ProviderError
+from workbench.models import classify
 from workbench.models._common import import_sdk, normalize_finish_reason, retry_after_seconds
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-# Keys echoed back in error bodies, even masked ones like "sk-abc***xyz".
-_KEYLIKE = re.compile(r"\bsk-[\w*.-]{4,}")
 
 
 def request_from_prompt(
@@ -55,18 +40,26 @@ def request_from_prompt(
     return kwargs
 
 
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _usage(raw: Any) -> Usage | None:
+    """The usage a response or chunk reported; None when it reported none."""
     if raw is None:
         return None
-    return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens or 0))
+    usage = Usage.reported(
+        _count(getattr(raw, "prompt_tokens", None)), _count(getattr(raw, "completion_tokens", None))
+    )
+    return usage if usage.source else None
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def completion_from_response(response: ChatCompletion) -> Completion:
-    """Read a Completion from a non-streaming `chat.completion`."""
+def completion_from_response(response: ChatCompletion, label: str = "openai") -> Completion:
+    """Read a Completion from a non-streaming `chat.completion`; no finish reason: incomplete."""
     # The SDK builds models without validation, so a wrong-shaped body fails on access here.
     try:
         choices = response.choices
@@ -75,14 +68,14 @@ def completion_from_response(response: ChatCompletion) -> Completion:
         choice = choices[0]
         message = choice.message
         text = _text(message.content) or _text(getattr(message, "refusal", None))
-        return Completion(
-            text=text,
-            usage=_usage(getattr(response, "usage", None)) or Usage(),
-            finish_reason=normalize_finish_reason(getattr(choice, "finish_reason", None)),
-            model_version=getattr(response, "model", None) or None,
-        )
+        finish = normalize_finish_reason(getattr(choice, "finish_reason", None))
+        usage = _usage(getattr(response, "usage", None)) or Usage()
+        model_version = getattr(response, "model", None) or None
     except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise MalformedResponse(f"unreadable chat completion ({type(exc).__name__})") from None
+    if finish is None:
+        raise classify.incomplete(label, text, "the answer has no finish_reason")
+    return Completion(text, usage, finish, model_version)
 
 
 @dataclass
@@ -114,40 +107,26 @@ class StreamState:
             self.pieces.append(piece)
         return piece
 
-    def completion(self) -> Completion:
-        """Return the Completion the stream added up to."""
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self.pieces)
+
+    def completion(self, label: str = "openai") -> Completion:
+        """The Completion the stream added up to; a stream with no finish reason is incomplete.
+
+        A `[DONE]` is not proof: llama.cpp's server ends an interrupted stream with one.
+        """
         if not self.chunks:
-            raise MalformedResponse("the stream ended without a single chunk")
+            raise classify.incomplete(label, "", "the stream ended before its first chunk")
+        if self.finish_reason is None:
+            raise classify.incomplete(label, self.text, "the stream ended without a finish_reason")
         return Completion(
-            text="".join(self.pieces),
+            text=self.text,
             usage=self.usage or Usage(),
             finish_reason=normalize_finish_reason(self.finish_reason),
             model_version=self.model_version,
         )
-
-
-def _one_line(text: str, secret: str | None = None) -> str:
-    if secret:
-        text = text.replace(secret, "***")
-    text = _KEYLIKE.sub("sk-***", text)
-    return " ".join(text.split())[:500]
-
-
-def _status_error(status: int, label: str, detail: str, headers: Any) -> ProviderError:
-    if status == 429:
-        return RateLimited(
-            f"{label} is rate limited (HTTP 429): {detail}",
-            retry_after=retry_after_seconds(headers),
-        )
-    if status in (401, 403):
-        return AuthenticationFailed(
-            f"{label} refused the API key (HTTP {status}): {detail}", status=status
-        )
-    if status >= 500:
-        return ServerError(
-            f"{label} failed on the server side (HTTP {status}): {detail}", status=status
-        )
-    return BadRequest(f"{label} rejected the request (HTTP {status}): {detail}", status=status)
 
 
 def _detail(exc: BaseException) -> str:
@@ -160,6 +139,18 @@ def _detail(exc: BaseException) -> str:
     return str(getattr(exc, "message", None) or exc)
 
 
+def _kind(exc: BaseException) -> str | None:
+    """The error's type or code from the body (`rate_limit_exceeded`, `invalid_api_key`...)."""
+    body = getattr(exc, "body", None)
+    if not isinstance(body, dict):
+        return None
+    for key in ("code", "type"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def error_from_exception(
     exc: BaseException, label: str = "openai", secret: str | None = None
 ) -> ProviderError:
@@ -168,31 +159,44 @@ def error_from_exception(
         return exc
     # Checked by name so this module never needs the SDK at import time.
     names = {cls.__name__ for cls in type(exc).__mro__}
-    detail = _one_line(_detail(exc), secret)
-    if "APITimeoutError" in names or isinstance(exc, TimeoutError):
-        return ProviderTimeout(f"{label}: the request timed out")
+    secrets = (secret,)
+    detail = _detail(exc)
+    if "APITimeoutError" in names or "TimeoutException" in names or isinstance(exc, TimeoutError):
+        return classify.timed_out(label)
     if "APIConnectionError" in names:
         cause = exc.__cause__ or exc.__context__
-        why = _one_line(f"{type(cause).__name__}: {cause}", secret) if cause else detail
-        return ConnectionFailed(f"{label}: could not reach the server ({why})")
+        why = f"{type(cause).__name__}: {cause}" if cause else detail
+        return classify.unreachable(label, why, secrets)
     if "APIResponseValidationError" in names:
-        status = getattr(exc, "status_code", None)
-        return MalformedResponse(f"{label}: unexpected answer shape: {detail}", status=status)
+        return classify.malformed(label, f"unexpected answer shape: {detail}", secrets)
     if "APIStatusError" in names:
         status = int(getattr(exc, "status_code", 0))
         headers = getattr(getattr(exc, "response", None), "headers", None)
-        return _status_error(status, label, detail, headers)
+        return classify.from_status(
+            label,
+            status,
+            detail,
+            kind=_kind(exc),
+            retry_after=retry_after_seconds(headers),
+            secrets=secrets,
+        )
     if "APIError" in names:  # an error event inside a stream
         body = getattr(exc, "body", None)
         code = body.get("code") if isinstance(body, dict) else None
-        if isinstance(code, int) and 400 <= code < 600:
-            return _status_error(code, label, f"error in stream: {detail}", None)
-        return ServerError(f"{label} sent an error in the stream: {detail}")
-    if isinstance(exc, json.JSONDecodeError) or "ValidationError" in names:
-        return MalformedResponse(f"{label}: the answer is not valid JSON ({detail})")
-    if isinstance(exc, OSError):
-        return ConnectionFailed(f"{label}: connection failed ({detail})")
-    return ProviderError(f"{label}: unexpected {type(exc).__name__}: {detail}")
+        in_stream = code if isinstance(code, int) and 400 <= code < 600 else None
+        kind = None if isinstance(code, int) else _kind(exc)
+        return classify.from_status(
+            label, in_stream, f"error in stream: {detail}", kind=kind, secrets=secrets
+        )
+    if (
+        isinstance(exc, json.JSONDecodeError)
+        or "ValidationError" in names
+        or "DecodingError" in names
+    ):
+        return classify.malformed(label, f"not valid JSON: {detail}", secrets)
+    if isinstance(exc, OSError) or "TransportError" in names:
+        return classify.unreachable(label, f"{type(exc).__name__}: {detail}", secrets)
+    return classify.unexpected(label, exc, secrets)
 
 
 class OpenAIModel(Model):
@@ -208,17 +212,21 @@ class OpenAIModel(Model):
         if self.key_required and settings.api_key_env and not key:
             raise MissingKey(settings.name, settings.api_key_env)
         self._key = key
-        self._sdk: ModuleType = import_sdk("openai", settings.name, "openai", "openai")
         self._client: AsyncOpenAI | None = None
 
     def _api_key(self) -> str | None:
         """Return the key to send (None lets the SDK read OPENAI_API_KEY)."""
         return self._key
 
+    def prepare(self) -> None:
+        """Import the SDK and build the client."""
+        self.client()
+
     def client(self) -> AsyncOpenAI:
         """Return the SDK client, made on first use, with retries off (the runner retries)."""
         if self._client is None:
-            self._client = self._sdk.AsyncOpenAI(
+            sdk = import_sdk("openai", self.settings.name, "openai", "openai")
+            self._client = sdk.AsyncOpenAI(
                 api_key=self._api_key(),
                 base_url=self.settings.base_url,
                 timeout=self.settings.timeout_s,
@@ -229,23 +237,29 @@ class OpenAIModel(Model):
     async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
         """Send one prompt; stream text to `on_text`; raise a ProviderError on failure."""
         kwargs = request_from_prompt(prompt, self.model_id, self.max_tokens_field)
+        client = self.client()  # outside the try: a missing SDK is a set-up error, not the call's
+        state: StreamState | None = None
         try:
-            client = self.client()
             if on_text is None:
                 response = await client.chat.completions.create(**kwargs)
-                return completion_from_response(response)
-            state = StreamState()
+                return completion_from_response(response, self.name)
             stream = await client.chat.completions.create(
                 **kwargs, stream=True, stream_options={"include_usage": True}
             )
+            state = StreamState()
             async with stream:
                 async for chunk in stream:
                     piece = state.add(chunk)
                     if piece:
                         on_text(piece)
-            return state.completion()
+            return state.completion(self.name)
         except Exception as exc:
-            raise error_from_exception(exc, self.name, self._key) from exc
+            error = error_from_exception(exc, self.name, self._key)
+            if state is not None and isinstance(error, ConnectionFailed):  # lost mid-stream
+                error = classify.incomplete(
+                    self.name, state.text, f"the connection was lost: {error}"
+                )
+            raise error from exc
 
     async def aclose(self) -> None:
         """Close the SDK client and its connections."""

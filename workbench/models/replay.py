@@ -16,13 +16,12 @@ from workbench.errors import ReplayMissing
 from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
-
 _index_lock = threading.Lock()
 _indexes: dict[Path, tuple[tuple[tuple[str, int], ...], dict[str, dict[str, Any]]]] = {}
 
 
 def recorded_replies(root: Path) -> dict[str, dict[str, Any]]:
-    """Request hash -> the latest successful call record, rebuilt when a file has grown."""
+    """Request hash -> the latest complete answer's call record, rebuilt when a file grew."""
     from workbench.labbook import book
 
     snapshot = tuple((str(p), p.stat().st_size) for p in book.files(root))
@@ -33,7 +32,9 @@ def recorded_replies(root: Path) -> dict[str, dict[str, Any]]:
         index: dict[str, dict[str, Any]] = {}
         for record in book.records(root):
             reply = record.get("reply") or {}
-            if record.get("kind") == "call" and reply.get("error") is None:
+            # Only complete answers: an answer without a finish reason was cut short.
+            complete = reply.get("error") is None and reply.get("finish_reason") is not None
+            if record.get("kind") == "call" and complete:
                 index[record["request_hash"]] = record
         _indexes[root] = (snapshot, index)
         return index
@@ -72,10 +73,9 @@ class ReplayModel(Model):
         reply = record["reply"]
         if on_text is not None and reply["text"]:
             on_text(reply["text"])
-        usage = reply.get("usage") or {}
         return Completion(
             text=reply["text"],
-            usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
+            usage=Usage.from_dict(reply.get("usage")),
             finish_reason=reply.get("finish_reason"),
             model_version=reply.get("model_version"),
         )

@@ -249,8 +249,8 @@ class Panel:
         left = "no cap" if budget.left_usd is None else f"${budget.left_usd:.4f} left"
         run = ""
         if self.live is not None and self.live.comparison is not None:
-            run = f" · last run ${self.live.comparison.cost_usd:.5f}"
-        self.spend_text = f"session spend ${budget.spent_usd:.5f} · budget: {left}{run}"
+            run = f" · last run {self.live.comparison.cost_text}"
+        self.spend_text = f"session spend {budget.spent_text} · budget: {left}{run}"
         self.spend.value = verbatim(html.escape(self.spend_text, quote=False))
 
     def static_html(self) -> str:
