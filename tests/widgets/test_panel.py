@@ -238,3 +238,47 @@ def test_dollar_amounts_stay_text_not_latex(session: Session) -> None:
     for value in (column.answer.value, column.stats.value, p.spend.value, p.status.value):
         assert value.startswith(ignore) and value.endswith("</div>")
     assert "echo: costs $5 and $10" in column.answer.value
+
+
+def test_the_panel_prepares_its_models_clients_before_the_first_run(session: Session) -> None:
+    from workbench.widgets.live import live_loop
+
+    p = panel(MODELS, session=session)
+    p.warming.result(timeout=30)
+    pool = session.pool(live_loop().loop)
+    assert sorted(pool) == sorted(MODELS)
+    run(p, "hello")
+    assert sorted(session.pool(live_loop().loop)) == sorted(MODELS)  # the same, kept
+    assert all(c.stats.value for c in p.columns)
+
+
+def test_a_total_over_replies_of_unknown_cost_says_it_is_partial(
+    wire: dict[str, Any],
+) -> None:
+    from tests.wire.openai_server import OpenAIServer
+    from workbench.config import Config
+
+    # A compat server with a price set in config that answers without usage: cost unknown.
+    lab = OpenAIServer(require_auth=False).start()
+    price = {"input": 1000.0, "output": 1000.0}
+    config = Config.load(
+        {
+            "providers": {
+                "anthropic": {"base_url": wire["anthropic"].base_url},
+                "lab": {"type": "compat", "base_url": lab.base_url},
+            },
+            "prices": {"lab:m": price, "anthropic:claude-test": price},
+            "run": {"retries": 0},
+        }
+    )
+    lab.queue(Step(no_usage=True))
+    p = panel(["lab:m", "anthropic:claude-test"], session=Session(config))
+    try:
+        run(p, "hello")
+    finally:
+        lab.stop()
+    comparison = p.live.comparison  # type: ignore[union-attr]
+    assert comparison is not None and comparison.cost_unknown == 1
+    assert "+ 1 reply of unknown cost" in p.spend.value
+    assert "estimated" in p.spend.value  # the session's spend says part of it is a guess
+    assert "+ 1 reply of unknown cost" in comparison._repr_html_()

@@ -64,9 +64,14 @@ def _llama(path: Path, n_ctx: int) -> Any:
                 raise MissingDependency("local", "llama-cpp-python", "local") from None
             if not _loaded:
                 atexit.register(_unload)
-            _loaded[key] = Llama(
-                model_path=str(path), n_ctx=n_ctx, seed=DEFAULT_SEED, verbose=False
-            )
+            llama = Llama(model_path=str(path), n_ctx=n_ctx, seed=DEFAULT_SEED, verbose=False)
+            # The weights are memory-mapped: evaluating one token pages them in now, so the
+            # first answer's latency is the model's, not the disk's.
+            with _run_lock:
+                token = llama.token_bos()
+                llama.eval([token if token >= 0 else llama.token_eos()])
+                llama.reset()  # type: ignore[no-untyped-call]
+            _loaded[key] = llama
         return _loaded[key]
 
 

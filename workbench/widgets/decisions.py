@@ -10,7 +10,7 @@ import html
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import InvalidPrompt
+from workbench.errors import InvalidOption, NotRecorded
 
 if TYPE_CHECKING:
     from workbench.comparison import Comparison
@@ -40,21 +40,21 @@ def record(
     text = (text or "").strip() or None
     tags = list(tags)
     if action not in ACTIONS:
-        raise InvalidPrompt(f"unknown decision {action!r}: use one of {', '.join(ACTIONS)}")
+        raise InvalidOption(f"unknown decision {action!r}: use one of {', '.join(ACTIONS)}")
     if not 0 <= sample < comparison.samples:
-        raise InvalidPrompt(f"sample must be from 1 to {comparison.samples}, not {sample + 1}")
+        raise InvalidOption(f"sample must be from 1 to {comparison.samples}, not {sample + 1}")
     if action == "pick":
         return comparison.pick(model, text, sample=sample, tags=tags)
     if action == "reject":
         if text is None:
-            raise InvalidPrompt(f"say why you reject {model}'s answer: type a reason first")
+            raise InvalidOption(f"say why you reject {model}'s answer: type a reason first")
         return comparison.reject(model, text, sample=sample, tags=tags)
     book = comparison.labbook
     if book is None:
-        raise LookupError("this comparison was not recorded: no lab notebook is open")
+        raise NotRecorded("this comparison was not recorded: no lab notebook is open")
     about = comparison.record_id(model, 0, sample)
     if text is None and not tags:
-        raise InvalidPrompt("a note needs some text or a tag: type it first")
+        raise InvalidOption("a note needs some text or a tag: type it first")
     note = book.note(text or f"tagged {', '.join(tags)}", on=[about], tags=tags)
     book.commit(f"note on {model}")
     return note

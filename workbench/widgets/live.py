@@ -31,6 +31,11 @@ INTERVAL_S = 0.05
 _LOOP = BackgroundLoop("workbench-widgets")
 
 
+def live_loop() -> BackgroundLoop:
+    """The loop every panel and magic run is sent on."""
+    return _LOOP
+
+
 @dataclass
 class ColumnState:
     """What one model's column shows: per sample, the text so far, a status, the final reply."""
@@ -83,7 +88,8 @@ class LiveRun(Listener):
         self.error: BaseException | None = None
         self.started_at: float | None = None
         self.elapsed_s: float | None = None
-        self._runner = Runner(session.config)
+        # The session keeps the adapters (and their connections) on this loop between runs.
+        self._runner = Runner(session.config, models=session.pool(_LOOP.loop))
         self._future: Future[None] | None = None
         self._finished = threading.Event()
         self._lock = threading.Lock()

@@ -36,7 +36,7 @@ from workbench.widgets.controls import Controls
 from workbench.widgets.decisions import DecisionBar, parse_tags, record
 from workbench.widgets.diff import DiffView
 from workbench.widgets.history import Earlier, HistoryView
-from workbench.widgets.live import LiveRun
+from workbench.widgets.live import LiveRun, live_loop
 from workbench.widgets.markup import css, verbatim
 from workbench.widgets.static import panel_html
 
@@ -93,6 +93,9 @@ class Panel:
         self._show_columns(list(c.models.value))
         self._show_spend()
         self.history.refresh()
+        # SDK imports and clients are made now, in the background, not on the first Run.
+        self.warming = session.warm(list(c.models.value), on=live_loop())
+        c.models.observe(lambda change: session.warm(list(change["new"]), on=live_loop()), "value")
 
     def _say(self, text: str) -> None:
         """Show `text` in the status line (safe from the loop thread: sets a trait)."""
