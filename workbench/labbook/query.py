@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from workbench.errors import CorruptLine
 from workbench.labbook import cache as cached
 from workbench.labbook.columns import (
     _FLOATS,
@@ -42,7 +43,6 @@ from workbench.labbook.columns import (
     _times,
 )
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
-from workbench.errors import CorruptLine
 from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
 
