@@ -10,8 +10,11 @@ written; the commit, which dates it, may come later (or, after a crash, in the n
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +22,8 @@ from concurrent.futures import Future
 from typing import Any
 
 _BATCH = 1024
+NICE = 10
+"""The committer thread's niceness (Linux)."""
 
 
 class Writer:
@@ -113,6 +118,7 @@ class Committer:
             thread.join()
 
     def _run(self) -> None:
+        _yield_cpu()
         while True:
             with self._changed:
                 while (
@@ -124,3 +130,14 @@ class Committer:
                     return
                 self._due = False
             self._commit()  # it reports its own failures
+
+
+def _yield_cpu() -> None:
+    """Lower this thread's CPU priority (Linux: per thread, and the git it runs inherits it).
+
+    On a busy machine the commit then waits for the comparisons, not they for it.
+    """
+    if sys.platform != "linux":  # elsewhere the call would renice the whole process
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)

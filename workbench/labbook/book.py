@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from workbench.run import Job
 
 VERDICTS = ("pick", "reject")
-COMMIT_EVERY_S = 2.0
+COMMIT_EVERY_S = 5.0
 """A session's background commits: at most one every this many seconds (the first at once)."""
 QUOTE_WIDTH = 60
 """Characters of a prompt quoted in a commit message (after redaction)."""
