@@ -416,3 +416,23 @@ def test_on_a_detached_head_records_stay_on_disk_and_are_committed_on_a_branch(
     assert first["id"] in git(research, "show", "HEAD", "--", "labbook")
     assert git(research, "status", "--porcelain", "--", "labbook") == ""
     again.close()
+
+
+def test_no_commit_while_a_rebase_stops_on_a_conflict(
+    research: Path, sync: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = sync(research / "labbook", research)
+    git(research, "checkout", "-q", "-b", "other")
+    commit_file(research, "notes.md", "theirs\n")
+    git(research, "checkout", "-q", "main")
+    commit_file(research, "notes.md", "ours\n")
+    git(research, "checkout", "-q", "other")
+    git(research, "-c", "user.name=S", "-c", "user.email=s@x", "rebase", "main", check=False)
+    assert (research / ".git" / "rebase-merge").is_dir()  # stopped, HEAD detached
+    note(research / "labbook" / DAY / "s.jsonl", "during the rebase")
+    assert lab.commit("not now") is None
+    said = one_notice(capsys)
+    assert "a git operation is in progress" in said and "rebase-merge" in said
+    git(research, "rebase", "--abort")
+    assert lab.commit("now") is not None
+    assert git(research, "status", "--porcelain", "--", "labbook") == ""
