@@ -4,7 +4,10 @@
     .venv/bin/python bench/fanout.py --quick    # smoke check (a few seconds)
 
 (a) sync comparisons one after another: 3 models, latency 0.2 s, `Session.compare` as a
-    notebook cell calls it. Ideal: N x 0.2 s (each comparison waits for its slowest model).
+    notebook cell calls it, with the lab notebook on (git too, in a temporary research
+    repository), then the same comparisons straight through the three SDKs. Ideal: N x 0.2 s
+    (each comparison waits for its slowest model); target: workbench / raw SDKs <= 1.02 per
+    comparison.
 (b) one big fan-out: P prompts x 3 models, latency 0.1 s, concurrency=64 per provider.
     Ideal: ceil(P / 64) x 0.1 s (each provider runs its P calls 64 at a time, the three
     providers side by side). Run streamed (the default) and with stream=False.
@@ -49,6 +52,7 @@ from wire_processes import (  # noqa: E402
 
 SYNC_LATENCY_S = 0.2
 SYNC_TARGET = 1.05
+SYNC_RAW_TARGET = 1.02
 FANOUT_LATENCY_S = 0.1
 FANOUT_CONCURRENCY = 64
 FANOUT_TARGET = 1.2
@@ -85,39 +89,94 @@ class Row:
     verdict: str = ""
 
 
-def bench_sync(session: Any, servers: Servers, n: int, rows: list[Row]) -> tuple[bool, int]:
-    """(a) N comparisons, one after another, through the sync API."""
+def recording_session(config: Any, git: bool) -> Any:
+    """A Session whose lab notebook is on, as a researcher has it: the `labbook/` folder of a
+    (temporary) research repository that is the working directory, committed unless `git`
+    is False."""
+    import dataclasses
+    import subprocess
+    import tempfile
+
+    from workbench.session import Session
+
+    repo = Path(tempfile.mkdtemp(prefix="fanout-research-"))
+    TEMP_DIRS.append(str(repo))
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.name", "Bench"],
+        ["config", "user.email", "bench@example.org"],
+        ["commit", "-q", "--allow-empty", "-m", "Start"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    os.chdir(repo)
+    book = dataclasses.replace(
+        config.labbook, path=str(repo / "labbook"), git=git, push=None, redact=()
+    )
+    return Session(dataclasses.replace(config, labbook=book))
+
+
+def bench_sync(
+    config: Any, servers: Servers, n: int, git: bool, rows: list[Row]
+) -> tuple[bool, int]:
+    """(a) N comparisons, one after another, through the sync API with the lab notebook on;
+    then the same N through the raw SDKs."""
     servers.set_latency(SYNC_LATENCY_S)
-    failures = check(session.compare("warm up", MODELS), "(a) warm-up")
-    server_cpu0 = servers.reset()
-    walls: list[float] = []
-    slowest: list[float] = []  # the slowest reply's own latency_s in each comparison
-    machine0 = machine_cpu_s()
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    for i in range(n):
+    here = os.getcwd()
+    session = recording_session(config, git)
+    try:
+        failures = check(session.compare("warm up", MODELS), "(a) warm-up")
+        session.labbook.commit("bench: warm-up")
+        server_cpu0 = servers.reset()
+        walls: list[float] = []
+        slowest: list[float] = []  # the slowest reply's own latency_s in each comparison
+        machine0 = machine_cpu_s()
+        cpu0 = time.process_time()
+        start = time.perf_counter()
+        for i in range(n):
+            t0 = time.perf_counter()
+            comparison = session.compare(f"comparison {i}: name three prime numbers", MODELS)
+            walls.append(time.perf_counter() - t0)
+            failures += check(comparison, f"(a) comparison {i}")
+            slowest.append(max(r.latency_s for r in comparison))
         t0 = time.perf_counter()
-        comparison = session.compare(f"comparison {i}: name three prime numbers", MODELS)
-        walls.append(time.perf_counter() - t0)
-        failures += check(comparison, f"(a) comparison {i}")
-        slowest.append(max(r.latency_s for r in comparison))
-    wall = time.perf_counter() - start
-    cpu = time.process_time() - cpu0
-    server_cpu = servers.stats()["cpu_s"] - server_cpu0
+        session.labbook.commit("bench: the last records")  # every record committed: counted
+        last_commit = time.perf_counter() - t0
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu0
+        server_cpu = servers.stats()["cpu_s"] - server_cpu0
+        records = sum(1 for line in session.labbook.lines() if line.record["kind"] == "call")
+    finally:
+        if session.labbook is not None:
+            session.labbook.close()
+        session.close()
+        os.chdir(here)
     noise = others_cpu(machine0, cpu + server_cpu, wall, f"(a) {n}x3")
+    raw_machine0, raw_start = machine_cpu_s(), time.perf_counter()
+    raw_walls, raw_cpu = raw_sdk_sync(servers, n)
+    raw_wall = time.perf_counter() - raw_start
+    raw_noise = others_cpu(raw_machine0, raw_cpu, raw_wall, f"(a) raw SDKs {n}x3")
     ideal = n * SYNC_LATENCY_S
     ratio = wall / ideal
-    ok = ratio <= SYNC_TARGET
-    name = f"(a) sync {n}x3"
+    per, raw_per = wall / n, statistics.fmean(raw_walls)
+    ok = ratio <= SYNC_TARGET and per / raw_per <= SYNC_RAW_TARGET
+    name = f"(a) sync {n}x3, lab notebook on{'' if git else ', git off'}"
     ms = 1000
+    raw_verdict = "PASS" if per / raw_per <= SYNC_RAW_TARGET else "MISS"
     rows += [
         Row(name, "wall", f"{wall:.3f} s"),
         Row(name, "ideal", f"{ideal:.3f} s", f"{n} x {SYNC_LATENCY_S:g} s"),
-        Row(name, "wall / ideal", f"{ratio:.3f}", f"<= {SYNC_TARGET}", "PASS" if ok else "MISS"),
-        Row(name, "per comparison mean", f"{statistics.fmean(walls) * ms:.1f} ms"),
+        Row(
+            name,
+            "wall / ideal",
+            f"{ratio:.3f}",
+            f"<= {SYNC_TARGET}",
+            "PASS" if ratio <= SYNC_TARGET else "MISS",
+        ),
+        Row(name, "per comparison (wall / N)", f"{per * ms:.1f} ms", "last commit included"),
         Row(name, "per comparison p50", f"{percentile(walls, 50) * ms:.1f} ms"),
         Row(name, "per comparison p95", f"{percentile(walls, 95) * ms:.1f} ms"),
         Row(name, "per comparison max", f"{max(walls) * ms:.1f} ms"),
+        Row(name, "the last commit (after the loop)", f"{last_commit * ms:.1f} ms"),
         Row(
             name,
             "slowest call in it, mean",
@@ -125,8 +184,24 @@ def bench_sync(session: Any, servers: Servers, n: int, rows: list[Row]) -> tuple
             f"{SYNC_LATENCY_S * ms:g} ms + SDK",
         ),
         Row(name, "client CPU / comparison", f"{cpu / n * ms:.2f} ms"),
+        Row(name, "call records written", str(records), f"{3 * (n + 1)} expected"),
         Row(name, "other processes' CPU", noise, "machine noise, ideally ~0"),
+        Row(
+            name, "raw SDKs: per comparison mean", f"{raw_per * ms:.1f} ms", "same N, no workbench"
+        ),
+        Row(name, "raw SDKs: per comparison p50", f"{percentile(raw_walls, 50) * ms:.1f} ms"),
+        Row(name, "raw SDKs: client CPU / comparison", f"{raw_cpu / n * ms:.2f} ms"),
+        Row(name, "raw SDKs: other processes' CPU", raw_noise, "machine noise"),
+        Row(
+            name,
+            "workbench / raw SDKs per comparison",
+            f"{per / raw_per:.3f}",
+            f"<= {SYNC_RAW_TARGET}",
+            raw_verdict,
+        ),
     ]
+    if records != 3 * (n + 1):
+        failures += 1
     return ok, failures
 
 
@@ -263,46 +338,38 @@ def stop_py_spy(spy: Any) -> None:
         spy.wait()
 
 
-async def raw_sdk_fanout(
-    servers: Servers, prompts: Sequence[str], concurrency: int, stream: bool
-) -> tuple[float, float, int, str]:
-    """The same fan-out straight through the three SDKs, no workbench.
+class RawSDKs:
+    """The three SDKs' clients, called as the runner calls them: the no-workbench baseline."""
 
-    Returns the wall time, the client CPU, the number of calls and the machine noise.
+    def __init__(self, servers: Servers, concurrency: int, stream: bool) -> None:
+        import asyncio
 
-    What the SDKs alone cost on this machine: the floor that the workbench adds its runner,
-    retries, budgets and Replies to. Same shape as the runner: a task per call, all made up
-    front, a semaphore of `concurrency` per provider; warm-up with one wave first.
-    """
-    import asyncio
+        import anthropic
+        import openai
+        from google import genai
 
-    import anthropic
-    import openai
-    from google import genai
-
-    urls = servers.urls
-
-    oa = openai.AsyncOpenAI(api_key=urls["openai"][1], base_url=urls["openai"][0], max_retries=0)
-    an = anthropic.AsyncAnthropic(
-        api_key=urls["anthropic"][1], base_url=urls["anthropic"][0], max_retries=0
-    )
-    gm = genai.Client(
-        api_key=urls["gemini"][1],
-        vertexai=False,
-        http_options=genai.types.HttpOptions(
+        urls = servers.urls
+        self.stream = stream
+        self.oa = openai.AsyncOpenAI(
+            api_key=urls["openai"][1], base_url=urls["openai"][0], max_retries=0
+        )
+        self.an = anthropic.AsyncAnthropic(
+            api_key=urls["anthropic"][1], base_url=urls["anthropic"][0], max_retries=0
+        )
+        options = genai.types.HttpOptions(
             base_url=urls["gemini"][0], retry_options=genai.types.HttpRetryOptions(attempts=1)
-        ),
-    ).aio
-    limits = {p: asyncio.Semaphore(concurrency) for p in PROVIDERS}
+        )
+        self.gm = genai.Client(api_key=urls["gemini"][1], vertexai=False, http_options=options).aio
+        self.limits = {p: asyncio.Semaphore(concurrency) for p in PROVIDERS}
 
-    async def openai_call(prompt: str) -> str:
+    async def openai_call(self, prompt: str) -> str:
         messages: Any = [{"role": "user", "content": prompt}]
-        async with limits["openai"]:
-            if not stream:
-                r = await oa.chat.completions.create(model="gpt-test", messages=messages)
+        async with self.limits["openai"]:
+            if not self.stream:
+                r = await self.oa.chat.completions.create(model="gpt-test", messages=messages)
                 return r.choices[0].message.content or ""
             pieces = []
-            s = await oa.chat.completions.create(
+            s = await self.oa.chat.completions.create(
                 model="gpt-test",
                 messages=messages,
                 stream=True,
@@ -314,16 +381,16 @@ async def raw_sdk_fanout(
                         pieces.append(chunk.choices[0].delta.content)
             return "".join(pieces)
 
-    async def anthropic_call(prompt: str) -> str:
+    async def anthropic_call(self, prompt: str) -> str:
         messages: Any = [{"role": "user", "content": prompt}]
-        async with limits["anthropic"]:
-            if not stream:
-                m = await an.messages.create(
+        async with self.limits["anthropic"]:
+            if not self.stream:
+                m = await self.an.messages.create(
                     model="claude-test", max_tokens=4096, messages=messages
                 )
                 return "".join(getattr(b, "text", "") for b in m.content)
             pieces = []
-            s = await an.messages.create(
+            s = await self.an.messages.create(
                 model="claude-test", max_tokens=4096, messages=messages, stream=True
             )
             async with s:
@@ -332,38 +399,81 @@ async def raw_sdk_fanout(
                         pieces.append(event.delta.text)
             return "".join(pieces)
 
-    async def gemini_call(prompt: str) -> str:
-        async with limits["gemini"]:
-            if not stream:
-                r = await gm.models.generate_content(model="gemini-test", contents=prompt)
+    async def gemini_call(self, prompt: str) -> str:
+        async with self.limits["gemini"]:
+            if not self.stream:
+                r = await self.gm.models.generate_content(model="gemini-test", contents=prompt)
                 return r.text or ""
             pieces = []
-            async for chunk in await gm.models.generate_content_stream(
+            async for chunk in await self.gm.models.generate_content_stream(
                 model="gemini-test", contents=prompt
             ):
                 pieces.append(chunk.text or "")
             return "".join(pieces)
 
-    async def fan_out(items: Sequence[str]) -> list[str]:
-        calls = [f(p) for p in items for f in (openai_call, anthropic_call, gemini_call)]
-        return list(await asyncio.gather(*calls))
+    async def fan_out(self, items: Sequence[str]) -> list[str]:
+        """Every prompt to the three models at once (a task per call); the answers."""
+        import asyncio
 
+        calls = [
+            f(p) for p in items for f in (self.openai_call, self.anthropic_call, self.gemini_call)
+        ]
+        answers = list(await asyncio.gather(*calls))
+        if not all(a.startswith("echo: ") for a in answers):
+            raise RuntimeError("the raw SDKs got an answer that is not the echo")
+        return answers
+
+    async def aclose(self) -> None:
+        await self.oa.close()
+        await self.an.close()
+        await self.gm.aclose()
+
+
+async def raw_sdk_fanout(
+    servers: Servers, prompts: Sequence[str], concurrency: int, stream: bool
+) -> tuple[float, float, int, str]:
+    """The same fan-out straight through the three SDKs, no workbench.
+
+    Returns the wall time, the client CPU, the number of calls and the machine noise.
+
+    What the SDKs alone cost on this machine: the floor that the workbench adds its runner,
+    retries, budgets and Replies to. Same shape as the runner: a task per call, all made up
+    front, a semaphore of `concurrency` per provider; warm-up with one wave first.
+    """
+    raw = RawSDKs(servers, concurrency, stream)
     try:
-        await fan_out([f"warm-up {i}" for i in range(min(concurrency, len(prompts)))])
+        await raw.fan_out([f"warm-up {i}" for i in range(min(concurrency, len(prompts)))])
         server_cpu0, machine0 = servers.reset(), machine_cpu_s()
         cpu0, start = time.process_time(), time.perf_counter()
-        answers = await fan_out(prompts)
+        answers = await raw.fan_out(prompts)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         server_cpu = servers.stats()["cpu_s"] - server_cpu0
         what = f"(b) raw SDKs {len(prompts)}x3 stream={stream}"
         noise = others_cpu(machine0, cpu + server_cpu, wall, what)
-        if not all(a.startswith("echo: ") for a in answers):
-            raise RuntimeError("the raw SDK fan-out got an answer that is not the echo")
         return wall, cpu, len(answers), noise
     finally:
-        await oa.close()
-        await an.close()
-        await gm.aclose()
+        await raw.aclose()
+
+
+def raw_sdk_sync(servers: Servers, n: int) -> tuple[list[float], float]:
+    """(a) through the raw SDKs: N comparisons one after another, each one `gather` of the
+    three streamed calls on one long-lived loop; the wall time of each and the client CPU."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    raw = RawSDKs(servers, 64, stream=True)
+    try:
+        loop.run_until_complete(raw.fan_out(["warm up"]))
+        walls = []
+        cpu0 = time.process_time()
+        for i in range(n):
+            t0 = time.perf_counter()
+            loop.run_until_complete(raw.fan_out([f"comparison {i}: name three prime numbers"]))
+            walls.append(time.perf_counter() - t0)
+        return walls, time.process_time() - cpu0
+    finally:
+        loop.run_until_complete(raw.aclose())
+        loop.close()
 
 
 def print_table(rows: list[Row]) -> None:
@@ -408,7 +518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--labbook",
         action="store_true",
-        help="record every call in a lab notebook (in a temporary folder)",
+        help="(b): record every call in a lab notebook (in a temporary folder); (a) always does",
+    )
+    parser.add_argument(
+        "--no-git",
+        action="store_true",
+        help="(a): the lab notebook records but does not commit (to measure git's share)",
     )
     parser.add_argument(
         "--profile",
@@ -444,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         if args.only in (None, "a"):
-            ok, bad = bench_sync(session, servers, n_sync, rows)
+            ok, bad = bench_sync(wire_config(servers.urls), servers, n_sync, not args.no_git, rows)
             results.append(ok)
             failures += bad
         for stream in (True, False):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.labbook.test_query import Book, call, write_book
+from workbench.errors import InvalidOption
 from workbench.export import FORMATS, commit_index, export
 from workbench.labbook.book import LabBook
 from workbench.labbook.chain import record_hash
@@ -244,5 +245,5 @@ def test_an_empty_export_still_has_its_header(book: Book) -> None:
 
 def test_unknown_formats_are_refused(book: Book) -> None:
     assert FORMATS == ("md", "html", "jsonl", "csv")
-    with pytest.raises(ValueError, match="md, html, jsonl, csv"):
+    with pytest.raises(InvalidOption, match="md, html, jsonl, csv"):
         export(book.lines(), "pdf")

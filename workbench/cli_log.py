@@ -12,7 +12,7 @@ import click
 
 from workbench.cli import friendly, main
 from workbench.config import Config
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, InvalidOption, NotRecorded
 from workbench.labbook.chain import KINDS
 from workbench.render import clip
 
@@ -102,9 +102,9 @@ def show(record_id: str) -> None:
     """Print one record in full (an id, or its last 8 characters)."""
     found = [r for r in _records() if str(r["id"]).endswith(record_id.upper())]
     if not found:
-        raise ConfigError(f"no record {record_id!r} in {_root()}: `workbench log` lists ids")
+        raise NotRecorded(f"no record {record_id!r} in {_root()}: `workbench log` lists ids")
     if len(found) > 1:
-        raise ConfigError(f"{record_id!r} matches {len(found)} records: give more characters")
+        raise InvalidOption(f"{record_id!r} matches {len(found)} records: give more characters")
     click.echo(json.dumps(found[0], indent=2, ensure_ascii=False))
 
 
@@ -147,7 +147,7 @@ def export(
             try:
                 date.fromisoformat(value)
             except ValueError:
-                raise ConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
+                raise InvalidOption(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
     text = labbook_log.export(
         fmt, since=since, until=until, model=list(models), tag=list(tags), folder=_root()
     )
@@ -170,10 +170,7 @@ def note(text: str, tags: tuple[str, ...], links: tuple[str, ...]) -> None:
     book = session().labbook
     if book is None:
         raise ConfigError("no lab notebook is open")
-    try:
-        record = book.note(text, on=list(links), tags=tags)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    record = book.note(text, on=list(links), tags=tags)
     book.commit("note")
     click.echo(f"noted {record['id']} in {book.path}")
 
@@ -190,4 +187,6 @@ def init(folder: Path | None) -> None:
     GitSync.open(root, research_repo=git_toplevel(Path.cwd()))
     click.echo(f"lab notebook ready at {root}")
     if folder is not None and root != _root():
-        click.echo(f'to record there, add to workbench.toml:  [labbook] path = "{root}"')
+        # A TOML basic string takes JSON's escapes; the snippet pastes as it is.
+        path = json.dumps(str(root), ensure_ascii=False)
+        click.echo(f"to record there, add to workbench.toml:\n\n[labbook]\npath = {path}")

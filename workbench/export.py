@@ -23,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from workbench.errors import InvalidOption
 from workbench.labbook.chain import dumps
 from workbench.labbook.query import Choice, RecordList, to_frame
 from workbench.labbook.store import Line
@@ -70,7 +71,7 @@ def export(
 ) -> str:
     """The records (filtered as `to_frame` filters) as one document in `fmt` (see FORMATS)."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise InvalidOption(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     items = records if isinstance(records, list) else list(records)
     frame = to_frame(items, since=since, until=until, model=model, tag=tag)
     if fmt == "jsonl":  # each session's records together, in chain order

@@ -5,6 +5,7 @@
     wb.log.answers()                                     # prompt x model
     wb.log.cost_by_model_by_day()
     wb.log.export("md", "record.md", since="2026-11-01")
+    wb.log.commit()                                      # commit now (else within seconds)
 
 Every function reads the session's lab notebook (see `workbench.labbook.locate`); each call
 re-reads the files, so the frames include what other processes appended.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "answers",
+    "commit",
     "cost_by_model_by_day",
     "decisions",
     "export",
@@ -43,6 +45,17 @@ def root() -> Path:
 
     book = session().labbook
     return book.root if book is not None else locate(session().config)
+
+
+def commit(message: str | None = None) -> str | None:
+    """Commit the session's records now; the commit's id (None: nothing new, or no git).
+
+    Without it they are committed in the background within seconds, and at exit.
+    """
+    from workbench.session import session
+
+    book = session().labbook
+    return None if book is None else book.commit(message)
 
 
 def to_frame(**filters: Any) -> pd.DataFrame:

@@ -18,7 +18,6 @@ from workbench.labbook.chain import new_session_id
 from workbench.loop import BackgroundLoop
 from workbench.models import registry
 from workbench.models.base import Model, Prompt, Reply
-from workbench.render import clip
 from workbench.run import Forwarding, Job, Listener, Runner, close_models
 from workbench.streaming import CallbackListener, Stream, TextCallback
 
@@ -205,9 +204,8 @@ class Session:
             replies = await runner.run(jobs)
         finally:  # even when interrupted, what finished is on disk before we return
             records = await recording.written(jobs)
-            if self.labbook is not None:
-                message = f"compare: {clip(built[0].text, 60)!r} on {', '.join(names)}"
-                await asyncio.to_thread(self.labbook.commit, message)
+            if self.labbook is not None:  # committed in the background, soon
+                self.labbook.compared(built[0].text, names)
         ids = tuple(r["id"] if r else None for r in records)
         return Comparison(
             tuple(built), tuple(names), samples, tuple(jobs), tuple(replies), ids, self.labbook
@@ -232,7 +230,14 @@ class Session:
         return self._loop.run(self.acompare(prompts, models, **options))
 
     def close(self) -> None:
-        """Close the clients opened by sync calls and stop the session's loop."""
+        """Commit what is recorded, close the clients opened by sync calls, stop the loop."""
+        if self.labbook is not None:
+            try:
+                self.labbook.commit()
+            except Exception as e:  # the records are safe on disk; the next commit takes them
+                from workbench.notices import notice
+
+                notice(f"lab notebook not committed on close ({e}); the records are on disk")
         self._finalizer()
 
     async def aclose(self) -> None:

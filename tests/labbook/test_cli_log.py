@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,9 +43,12 @@ class Book:
 def book(repo: Path, wire: dict[str, Any]) -> Book:
     """Two comparisons, a pick and a note, recorded and committed in the research repo."""
     with Session(wire_config(wire)) as session:  # type: ignore[arg-type]
+        assert session.labbook is not None
         first = session.compare("What is 2+2?", MODELS[:2])
+        session.labbook.commit()  # commits run in the background: this one now
         pick = first.pick(MODELS[0], "short", tags=["math"])
         second = session.compare("Name a prime", MODELS[2])
+        session.labbook.commit()
         note = second.note("check it", tags=["todo"])
     ids = {
         "gpt": first.record_id(MODELS[0]),
@@ -277,7 +281,8 @@ def test_init_makes_a_lab_notebook_repository(repo: Path, tmp_path: Path) -> Non
     result = invoke("init", str(target))
     assert result.exit_code == 0, result.output
     assert f"lab notebook ready at {target}" in result.output
-    assert f'[labbook] path = "{target}"' in result.output
+    snippet = result.output.split("add to workbench.toml:", 1)[1]
+    assert tomllib.loads(snippet) == {"labbook": {"path": str(target)}}
     assert (target / ".git").is_dir() and "workbench log verify" in (
         target / "README.md"
     ).read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from workbench import notices
 from workbench.labbook import store
 from workbench.labbook.chain import record_hash
 from workbench.labbook.git import README, GitSync
@@ -54,8 +56,21 @@ def assert_chain(path: Path, count: int) -> None:
         prev = record["hash"]
 
 
+def one_notice(capsys: pytest.CaptureFixture[str]) -> str:
+    """What was said on stderr since the last look: exactly one `workbench: ` line."""
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: ") and err.count("\n") == 1, err
+    return err
+
+
 def changed(repo: Path, rev: str) -> list[str]:
     return git(repo, "show", "--name-only", "--format=", rev).splitlines()
+
+
+@pytest.fixture(autouse=True)
+def said_afresh() -> None:
+    """Each test hears its `once` notices again."""
+    notices.forget()
 
 
 @pytest.fixture
@@ -247,7 +262,9 @@ def test_a_torn_last_line_counts_once_complete(research: Path, sync: Any) -> Non
     assert lab.committed_line_count(path) == 2
 
 
-def test_rewritten_or_deleted_session_files_are_not_committed(research: Path, sync: Any) -> None:
+def test_rewritten_or_deleted_session_files_are_not_committed(
+    research: Path, sync: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = sync(research / "labbook", research)
     day = research / "labbook" / DAY
     for i in range(3):
@@ -258,14 +275,17 @@ def test_rewritten_or_deleted_session_files_are_not_committed(research: Path, sy
     (day / "cut.jsonl").write_text("".join(kept[:2]))
     (day / "gone.jsonl").unlink()
     note(day / "new.jsonl", "fine")
-    with pytest.warns(UserWarning, match="changed or removed.*cut.jsonl.*gone.jsonl"):
-        sha = lab.commit("more")
+    sha = lab.commit("more")
+    said = one_notice(capsys)
+    assert re.search("changed or removed.*cut.jsonl.*gone.jsonl", said), said
     assert changed(research, sha) == [f"labbook/{DAY.as_posix()}/new.jsonl"]
     assert lab.committed_line_count(day / "cut.jsonl") == 3
     assert lab.committed_line_count(day / "gone.jsonl") == 3
 
 
-def test_no_commit_while_a_merge_is_in_progress(research: Path, sync: Any) -> None:
+def test_no_commit_while_a_merge_is_in_progress(
+    research: Path, sync: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = sync(research / "labbook", research)
     git(research, "checkout", "-q", "-b", "other")
     commit_file(research, "notes.md", "theirs\n")
@@ -274,8 +294,10 @@ def test_no_commit_while_a_merge_is_in_progress(research: Path, sync: Any) -> No
     git(research, "merge", "-q", "other", check=False)
     assert (research / ".git" / "MERGE_HEAD").exists()
     note(research / "labbook" / DAY / "s.jsonl", "during the merge")
-    with pytest.warns(UserWarning, match="in progress"):
-        assert lab.commit("not now") is None
+    assert lab.commit("not now") is None
+    assert "a git operation is in progress" in one_notice(capsys)
+    assert lab.commit("still not now") is None
+    assert capsys.readouterr().err == ""  # said once
     git(research, "merge", "--abort")
     assert lab.commit("now") is not None
 
@@ -308,8 +330,8 @@ def test_repo_head(tmp_path: Path, research: Path, sync: Any) -> None:
     assert lab.repo_head() == root_commit == git(unborn, "rev-parse", "HEAD")
 
 
-def test_push_to_a_remote_and_a_failed_push_warns(
-    tmp_path: Path, research: Path, sync: Any
+def test_push_to_a_remote_and_a_failed_push_is_a_notice(
+    tmp_path: Path, research: Path, sync: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -320,8 +342,8 @@ def test_push_to_a_remote_and_a_failed_push_warns(
     assert git(remote, "rev-parse", "main") == sha
     git(research, "remote", "remove", "origin")
     note(research / "labbook" / DAY / "s.jsonl", "two")
-    with pytest.warns(UserWarning, match="not pushed to 'origin'"):
-        kept = lab.commit("not pushed")
+    kept = lab.commit("not pushed")
+    assert "not pushed to 'origin'" in one_notice(capsys)
     assert kept is not None and kept == git(research, "rev-parse", "HEAD") != sha
     assert git(remote, "rev-parse", "main") == sha
 
@@ -337,14 +359,80 @@ def test_author_from_repo_config_computed_once(tmp_path: Path, research: Path, s
     assert sync(tmp_path / "labbook2").author() == {"name": "Grace Hopper", "email": None}
 
 
-def test_fallback_identity_when_none_is_configured(tmp_path: Path, sync: Any) -> None:
+def test_fallback_identity_when_none_is_configured_is_said_once(
+    tmp_path: Path, sync: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     research = new_repo(tmp_path / "bare-identity", identity=None)
     lab = sync(research / "labbook", research)
     assert lab.author() == {"name": None, "email": None}
+    assert capsys.readouterr().err == ""  # nothing said until a record is committed
     note(research / "labbook" / DAY / "s.jsonl", "anonymous")
     assert lab.commit("no identity") is not None
+    said = one_notice(capsys)
+    assert "workbench <workbench@localhost>" in said
+    assert "git config --global user.email you@example.org" in said
+    note(research / "labbook" / DAY / "s.jsonl", "anonymous again")
+    assert lab.commit("still no identity") is not None
+    assert capsys.readouterr().err == ""  # said once
     assert git(research, "log", "-1", "--format=%an <%ae>|%cn <%ce>") == (
         "workbench <workbench@localhost>|workbench <workbench@localhost>"
     )
     assert git(research, "config", "user.name", check=False) == ""  # config left alone
     assert not (tmp_path / "home" / ".gitconfig").exists()
+
+
+def test_on_a_detached_head_records_stay_on_disk_and_are_committed_on_a_branch(
+    research: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+    from workbench.labbook.book import LabBook
+
+    monkeypatch.chdir(research)
+    root = research / "labbook"
+    git(research, "checkout", "-q", "--detach", "HEAD~1")
+    book = LabBook(root, "detached", git=GitSync.open(root, research_repo=research))
+    first = book.append("note", data={"text": "on a detached HEAD"})
+    assert book.commit("detached") is None
+    said = one_notice(capsys)
+    assert "detached" in said and "on disk" in said and "git switch" in said
+    book.append("note", data={"text": "still detached"})
+    assert book.commit("detached again") is None
+    assert capsys.readouterr().err == ""  # said once
+    assert git(research, "log", "--all", "--format=%s").count("detached") == 0
+    book.close()
+
+    git(research, "checkout", "-q", "main")
+    texts = [line.record["data"].get("text") for path in root.rglob("*.jsonl")
+             for line in store.read(path)]  # fmt: skip
+    assert texts[1:] == ["on a detached HEAD", "still detached"]
+    result = CliRunner().invoke(main, ["log", "verify"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+    again = LabBook(root, "on-main", git=GitSync.open(root, research_repo=research))
+    again.append("note", data={"text": "back on main"})
+    assert again.commit("on main") is not None
+    assert first["id"] in git(research, "show", "HEAD", "--", "labbook")
+    assert git(research, "status", "--porcelain", "--", "labbook") == ""
+    again.close()
+
+
+def test_no_commit_while_a_rebase_stops_on_a_conflict(
+    research: Path, sync: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = sync(research / "labbook", research)
+    git(research, "checkout", "-q", "-b", "other")
+    commit_file(research, "notes.md", "theirs\n")
+    git(research, "checkout", "-q", "main")
+    commit_file(research, "notes.md", "ours\n")
+    git(research, "checkout", "-q", "other")
+    git(research, "-c", "user.name=S", "-c", "user.email=s@x", "rebase", "main", check=False)
+    assert (research / ".git" / "rebase-merge").is_dir()  # stopped, HEAD detached
+    note(research / "labbook" / DAY / "s.jsonl", "during the rebase")
+    assert lab.commit("not now") is None
+    said = one_notice(capsys)
+    assert "a git operation is in progress" in said and "rebase-merge" in said
+    git(research, "rebase", "--abort")
+    assert lab.commit("now") is not None
+    assert git(research, "status", "--porcelain", "--", "labbook") == ""

@@ -28,9 +28,12 @@ def test_two_clones_recording_the_same_day_merge_cleanly(
         git(clone, "config", "user.email", f"{name}@example.org")
         monkeypatch.chdir(clone)
         with Session(wire_config(wire)) as session:  # type: ignore[arg-type]
+            assert session.labbook is not None
             first = session.compare(f"{name}: what is 2+2?", MODELS)
+            session.labbook.commit()  # commits run in the background: this one now
             first.pick(MODELS[0])
             session.compare(f"{name}: name a prime", MODELS[:2])
+            session.labbook.commit()
         sessions[name] = session.id
         (clone / f"{name}.py").write_text("print('work')\n")  # the researchers' own work
         git(clone, "add", f"{name}.py")

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from workbench.errors import InvalidPrompt
+from workbench.errors import InvalidOption
 from workbench.labbook import book as book_module
 from workbench.labbook import store
 from workbench.labbook.book import LabBook
@@ -296,9 +296,9 @@ def test_until_a_date_includes_that_whole_day(book: Book, frame: pd.DataFrame) -
 
 
 def test_a_bound_that_is_not_a_date_says_what_to_write(book: Book) -> None:
-    with pytest.raises(InvalidPrompt, match=r"^'yesterday' is not a date or time: use YYYY-MM-DD"):
+    with pytest.raises(InvalidOption, match=r"^'yesterday' is not a date or time: use YYYY-MM-DD"):
         to_frame(book.lines(), since="yesterday")
-    with pytest.raises(InvalidPrompt, match=r"^'2026-13-01' is not a date or time"):
+    with pytest.raises(InvalidOption, match=r"^'2026-13-01' is not a date or time"):
         read_frame(book.files(), until="2026-13-01")
 
 

@@ -93,9 +93,7 @@ def test_every_field_of_a_call_lands_on_disk(
     assert verify(files(root)).ok
 
 
-def test_one_commit_per_comparison_holding_only_the_lab_notebook(
-    repo: Path, wire: dict[str, Any]
-) -> None:
+def test_commits_hold_only_the_lab_notebook(repo: Path, wire: dict[str, Any]) -> None:
     (repo / "analysis.py").write_text("print(2)\n")
     git(repo, "add", "analysis.py")  # the user's own staged work
     (repo / "draft.md").write_text("not yet\n")
@@ -104,6 +102,8 @@ def test_one_commit_per_comparison_holding_only_the_lab_notebook(
     session = Session(wire_config(wire))  # type: ignore[arg-type]
 
     session.compare("What is 2+2?", MODELS)
+    assert session.labbook is not None
+    session.labbook.commit()  # commits run in the background: this one now
     first = commits(repo)
     assert first[1:] == history  # exactly one new commit
     day = datetime.now(UTC).strftime("%Y/%m/%d")
@@ -117,6 +117,7 @@ def test_one_commit_per_comparison_holding_only_the_lab_notebook(
     assert git(repo, "show", "HEAD:analysis.py") == "print(1)"
 
     comparison = session.compare(["one", "two"], MODELS[:2], samples=2)
+    session.labbook.commit()
     assert commits(repo)[1:] == first
     assert subject(repo) == "compare: 'one' on openai:gpt-test, anthropic:claude-test (8 records)"
     assert changed(repo) == [f"labbook/{day}/{session.id}.jsonl"]
@@ -140,6 +141,8 @@ def test_decisions_and_notes_link_to_the_calls_they_judge(repo: Path, wire: dict
     session = Session(wire_config(wire))  # type: ignore[arg-type]
     comparison = session.compare("Which is larger, 9.11 or 9.9?", MODELS)
     ids = list(comparison.record_ids)
+    assert session.labbook is not None
+    session.labbook.commit()  # commits run in the background: this one now
     history = commits(repo)
 
     pick = comparison.pick("openai:gpt-test", "right, and short", tags=["math", "decimals", "math"])
@@ -190,6 +193,7 @@ def test_calls_made_while_paused_are_not_recorded_but_the_pause_is(
     reset_session(Session(wire_config(wire)))  # type: ignore[arg-type]
     try:
         wb.compare("recorded before", MODELS[0])
+        wb.log.commit()  # commits run in the background: this one now
         wb.pause("patient data")
         assert subject(repo) == "pause recording: patient data (1 record)"
         history = commits(repo)
@@ -200,6 +204,7 @@ def test_calls_made_while_paused_are_not_recorded_but_the_pause_is(
         assert subject(repo) == "resume recording (1 record)"
         wb.resume()  # not paused: nothing more
         wb.compare("recorded after", MODELS[0])
+        wb.log.commit()
         session_id = wb.session().id
     finally:
         reset_session()
@@ -222,6 +227,7 @@ def test_the_package_api_records_a_call_on_the_local_model(repo: Path) -> None:
     reset_session(Session(Config.load()))
     try:
         comparison = wb.compare("What is 2+2?", ["local"], max_tokens=12)
+        wb.log.commit()  # commits run in the background: this one now
         session_id = wb.session().id
     finally:
         reset_session()

@@ -47,6 +47,8 @@ def test_a_replay_gives_the_recorded_answers_with_no_network_and_no_cost(
         monkeypatch.delenv(key, raising=False)
     with Session(wire_config(wire)) as session:  # type: ignore[arg-type]
         again = session.compare(PROMPTS, MODELS, system="Be terse.", temperature=0, replay=True)
+        assert session.labbook is not None
+        session.labbook.commit()  # commits run in the background: this one now
     assert requests(wire) == before
     assert [r.text for r in again] == [r.text for r in recorded_run]
     assert again["openai:gpt-test"].text == "Four."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,11 @@ def test_keys_and_key_like_strings_never_reach_a_record_or_a_commit(
         MODELS,
         system=f"The admin token is {KEY_LIKE[1]}.",
     )
+    assert session.labbook is not None
+    session.labbook.commit()  # commits run in the background: this one now
     comparison.pick(MODELS[0], f"it noticed {KEYS['ANTHROPIC_API_KEY']}", tags=[KEY_LIKE[3]])
     comparison.reject(MODELS[1], f"it echoed {KEY_LIKE[5]}")
     comparison.note(f"rotate {KEYS['GEMINI_API_KEY']} and {KEYS['GOOGLE_API_KEY']}")
-    assert session.labbook is not None
     session.labbook.pause(f"pasting {KEY_LIKE[2]}")
     session.labbook.resume()
     session.close()
@@ -138,3 +140,56 @@ def test_a_key_set_after_the_lab_notebook_opened_is_redacted_too(
     session.close()
     assert b"late-token-0d9e8f7a6b" not in everything_written(repo)
     assert calls(repo / "labbook")[0]["reply"]["text"] == f"echo: the token is {REDACTED}"
+
+
+def test_commit_messages_are_redacted_before_they_are_shortened(
+    repo: Path, servers: dict[str, Any]
+) -> None:
+    token = KEY_LIKE[3]  # ghp_ and 40 more characters
+    env_value = KEYS["OPENAI_API_KEY"]  # only the environment net knows it
+    lead = "Explain what this one does: "  # the message's 60-character cut falls inside each
+    session = Session(wire_config(servers))  # type: ignore[arg-type]
+    assert session.labbook is not None
+    for prompt in (lead + token, lead + env_value + " please"):
+        session.compare(prompt, MODELS[0])
+        session.labbook.commit()  # the commit (in the background, or now) quoting it
+    session.close()
+    messages = git(repo, "log", "--all", "--format=%B")
+    for secret, known in ((token, "ghp_"), (env_value, "fake-openai-key-")):
+        assert secret.startswith(known)
+        assert secret[len(known) : len(known) + 8] not in messages, messages
+    assert messages.count(f"compare: '{lead}{REDACTED}") == 2
+
+
+def test_a_bad_redact_pattern_stops_everything_before_a_call_is_sent(
+    repo: Path, servers: dict[str, Any]
+) -> None:
+    from workbench.errors import ConfigError
+
+    openai_url = servers["openai"].base_url
+    (repo / "workbench.toml").write_text(
+        f'[labbook]\nredact = ["(unclosed"]\n[providers.openai]\nbase_url = "{openai_url}"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        Session(wire_config(servers))  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "(unclosed" in message and str(repo / "workbench.toml") in message
+    assert "\n" not in message
+
+    exe = Path(sys.executable).with_name("workbench")  # a fresh process: a fresh session
+    command = [str(exe), "compare", "What is 2+2?", "-m", "openai:gpt-test"]
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert done.stderr.startswith("Error: the [labbook] redact pattern '(unclosed' in ")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert all(not server.requests for server in servers.values())  # nothing was sent
+    assert not list((repo / "labbook").rglob("*.jsonl"))
+
+
+def test_patterns_that_would_redact_everything_or_escape_their_group_are_refused() -> None:
+    from workbench.errors import ConfigError
+
+    for bad in ("(unclosed", "x*", "", "a)|(b", "[z-a]"):
+        with pytest.raises(ConfigError, match="redact"):
+            Redactor([bad])
+    assert Redactor([r"(?i)secret-\d+"]).text("a SECRET-12 b") == f"a {REDACTED} b"

@@ -4,8 +4,16 @@ A `LabBook` writes one file per session under a dated folder of its root
 (`<root>/2026/11/25/<session>.jsonl`); the first record of each file describes the session.
 Calls are recorded with no opt-in (a Session registers `record_call` as a recorder);
 `pause()` and `resume()` stop and restart that, and are recorded (and committed) themselves.
-Every string, and every commit message, is redacted before it is written. Other git commits
-are batched by the caller through `commit()`.
+Every string, and every commit message, is redacted before it is written (and a commit
+message is shortened only after).
+
+Git commits run off the caller's path: `commit_soon(message)` (a Session's comparisons)
+asks the committer thread, which commits at once if the last commit is `commit_every_s`
+old, else when it is, all that was appended until then in one commit whose message lists
+each message asked for. `commit()` commits now (the CLI's notes, decisions, audits,
+`wb.log.commit()`); whatever is left is committed at exit. A record is durable (fsync'd)
+before `append` returns; its commit may come later, and after a crash the next session's
+commit takes it.
 """
 
 from __future__ import annotations
@@ -14,19 +22,22 @@ import atexit
 import getpass
 import os
 import platform
-import queue
 import socket
 import sys
 import threading
+import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import InvalidOption
 from workbench.labbook import store
-from workbench.labbook.chain import SCHEMA_VERSION, new_id, prompt_hash
+from workbench.labbook.background import Committer, Writer
+from workbench.labbook.chain import REPLACEMENT, SCHEMA_VERSION, new_id, prompt_hash, whole
 from workbench.labbook.redact import Redactor
+from workbench.notices import notice
 
 if TYPE_CHECKING:
     from workbench.labbook.git import GitSync
@@ -34,6 +45,12 @@ if TYPE_CHECKING:
     from workbench.run import Job
 
 VERDICTS = ("pick", "reject")
+COMMIT_EVERY_S = 5.0
+"""A session's background commits: at most one every this many seconds (the first at once)."""
+QUOTE_WIDTH = 60
+"""Characters of a prompt quoted in a commit message (after redaction)."""
+LINE_WIDTH = 200
+"""Characters of one message line of a commit (after redaction)."""
 
 
 class LabBook:
@@ -48,8 +65,10 @@ class LabBook:
         redactor: Redactor | None = None,
         git: GitSync | None = None,
         clock: Callable[[], datetime] | None = None,
+        commit_every_s: float = COMMIT_EVERY_S,
+        announce: str | None = None,
     ) -> None:
-        """`clock` gives the time records carry (default: now, in UTC)."""
+        """`clock`: the time records carry (default: now, UTC); `announce`: said at first write."""
         self.root = root
         self.session = session
         self.source = source or detect_source()
@@ -61,8 +80,13 @@ class LabBook:
         """Records appended since the last commit."""
         self._path: Path | None = None
         self._author = git.author() if git else _fallback_author()
-        self._writer = _Writer(self._write_batch)
+        self._writer = Writer(self._write_batch)
         self._pending_lock = threading.Lock()
+        self._messages: list[Callable[[], str]] = []
+        """Message lines of the commits asked for and not yet made, built when committing."""
+        self._commit_lock = threading.Lock()
+        self._committer = Committer(self._commit_in_background, commit_every_s)
+        self._announce = announce
         if git is not None:  # records appended but not yet committed are committed at exit
             atexit.register(self._commit_at_exit)
 
@@ -105,24 +129,42 @@ class LabBook:
             return dict(self.redact({k: v for k, v in facts.items() if k in _SESSION_FIELDS}))
 
         redacted = self.redact(records)  # one look at the environment per batch
-        written = store.append_many(self.path, redacted, header=header)
+        try:
+            written = store.append_many(self.path, redacted, header=header)
+        except OSError as e:
+            raise store.unwritable(self.root, e) from e
         with self._pending_lock:
             self.pending += len(written)
+        if self._announce is not None:
+            notice(self._announce, once=f"where {self.root}")
+            self._announce = None
         return written
 
     def close(self) -> None:
-        """Write everything queued and stop the writer thread."""
+        """Write everything queued and stop the writer and committer threads.
+
+        What was appended and not committed stays pending: the next `commit()` (or the one
+        at exit) takes it.
+        """
         self._writer.close()
+        self._committer.stop()
 
     def _commit_at_exit(self) -> None:
-        self._writer.close()
+        self.close()
+        self._commit_reporting(None if self._messages else "flush at exit", "at exit")
+
+    def _commit_in_background(self) -> None:
+        self._commit_reporting(None, "in the background")
+
+    def _commit_reporting(self, message: str | None, when: str) -> None:
+        """`commit(message)`, saying in one line why it failed (there is no one to raise to)."""
         try:
-            self.commit("flush at exit")
-        except Exception as e:  # at exit there is no one to raise to: say it, keep the records
-            print(
-                f"workbench: lab notebook not committed at exit ({e}); the records are on "
+            self.commit(message)
+        except Exception as e:
+            notice(
+                f"lab notebook not committed {when} ({_first_line(e)}); the records are on "
                 f"disk in {self.root} and the next commit will take them",
-                file=sys.stderr,
+                once=f"commit failed {self.root} {type(e).__name__}",
             )
 
     def record_call(self, job: Job, reply: Reply) -> Future[dict[str, Any]] | None:
@@ -153,9 +195,9 @@ class LabBook:
     ) -> dict[str, Any]:
         """Record a human verdict ("pick" a winner, "reject" an answer) on call records."""
         if verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+            raise InvalidOption(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
         if choice is not None and choice not in on:
-            raise ValueError(f"the choice {choice!r} is not among the records judged")
+            raise InvalidOption(f"the choice {choice!r} is not among the records judged")
         data = {"verdict": verdict, "choice": choice, "reason": reason}
         return self.append("decision", links=list(on), tags=sorted(set(tags)), data=data)
 
@@ -164,7 +206,7 @@ class LabBook:
     ) -> dict[str, Any]:
         """Record a free note, optionally about some records."""
         if not text.strip():
-            raise ValueError("a note needs some text")
+            raise InvalidOption("a note needs some text")
         return self.append("note", links=list(on), tags=sorted(set(tags)), data={"text": text})
 
     def pause(self, reason: str | None = None) -> None:
@@ -181,14 +223,54 @@ class LabBook:
             self.append("resume", data={})
             self.commit("resume recording")
 
-    def commit(self, message: str) -> str | None:
-        """Commit what was appended since the last commit (if git is on); return the commit."""
+    def commit(self, message: str | None = None) -> str | None:
+        """Commit now what was appended since the last commit (if git is on); return the commit.
+
+        `message` says what the records are; the messages of commits asked for with
+        `commit_soon` and not yet made join it (it comes last).
+        """
+        with self._commit_lock:
+            with self._pending_lock:
+                count, self.pending = self.pending, 0
+                asked, self._messages = self._messages, []
+            if self.git is None or count == 0:
+                return None
+            lines = [line() for line in asked]
+            lines += [] if message is None else [self.describe(message)]
+            try:
+                sha = self.git.commit(_message(lines, count))
+            except BaseException:  # not committed: still pending, for the next commit
+                with self._pending_lock:
+                    self.pending += count
+                    self._messages[:0] = asked
+                raise
+            self._committer.last = clock.monotonic()
+            return sha
+
+    def commit_soon(self, message: str) -> None:
+        """Ask for a commit in the background (see the module docstring); return at once."""
+        self._ask(lambda: self.describe(message))
+
+    def compared(self, prompt: str, models: Sequence[str]) -> None:
+        """Commit a comparison's records soon: "compare: '<prompt, cut>' on <models>"."""
+        names = ", ".join(models)
+        if not self.paused:  # the message is made off the caller's path, like the commit
+            self._ask(lambda: self.describe(f"compare: {self.quote(prompt)} on {names}"))
+
+    def _ask(self, line: Callable[[], str]) -> None:
+        if self.git is None:
+            return
         with self._pending_lock:
-            count, self.pending = self.pending, 0
-        if self.git is None or count == 0:
-            return None
-        # A commit message quotes prompts: it is redacted like the records it describes.
-        return self.git.commit(self.redact.text(f"{message} ({count} record{'s' * (count != 1)})"))
+            self._messages.append(line)
+        self._committer.ask()
+
+    def quote(self, text: str) -> str:
+        """`text` to quote in a commit message: redacted first, then cut to QUOTE_WIDTH."""
+        return repr(_clip(self.redact.text(text), QUOTE_WIDTH))
+
+    def describe(self, message: str) -> str:
+        """One line of a commit message: redacted first, then cut to LINE_WIDTH."""
+        return _clip(self.redact.text(message), LINE_WIDTH)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -269,60 +351,6 @@ def _in_time_order(record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 _SESSION_FIELDS = ("v", "id", "ts", "kind", "session", "author", "source", "repo_head", "data")
-_BATCH = 1024
-
-
-class _Writer:
-    """A thread that writes queued records in batches: one lock and one fsync per batch."""
-
-    def __init__(self, write: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
-        self._write = write
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[dict[str, Any]]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def put(self, record: dict[str, Any], future: Future[dict[str, Any]]) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="labbook-writer")
-                self._thread.daemon = True
-                self._thread.start()
-                atexit.register(self.close)
-            self._queue.put((record, future))
-
-    def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join()
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[tuple[dict[str, Any], Future[dict[str, Any]]]] = []
-            item = self._queue.get()
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            stop = item is None
-            if not batch:
-                continue
-            try:
-                written = self._write([record for record, _ in batch])
-            except BaseException as e:  # every waiter learns the write failed
-                for _, future in batch:
-                    future.set_exception(e)
-            else:
-                for (_, future), record in zip(batch, written, strict=True):
-                    future.set_result(record)
 
 
 def detect_source() -> str:
@@ -350,6 +378,25 @@ def session_facts() -> dict[str, Any]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _message(lines: list[str], count: int) -> str:
+    """A commit message: the newest line (and how many more) and the count; then every line."""
+    records = f"({count} record{'s' * (count != 1)})"
+    if len(lines) <= 1:
+        return f"{lines[0] if lines else 'records'} {records}"
+    return f"{lines[-1]} and {len(lines) - 1} more {records}\n\n" + "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    """`text` on one line that git takes (no NUL, no lone surrogate), cut to `width`."""
+    line = " ".join(whole(text).replace("\0", REPLACEMENT).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _fallback_author() -> dict[str, str | None]:

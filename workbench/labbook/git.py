@@ -4,7 +4,13 @@ The lab notebook is a folder inside the user's repository (then its commits cont
 folder only, and whatever the user has staged stays staged and out of them) or a repository
 of its own. Lab notebook commits skip the user's hooks, retry while another git process
 holds a lock, never commit a session file whose committed lines were changed or removed,
-and are pushed when a remote is configured (a failed push is a warning, never an error).
+and are pushed when a remote is configured (a failed push is a notice, never an error).
+
+Records are never committed where no branch would hold them: on a detached HEAD (and while
+a merge, rebase, cherry-pick, revert or bisect is in progress) the commit is skipped, the
+records stay on disk, uncommitted, and the next commit on a branch takes them. Each of these,
+and a commit made under the fallback identity (no user.name/user.email), is said once, in
+one line.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ from __future__ import annotations
 import random
 import re
 import time
-import warnings
 from pathlib import Path
 
 import git
+
+from workbench.errors import LabBookError
+from workbench.labbook.store import make_folder
+from workbench.notices import notice
 
 FALLBACK_NAME, FALLBACK_EMAIL = "workbench", "workbench@localhost"
 BUSY = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "BISECT_LOG", "rebase-merge",
@@ -51,11 +60,16 @@ class GitSync:
         self._head_dirs = (Path(research.git_dir), Path(research.common_dir)) if research else None
         self._packed: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self._config: list[str] | None = None
+        self._fallback: list[str] = []
+        """The identity keys git config lacks, which commits fill in with a stand-in."""
 
     @classmethod
     def open(cls, root: Path, *, research_repo: Path | None, push: str | None = None) -> GitSync:
-        """The lab notebook in `root`: inside the git work tree holding it, else its own repo."""
-        root.mkdir(parents=True, exist_ok=True)
+        """The lab notebook in `root`: inside the git work tree holding it, else its own repo.
+
+        Raises LabBookUnwritable when the folder cannot be made or written.
+        """
+        make_folder(root)
         root = root.resolve()
         repo = _work_tree(root)
         if repo is not None and Path(repo.working_tree_dir or root).resolve() != root:
@@ -136,8 +150,22 @@ class GitSync:
     # -- committing ---------------------------------------------------------------------
 
     def commit(self, message: str) -> str | None:
-        """Commit the lab notebook's changes alone and push them; None when there are none."""
+        """Commit the lab notebook's changes alone and push them; None when there are none.
+
+        None too, with a notice, on a detached HEAD or while a merge (rebase, ...) is in
+        progress: the records stay on disk for the next commit.
+        """
+        if self._blocked():
+            return None
         sha = self._commit(message)
+        if sha is not None and self._fallback:
+            keys = " and ".join(f"user.{key}" for key in self._fallback)
+            notice(
+                f"git has no {keys} here: lab notebook commits are signed {FALLBACK_NAME} "
+                f"<{FALLBACK_EMAIL}>; set yours with `git config --global user.email "
+                "you@example.org` (and user.name)",
+                once=f"identity {self.top}",
+            )
         if sha is not None and self.push:
             try:
                 with self.repo.git.custom_environment(GIT_TERMINAL_PROMPT="0"):
@@ -146,21 +174,37 @@ class GitSync:
                     )
             except git.GitCommandError as e:
                 why = str(e.stderr).strip().removeprefix("stderr: ").strip("'").strip()
-                warnings.warn(
-                    f"lab notebook commit {sha[:12]} not pushed to {self.push!r}: {why}",
-                    stacklevel=2,
+                notice(
+                    f"lab notebook commit {sha[:12]} not pushed to {self.push!r} "
+                    f"({' '.join(why.split())}); it is committed here, and the next push "
+                    "takes it",
+                    once=f"push {self.top} {self.push} {why}",
                 )
         return sha
 
-    def _commit(self, message: str, names: list[str] | None = None) -> str | None:
+    def _blocked(self) -> bool:
+        """Whether a commit now would be lost or in the way (said once, in one line)."""
         busy = [name for name in BUSY if (Path(self.repo.git_dir) / name).exists()]
         if busy:
-            warnings.warn(
+            notice(
                 f"lab notebook not committed: a git operation is in progress in {self.top} "
-                f"({', '.join(busy)}); its records stay on disk for the next commit",
-                stacklevel=3,
+                f"({', '.join(busy)}); the records stay on disk, and the first commit after "
+                "it is finished takes them",
+                once=f"busy {self.top} {' '.join(busy)}",
             )
-            return None
+            return True
+        if self.repo.head.is_detached:
+            notice(
+                f"lab notebook not committed: HEAD is detached in {self.top}, and a commit "
+                "there would belong to no branch; the records stay on disk, uncommitted, "
+                "until you are on a branch again (`git switch main`, or `git switch -c NAME` "
+                "to keep this state): the next commit takes them",
+                once=f"detached {self.top}",
+            )
+            return True
+        return False
+
+    def _commit(self, message: str, names: list[str] | None = None) -> str | None:
         if names is None:  # the dated folders (and audit runs): never a foreign file beside them
             names = [p.name for p in self.root.glob("[0-9][0-9][0-9][0-9]") if p.is_dir()]
             names += ["audits"] if (self.root / "audits").is_dir() else []
@@ -188,7 +232,7 @@ class GitSync:
             raise
         match = _COMMITTED.match(str(out))
         if match is None:
-            raise RuntimeError(f"cannot read the commit made from git's output: {out!r}")
+            raise LabBookError(f"cannot read the commit made from git's output: {out!r}")
         return str(self.repo.git.rev_parse("--verify", f"{match[1]}^{{commit}}"))
 
     def _options(self) -> list[str]:
@@ -198,7 +242,9 @@ class GitSync:
             config = _identity(self.repo)
             for key, fallback in (("name", FALLBACK_NAME), ("email", FALLBACK_EMAIL)):
                 if not config[key]:
-                    self._config.append(f"user.{key}={self.author()[key] or fallback}")
+                    found = self.author()[key]
+                    self._config.append(f"user.{key}={found or fallback}")
+                    self._fallback += [] if found else [key]
         return self._config
 
     def _rewritten(self, paths: list[str]) -> list[str]:
@@ -214,10 +260,10 @@ class GitSync:
             if old and _read_bytes(self.top / name, len(old)) != old:
                 bad.append(name)
         if bad:
-            warnings.warn(
+            notice(
                 "lab notebook files not committed because committed records in them were "
                 f"changed or removed (run `workbench log verify`): {', '.join(bad)}",
-                stacklevel=4,
+                once=f"rewritten {self.top} {' '.join(bad)}",
             )
         return bad
 

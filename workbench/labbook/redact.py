@@ -2,7 +2,10 @@
 
 Two nets: the exact values of secret-looking environment variables (any `*_API_KEY`,
 `*_TOKEN`, `*_SECRET`, `*_PASSWORD`, and the provider keys), and patterns for the shapes
-providers' keys and tokens take. Config may add patterns (`[labbook] redact = [...]`).
+providers' keys and tokens take. Config may add patterns (`[labbook] redact = [...]`); each
+is checked when the Redactor is built (at session start, before anything is sent): one that
+is not a regular expression, or that can match an empty string (it would mark every
+position of every text), is a ConfigError naming it and its file.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from workbench.errors import ConfigError
 
 REDACTED = "[REDACTED]"
 
@@ -37,12 +42,24 @@ class Redactor:
     """
 
     def __init__(
-        self, patterns: Iterable[str] = (), environ: Mapping[str, str] | None = None
+        self,
+        patterns: Iterable[str] = (),
+        environ: Mapping[str, str] | None = None,
+        *,
+        where: Mapping[str, str] | None = None,
     ) -> None:
+        """`where` names the file each of `patterns` came from, for the error about a bad one."""
         self._environ = environ
-        self._patterns = [*DEFAULT_PATTERNS, *patterns]
+        self._patterns = [*DEFAULT_PATTERNS, *(_checked(p, where or {}) for p in patterns)]
         self._values: frozenset[str] | None = None
         self._pattern = re.compile("")
+        try:  # every pattern together compiles now, not after a paid call
+            self._current()
+        except re.error as e:
+            raise ConfigError(
+                f"the [labbook] redact patterns do not work together ({e.msg}): fix them in "
+                f"{', '.join(sorted(set((where or {}).values()))) or 'the configuration'}"
+            ) from None
 
     def _current(self) -> re.Pattern[str]:
         env = os.environ if self._environ is None else self._environ
@@ -62,6 +79,36 @@ class Redactor:
     def __call__(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string redacted (keys too)."""
         return _redact(value, self._current())
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+_PROBE = "a Z 0 _ - . : / \n"  # where a pattern that matches nothing at all would match
+
+
+def _checked(pattern: str, where: Mapping[str, str]) -> str:
+    """A configured pattern, ready to join the others in one alternation; else a ConfigError."""
+
+    def bad(why: str) -> ConfigError:
+        source = where.get(pattern, "the configuration") if isinstance(pattern, str) else ""
+        return ConfigError(
+            f"the [labbook] redact pattern {pattern!r} in {source} {why}: fix or remove it "
+            "(nothing was sent)"
+        )
+
+    if not isinstance(pattern, str):
+        raise bad("is not a string")
+    try:
+        alone = re.compile(pattern)
+    except re.error as e:
+        raise bad(f"is not a regular expression ({e.msg} at position {e.pos})") from None
+    if alone.search("") is not None or any(m.end() == m.start() for m in alone.finditer(_PROBE)):
+        raise bad("can match an empty string, so it would mark every place of every text")
+    # Flags at the start, "(?i)key-...", apply to the whole alternation: scope them to this one.
+    flags = _GLOBAL_FLAGS.match(pattern)
+    if flags is None:
+        return pattern
+    rest = pattern[flags.end() :]
+    return f"(?{flags[1]}:{rest}{chr(10) if 'x' in flags[1] else ''})"
 
 
 def _redact(value: Any, pattern: re.Pattern[str]) -> Any:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import CorruptLine
+from workbench.errors import CorruptLine, LabBookUnwritable
 from workbench.labbook.chain import dumps, seal
 
 _TAIL_CHUNK = 1 << 16
@@ -154,6 +155,34 @@ def read(path: Path, *, recover: bool = True) -> Iterator[Line]:
             if not isinstance(record, dict):
                 raise CorruptLine(path, number, "not a JSON object")
             yield Line(path, number, record)
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder `path` and check that a file can be written in it.
+
+    Raises LabBookUnwritable (one line: where, why, what to do) when it cannot: a file is in
+    the way, a parent is a file, or the permissions forbid it.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".workbench-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise unwritable(path, e) from None
+
+
+def unwritable(path: Path, error: OSError) -> LabBookUnwritable:
+    """The one-line error for a lab notebook folder or file that cannot be written."""
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        why = "a file is in the way"
+    else:
+        why = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+    return LabBookUnwritable(
+        f"the lab notebook at {path} cannot be written: {why}{where}; choose another folder "
+        "with [labbook] path in workbench.toml or $WORKBENCH_LABBOOK, or make it writable"
+    )
 
 
 def _fsync(path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from workbench.errors import InvalidPrompt
+from workbench.errors import InvalidOption
 
 When = str | date | datetime
 
@@ -21,7 +21,7 @@ def moment(value: When) -> date | datetime:
     try:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidPrompt(
+        raise InvalidOption(
             f"{value!r} is not a date or time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
         ) from None
 
