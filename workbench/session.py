@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import types
 import weakref
@@ -142,10 +143,11 @@ class Session:
         return self._models.setdefault(loop, {})
 
     def warm(self, models: Sequence[str], on: BackgroundLoop | None = None) -> Future[None]:
-        """Import the SDKs and build the clients of `models` now, in the background.
+        """Import the SDKs of `models` (and load the local model) now, in the background.
 
-        Then the first answer waits for neither (names that do not resolve are left for
-        the call to report). `on` is the loop the calls will run on (default: the session's).
+        Then the first answer waits for neither: imports and loaded models are the
+        process's. The clients built to get there are closed again (a panel's runs make
+        their own). Names that do not resolve are left for the call to report.
         """
         specs = []
         for name in models:
@@ -155,8 +157,11 @@ class Session:
                 continue
 
         async def prepare() -> None:
-            pool = self.pool(asyncio.get_running_loop())
-            await Runner(self.config, models=pool).prepare(specs)
+            warmed: dict[str, Model] = {}
+            try:
+                await Runner(self.config, models=warmed).prepare(specs)
+            finally:
+                await close_models(warmed)
 
         return asyncio.run_coroutine_threadsafe(prepare(), (on or self._loop).loop)
 
@@ -279,16 +284,33 @@ def _shut_down(
 ) -> None:
     own = loop.running_loop
     for other, pool in list(models.items()):
-        if other is own or not other.is_running():
-            continue
-        try:  # a pool on another live loop (the panel's) is closed on that loop
-            done = asyncio.run_coroutine_threadsafe(close_models(pool), other)
-            done.result(timeout=5)
-        except Exception:
-            pass
+        if other is not own and pool:
+            _close_on(other, pool)  # a pool on another live loop (the panel's)
     if own is not None and own in models:
-        loop.run(close_models(models.pop(own)))
+        pool = models.pop(own)
+        if _running_on(own):  # collected on the loop's own thread: it cannot wait for itself
+            own.create_task(close_models(pool))
+            return
+        loop.run(close_models(pool))
     loop.close()
+
+
+def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, pool: dict[str, Model]) -> None:
+    """Close a pool's clients on the loop they belong to, from any thread."""
+    if loop.is_closed() or not loop.is_running():
+        return
+    if _running_on(loop):
+        loop.create_task(close_models(pool))
+        return
+    with contextlib.suppress(Exception):  # at shutdown, a client left open is the lesser evil
+        asyncio.run_coroutine_threadsafe(close_models(pool), loop).result(timeout=5)
 
 
 class _Recording(Forwarding):

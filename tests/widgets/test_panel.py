@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from typing import Any
 
@@ -240,16 +244,22 @@ def test_dollar_amounts_stay_text_not_latex(session: Session) -> None:
     assert "echo: costs $5 and $10" in column.answer.value
 
 
-def test_the_panel_prepares_its_models_clients_before_the_first_run(session: Session) -> None:
-    from workbench.widgets.live import live_loop
-
-    p = panel(MODELS, session=session)
-    p.warming.result(timeout=30)
-    pool = session.pool(live_loop().loop)
-    assert sorted(pool) == sorted(MODELS)
-    run(p, "hello")
-    assert sorted(session.pool(live_loop().loop)) == sorted(MODELS)  # the same, kept
-    assert all(c.stats.value for c in p.columns)
+def test_the_panel_imports_its_models_sdks_before_the_first_run(session: Session) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from workbench.config import Config
+        from workbench.session import Session
+        from workbench.widgets.panel import panel
+        config = Config.load({"providers": {"anthropic": {"base_url": "http://127.0.0.1:9"}}})
+        assert "anthropic" not in sys.modules
+        p = panel(["anthropic:claude-test"], session=Session(config, labbook=False))
+        p.warming.result(timeout=60)
+        assert "anthropic" in sys.modules, "the SDK was not imported ahead of the first run"
+        """
+    )
+    env = {**os.environ, "ANTHROPIC_API_KEY": "k"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
 
 
 def test_a_total_over_replies_of_unknown_cost_says_it_is_partial(

@@ -88,8 +88,7 @@ class LiveRun(Listener):
         self.error: BaseException | None = None
         self.started_at: float | None = None
         self.elapsed_s: float | None = None
-        # The session keeps the adapters (and their connections) on this loop between runs.
-        self._runner = Runner(session.config, models=session.pool(_LOOP.loop))
+        self._runner = Runner(session.config)
         self._future: Future[None] | None = None
         self._finished = threading.Event()
         self._lock = threading.Lock()
