@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from workbench.comparison import Comparison
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, RunTooLarge
 from workbench.models.base import Reply
 from workbench.render import reply_panel
 from workbench.run import Job, Listener
@@ -67,12 +67,32 @@ class LiveColumns(Listener):
             self.live.update(self.render())
 
 
-def run_compare(prompt: str, models: list[str] | None, *, live: bool, **options: Any) -> Comparison:
-    """Compare in the terminal: streamed into a live table on a tty, printed once otherwise."""
+def run_compare(
+    prompt: str,
+    models: list[str] | None,
+    *,
+    live: bool,
+    show: bool = True,
+    max_calls: int | None = None,
+    **options: Any,
+) -> Comparison:
+    """Compare in the terminal: streamed into a live table on a tty, printed once otherwise.
+
+    With `show=False` nothing is printed (the CLI's --json keeps stdout for JSON).
+    """
     wb = session()
-    _, labels, _ = wb.plan(prompt, models, system=options.get("system"))
-    console = Console()
+    names = models or wb.default_models()
+    # The bound, checked before any job is built: a million jobs would fill the memory.
+    # TODO(lead): once Session.plan takes max_calls, pass it to plan/compare instead.
+    limit = max_calls if max_calls is not None else wb.config.run.max_calls
+    calls = len(names) * options.get("samples", 1)
+    if calls > limit:
+        raise RunTooLarge(calls, limit)
+    _, labels, _ = wb.plan(prompt, names, system=options.get("system"))
     view = LiveColumns(labels)
+    if not show:
+        return wb.compare(prompt, labels, listener=view, **options)
+    console = Console()
     if live:
         with Live(view.render(), console=console, refresh_per_second=8) as display:
             view.live = display
