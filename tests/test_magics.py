@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from workbench.magics import interpolate
+from workbench.magics import cell_prompt, interpolate
 
 
 def execute(tmp_path: Path, *sources: str) -> list[Any]:
@@ -114,3 +114,41 @@ def test_loading_the_extension_registers_both_magics_lazily() -> None:
         assert "workbench" in shell.magics_manager.magics["line"]
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize(
+    ("cell", "prompt"),
+    [
+        ("Say {x}.\n", "Say X."),
+        ("Say {x}.\r\n\n", "Say X."),
+        ("Say {x}.  \n", "Say X.  "),  # like "$(cat file)": only line breaks are dropped
+        ("\nSay {x}.", "\nSay X."),
+    ],
+)
+def test_a_cell_is_read_by_the_rule_for_files_and_stdin(cell: str, prompt: str) -> None:
+    assert cell_prompt(cell, {"x": "X"}) == (prompt, [])
+
+
+def test_a_cell_and_the_cli_send_the_same_request(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.labbook.helpers import calls
+    from workbench.config import Config
+    from workbench.labbook import locate
+
+    text = "Say X.  "  # trailing spaces: the rule keeps them, in a cell and from stdin
+    workbench = str(Path(sys.executable).with_name("workbench"))
+    done = subprocess.run(
+        [workbench, "compare", "-", "-m", "local", "--max-tokens", "1"],
+        input=f"{text}\n".encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = execute(tmp_path, "%load_ext workbench", f"%%compare local -m 1\n{text}\n")
+    assert not [o for o in outputs[1] if o.output_type == "error"], text_of(outputs[1])
+    records = calls(locate(Config.load()))
+    assert [r["prompt"]["messages"][-1]["content"] for r in records] == [text, text]
+    assert records[0]["request_hash"] == records[1]["request_hash"]

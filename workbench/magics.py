@@ -3,9 +3,11 @@
     %%compare local terse -t 0 --max-tokens 64 --out cmp
     Explain {topic} in one sentence.
 
-The cell body is the prompt; `{name}` is replaced by that variable of the notebook (write
-`{{name}}` for the braces themselves). Answers stream into the cell's output, which ends as
-the side-by-side view; `--out` binds the Comparison to a variable. `%workbench log` shows
+The cell body is the prompt, its trailing line breaks dropped (the rule for text from files
+and stdin everywhere: the same text, the same request hash); `{name}` is replaced by that
+variable of the notebook (write `{{name}}` for the braces themselves). Answers stream into
+the cell's output, which ends as the side-by-side view; `--out` binds the Comparison to a
+variable. `%workbench log` shows
 the latest lab notebook entries as a DataFrame; `%workbench models` the models.
 """
 
@@ -97,6 +99,13 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]
     return _NAME.sub(replace, text), missing
 
 
+def cell_prompt(cell: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The prompt a `%%compare` cell holds, and the `{names}` the notebook does not define."""
+    from workbench.cli import file_text
+
+    return interpolate(file_text(cell), namespace)
+
+
 def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     """Run `%%compare`: stream into the cell's output, show the view, bind `--out`."""
     from IPython.display import display
@@ -106,7 +115,7 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     from workbench.widgets.static import panel_html
 
     args = compare_parser().parse_args(shlex.split(line))
-    prompt, missing = interpolate(cell.strip(), namespace)
+    prompt, missing = cell_prompt(cell, namespace)
     if missing:
         names = ", ".join("{" + m + "}" for m in missing)
         print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
