@@ -7,8 +7,8 @@ The cell body is the prompt, its trailing line breaks dropped (the rule for text
 and stdin everywhere: the same text, the same request hash); `{name}` is replaced by that
 variable of the notebook (write `{{name}}` for the braces themselves). Answers stream into
 the cell's output, which ends as the side-by-side view; `--out` binds the Comparison to a
-variable. `%workbench log` shows
-the latest lab notebook entries as a DataFrame; `%workbench models` the models.
+variable. `%workbench log` shows the latest lab notebook entries as a DataFrame;
+`%workbench models` the models.
 """
 
 from __future__ import annotations
