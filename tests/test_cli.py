@@ -63,6 +63,9 @@ def test_bad_parameters_and_empty_prompts_are_one_line_errors() -> None:
         (("compare", "hi", "-m", "local", "-n", "0"), "samples must be a whole number"),
         (("compare", "hi", "-m", "local", "-n", "-1"), "samples must be a whole number"),
         (("compare", "hi", "-m", "local", "-m", "local"), "a model is named twice"),
+        (("compare", "hi", "-m", "local", "-m", " local"), "a model is named twice"),
+        (("compare", "hi", "-m", "local", "--seed", "-1"), "--seed must be a whole number from 0"),
+        (("compare", "hi", "-m", "local", "--seed", str(2**32)), "--seed must be a whole number"),
     ]:
         result = invoke(*args)
         assert result.exit_code == 1, args
@@ -218,3 +221,10 @@ def test_a_lab_notebook_path_in_the_way_is_one_line(isolated: Path) -> None:
     assert "Traceback" not in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert str(isolated / "blocker") in done.stderr
+
+
+def test_a_model_name_with_spaces_around_it_is_that_model(isolated: Path) -> None:
+    reset_session()
+    result = invoke("compare", "hi", "-m", " local ", "--max-tokens", "1", "--seed", str(2**31 - 1))
+    assert result.exit_code == 0, result.output
+    assert [r["model"] for r in recorded_calls()] == ["local"]

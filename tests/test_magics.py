@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from workbench.magics import cell_prompt, interpolate
+from workbench.magics import cell_prompt, compare_parser, interpolate, log_parser, workbench_line
 
 
 def execute(tmp_path: Path, *sources: str) -> list[Any]:
@@ -152,3 +152,25 @@ def test_a_cell_and_the_cli_send_the_same_request(tmp_path: Path) -> None:
     records = calls(locate(Config.load()))
     assert [r["prompt"]["messages"][-1]["content"] for r in records] == [text, text]
     assert records[0]["request_hash"] == records[1]["request_hash"]
+
+
+@pytest.mark.parametrize(
+    ("parse", "message"),
+    [
+        (lambda: compare_parser().parse_args(["local", "--out", "1x"]), "'1x' is not a variable"),
+        (lambda: compare_parser().parse_args(["local", "-o", "my cmp"]), "is not a variable"),
+        (lambda: compare_parser().parse_args(["local", "-o", "class"]), "is not a variable"),
+        (lambda: log_parser().parse_args(["-n", "-5"]), "'-5' is not a whole number >= 0"),
+        (lambda: workbench_line('log --model "gpt'), "no closing quotation"),
+    ],
+)
+def test_odd_magic_options_are_usage_errors(parse: Any, message: str) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        parse()
+
+
+def test_a_cell_line_with_unclosed_quotes_is_a_usage_error(tmp_path: Path) -> None:
+    outputs = execute(tmp_path, "%load_ext workbench", '%%compare local -s "Be brief\nhi')
+    assert "UsageError" in text_of(outputs[1]) and "no closing quotation" in text_of(outputs[1])

@@ -16,6 +16,10 @@ from workbench.errors import InvalidOption, InvalidPrompt, WorkbenchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+MAX_SEED = 2**31 - 1
+"""The largest seed every provider uses as given (Gemini's is 32-bit signed; the local
+model's 32-bit unsigned, where -1 means "random" and larger seeds wrap)."""
+
 
 def friendly(command: F) -> F:
     """Turn a WorkbenchError, or an OSError on a file, into one line and exit status 1."""
@@ -149,8 +153,13 @@ def compare(
     _at_least_1(samples, "-n/--samples")
     if max_calls is not None:
         _at_least_1(max_calls, "--max-calls")
-    for model in models:
-        _utf8(model, "a model name")
+    # " local" from a sloppy script names the model "local", as the Python API reads it
+    models = tuple(_utf8(model, "a model name").strip() for model in models)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidOption(
+            f"--seed must be a whole number from 0 to {MAX_SEED} (a seed every provider "
+            f"takes as it is), not {seed}"
+        )
     if system is not None:
         _utf8(system, "the system prompt")
     prompt = read_stdin_prompt() if prompt == "-" else _utf8(prompt, "the prompt")
