@@ -136,6 +136,15 @@ def load_with(isolated: Path, text: str) -> Config:
             r"\[providers.x\] timeout_s = 0: must be a number of seconds above 0",
         ),
         ("[providers.x]\nbase_url = 8\n", r"\[providers.x\] base_url = 8: must be"),
+        (
+            '[providers.x]\nbase_url = "localhost:8000/v1"\n',
+            r"base_url = 'localhost:8000/v1': must be a URL starting with http:// or https://",
+        ),
+        (
+            '[providers.x]\napi_key_env = "sk-proj-abc"\n',
+            r"api_key_env = \(value not shown\): must be the name of the environment variable that "
+            r"holds the key \(not the key itself\)",
+        ),
         ("[aliases]\nx = 5\n", r"\[aliases\] x = 5: must be 'provider:model'"),
         ("[aliases.x]\nmodel = 5\n", r"\[aliases.x\] model = 5: must be 'provider:model'"),
         (

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -131,6 +132,9 @@ Rule = tuple[Callable[[Any], bool], str]
 """A test a value must pass, and what is allowed, as the error message says it."""
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -171,8 +175,15 @@ _RULES: dict[str, dict[str, Rule]] = {
     "budget": {"session_usd": USD, "run_usd": USD},
     "provider": {
         "type": (_text, 'a provider type as a string, e.g. "compat"'),
-        "base_url": (_text, 'a URL as a string, e.g. "http://127.0.0.1:8000/v1"'),
-        "api_key_env": (_text, 'the name of an environment variable, e.g. "MY_API_KEY"'),
+        "base_url": (
+            lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
+            'a URL starting with http:// or https://, e.g. "http://127.0.0.1:8000/v1"',
+        ),
+        "api_key_env": (
+            lambda v: isinstance(v, str) and _ENV_NAME.fullmatch(v) is not None,
+            "the name of the environment variable that holds the key (not the key itself), "
+            'e.g. "MY_API_KEY"',
+        ),
         "concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
         "timeout_s": SECONDS_ABOVE_0,
         "options": (lambda v: isinstance(v, Mapping), "a table, e.g. { n_ctx = 4096 }"),
@@ -226,7 +237,9 @@ def _check_keys(
             )
         test, meaning = allowed[key]
         if not test(value):
-            raise ConfigError(f"{where}: {section} {key} = {_show(value)}: must be {meaning}")
+            # a key pasted where its variable's name belongs must not be echoed back
+            shown = "(value not shown)" if key == "api_key_env" else _show(value)
+            raise ConfigError(f"{where}: {section} {key} = {shown}: must be {meaning}")
 
 
 def _check_provider(name: str, body: Any, where: str) -> None:
