@@ -296,3 +296,14 @@ def test_the_rules_cover_every_setting() -> None:
 
     assert set(rules("run")) == {f.name for f in fields(RunSettings)}
     assert set(rules("labbook")) == {f.name for f in fields(LabBookSettings)}
+
+
+def test_every_toml_example_in_the_readme_loads(isolated: Path) -> None:
+    import re
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        config = load_with(isolated, block)
+        assert isolated / "workbench.toml" in config.sources
