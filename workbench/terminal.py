@@ -65,18 +65,19 @@ class LiveColumns(Listener):
 
     def render(self, tail: int | None = None) -> RenderableType:
         """The table of columns as it stands; `tail` cuts texts still streaming to their end."""
-        with self._lock:
-            jobs = [(job, list(pieces)) for job, pieces in self.pieces.items()]
-            done, status = dict(self.done), dict(self.status)
+        rows: list[tuple[Job, Reply | None, str | None]] = []
+        with self._lock:  # only the tails are read here: no copy of whole texts per draw
+            for job, pieces in self.pieces.items():
+                done = self.done.get(job)
+                rows.append((job, done, None if done else _tail(pieces, tail) or self.status[job]))
         table = Table.grid(expand=True, padding=(0, 1))
         for _ in self.labels:
             table.add_column(ratio=1)
         cells: list[list[RenderableType]] = [[] for _ in self.labels]
-        for job, pieces in jobs:
+        for job, done, so_far in rows:
             column = self.labels.index(job.spec.label)
-            reply = done.get(job) or Reply(job.spec.label, job.spec.full_name)
-            shown = None if job in done else (_tail(pieces, tail) or status[job])
-            cells[column].append(reply_panel(reply, shown))
+            reply = done or Reply(job.spec.label, job.spec.full_name)
+            cells[column].append(reply_panel(reply, so_far))
         table.add_row(*(Group(*c) for c in cells))
         return table
 
