@@ -228,3 +228,15 @@ def test_a_model_name_with_spaces_around_it_is_that_model(isolated: Path) -> Non
     result = invoke("compare", "hi", "-m", " local ", "--max-tokens", "1", "--seed", str(2**31 - 1))
     assert result.exit_code == 0, result.output
     assert [r["model"] for r in recorded_calls()] == ["local"]
+
+
+def test_no_stream_asks_for_whole_answers(wire: dict[str, Any]) -> None:
+    reset_session(Session(wire_config(wire)))  # type: ignore[arg-type]
+    try:
+        for flag in ((), ("--no-stream",)):
+            result = invoke("compare", "hello", "-m", "openai:gpt-test", *flag)
+            assert result.exit_code == 0 and "echo: hello" in result.output, result.output
+    finally:
+        reset_session()
+    asked = [bool(r.body.get("stream")) for r in wire["openai"].requests]
+    assert asked == [True, False]
