@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from workbench.magics import interpolate
+from workbench.magics import cell_prompt, compare_parser, interpolate, log_parser, workbench_line
 
 
 def execute(tmp_path: Path, *sources: str) -> list[Any]:
@@ -114,3 +114,63 @@ def test_loading_the_extension_registers_both_magics_lazily() -> None:
         assert "workbench" in shell.magics_manager.magics["line"]
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize(
+    ("cell", "prompt"),
+    [
+        ("Say {x}.\n", "Say X."),
+        ("Say {x}.\r\n\n", "Say X."),
+        ("Say {x}.  \n", "Say X.  "),  # like "$(cat file)": only line breaks are dropped
+        ("\nSay {x}.", "\nSay X."),
+    ],
+)
+def test_a_cell_is_read_by_the_rule_for_files_and_stdin(cell: str, prompt: str) -> None:
+    assert cell_prompt(cell, {"x": "X"}) == (prompt, [])
+
+
+def test_a_cell_and_the_cli_send_the_same_request(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.labbook.helpers import calls
+    from workbench.config import Config
+    from workbench.labbook import locate
+
+    text = "Say X.  "  # trailing spaces: the rule keeps them, in a cell and from stdin
+    workbench = str(Path(sys.executable).with_name("workbench"))
+    done = subprocess.run(
+        [workbench, "compare", "-", "-m", "local", "--max-tokens", "1"],
+        input=f"{text}\n".encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = execute(tmp_path, "%load_ext workbench", f"%%compare local -m 1\n{text}\n")
+    assert not [o for o in outputs[1] if o.output_type == "error"], text_of(outputs[1])
+    records = calls(locate(Config.load()))
+    assert [r["prompt"]["messages"][-1]["content"] for r in records] == [text, text]
+    assert records[0]["request_hash"] == records[1]["request_hash"]
+
+
+@pytest.mark.parametrize(
+    ("parse", "message"),
+    [
+        (lambda: compare_parser().parse_args(["local", "--out", "1x"]), "'1x' is not a variable"),
+        (lambda: compare_parser().parse_args(["local", "-o", "my cmp"]), "is not a variable"),
+        (lambda: compare_parser().parse_args(["local", "-o", "class"]), "is not a variable"),
+        (lambda: log_parser().parse_args(["-n", "-5"]), "'-5' is not a whole number >= 0"),
+        (lambda: workbench_line('log --model "gpt'), "no closing quotation"),
+    ],
+)
+def test_odd_magic_options_are_usage_errors(parse: Any, message: str) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        parse()
+
+
+def test_a_cell_line_with_unclosed_quotes_is_a_usage_error(tmp_path: Path) -> None:
+    outputs = execute(tmp_path, "%load_ext workbench", '%%compare local -s "Be brief\nhi')
+    assert "UsageError" in text_of(outputs[1]) and "no closing quotation" in text_of(outputs[1])

@@ -93,3 +93,23 @@ def test_a_budget_must_be_a_number_of_usd_at_least_zero(session: Any, cap: Any) 
 def test_samples_must_be_a_whole_number(session: Any, samples: Any) -> None:
     with pytest.raises(InvalidOption, match="samples"):
         session.compare("hi", ["openai:gpt-test"], samples=samples)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 2**40])
+def test_a_seed_out_of_every_providers_range_is_refused(session: Any, seed: int) -> None:
+    with pytest.raises(InvalidPrompt, match="seed must be a whole number from 0"):
+        session.compare("hi", ["openai:gpt-test"], seed=seed)
+
+
+def test_model_names_are_labels_as_resolved(session: Any) -> None:
+    comparison = session.compare("hi", [" openai:gpt-test "])
+    assert comparison.models == ("openai:gpt-test",)
+    assert comparison["openai:gpt-test"].ok
+
+
+@pytest.mark.local_model
+def test_a_prompt_too_long_for_the_local_model_is_a_bad_request() -> None:
+    with Session(labbook=False) as local:
+        reply = local.compare("word " * 5000, ["local"], max_tokens=4)["local"]
+    assert reply.error is not None and reply.error.type == "BadRequest"
+    assert "context window" in reply.error.message

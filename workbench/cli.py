@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from workbench.errors import WorkbenchError
+from workbench.errors import InvalidOption, InvalidPrompt, WorkbenchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+MAX_SEED = 2**31 - 1
+"""The largest seed every provider uses as given (Gemini's is 32-bit signed; the local
+model's 32-bit unsigned, where -1 means "random" and larger seeds wrap)."""
+
 
 def friendly(command: F) -> F:
-    """Turn a WorkbenchError into a one-line message and exit status 1, with no traceback."""
+    """Turn a WorkbenchError, or an OSError on a file, into one line and exit status 1."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -24,8 +30,74 @@ def friendly(command: F) -> F:
             return command(*args, **kwargs)
         except WorkbenchError as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:
+            if e.filename is None:  # not about a file: a bug, or the terminal went away
+                raise
+            raise click.ClickException(file_problem(e)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def file_problem(error: OSError) -> str:
+    """One line for an OSError on a path: which path, what went wrong, what to do."""
+    path = Path(str(error.filename))
+    what = error.strerror or type(error).__name__
+    line = f"cannot use {path}: {what}"
+    if _in_lab_notebook(path):
+        line += (
+            "; the lab notebook's folder must be a writable folder: free the path or choose "
+            "another with [labbook] path in workbench.toml or $WORKBENCH_LABBOOK"
+        )
+    return line
+
+
+def _in_lab_notebook(path: Path) -> bool:
+    from workbench.config import Config
+    from workbench.labbook import locate
+
+    try:
+        root = locate(Config.load())
+    except WorkbenchError:
+        return False
+    path = path.absolute()
+    return path == root or root in path.parents or path in root.parents
+
+
+def file_text(raw: str) -> str:
+    """A prompt read from a file, stdin or a notebook cell: trailing line breaks removed.
+
+    The shell's `$(cat file)` rule, applied everywhere text comes from a file, so
+    `workbench compare "$(cat p.txt)"`, `workbench compare - < p.txt` and a `%%compare`
+    cell holding the same text send the same request (and get the same request hash).
+    """
+    return raw.rstrip("\r\n")
+
+
+def read_stdin_prompt() -> str:
+    """The prompt piped to stdin, as UTF-8 text (a leading byte order mark dropped)."""
+    data = sys.stdin.buffer.read()
+    try:
+        return file_text(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise InvalidPrompt(
+            f"the prompt must be UTF-8 text: byte {e.start} of stdin is not "
+            "(convert it, e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def _utf8(value: str, what: str) -> str:
+    """`value` unchanged, or an error: text the shell passed that is not UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPrompt(f"{what} must be UTF-8 text: {value!r} is not") from None
+    return value
+
+
+def _at_least_1(value: int, option: str) -> int:
+    if value < 1:
+        raise InvalidOption(f"{option} must be a whole number of at least 1, not {value}")
+    return value
 
 
 @click.group()
@@ -42,8 +114,13 @@ def main() -> None:
 @click.option("--max-tokens", type=int, help="Most tokens each answer may have.")
 @click.option("--seed", type=int, help="Seed, for providers that take one.")
 @click.option("-n", "--samples", type=int, default=1, show_default=True, help="Answers per model.")
-@click.option("--budget", type=float, help="Cap in USD for this command.")
-@click.option("--json", "as_json", is_flag=True, help="Print the replies as JSON lines.")
+@click.option("--budget", type=float, help="Cap in USD for this command (a number >= 0).")
+@click.option(
+    "--max-calls",
+    type=int,
+    help="Allow this many calls (models x samples); default [run] max_calls, 5000.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the replies, as JSON lines.")
 @click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming.")
 @friendly
 def compare(
@@ -55,18 +132,37 @@ def compare(
     seed: int | None,
     samples: int,
     budget: float | None,
+    max_calls: int | None,
     as_json: bool,
     no_stream: bool,
 ) -> None:
     """Send PROMPT to every model at once and show the answers side by side.
 
     With no -m, uses gpt, claude and gemini where their keys are set, or else
-    variants of the embedded local model. Use "-" as PROMPT to read it from stdin.
+    variants of the embedded local model. Use "-" as PROMPT to read it from stdin
+    (UTF-8; trailing line breaks are dropped, as "$(cat file)" drops them).
+    With --json, stdout holds one JSON object per reply and nothing else.
     """
     from workbench.terminal import run_compare
 
-    if prompt == "-":
-        prompt = sys.stdin.read()
+    # Every option is checked before stdin is read and before anything is sent.
+    if budget is not None and not (math.isfinite(budget) and budget >= 0):
+        raise InvalidOption(
+            f"--budget must be a number of USD >= 0, not {budget}: leave it out for no cap"
+        )
+    _at_least_1(samples, "-n/--samples")
+    if max_calls is not None:
+        _at_least_1(max_calls, "--max-calls")
+    # " local" from a sloppy script names the model "local", as the Python API reads it
+    models = tuple(_utf8(model, "a model name").strip() for model in models)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidOption(
+            f"--seed must be a whole number from 0 to {MAX_SEED} (a seed every provider "
+            f"takes as it is), not {seed}"
+        )
+    if system is not None:
+        _utf8(system, "the system prompt")
+    prompt = read_stdin_prompt() if prompt == "-" else _utf8(prompt, "the prompt")
     params = {
         k: v
         for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items()
@@ -78,7 +174,10 @@ def compare(
         system=system,
         samples=samples,
         budget_usd=budget,
+        max_calls=max_calls,
+        stream=not no_stream,
         live=not (as_json or no_stream) and sys.stdout.isatty(),
+        show=not as_json,
         **params,
     )
     if as_json:
@@ -95,13 +194,15 @@ def compare(
     failed = comparison.errors
     if failed:
         names = ", ".join(sorted({r.model for r in failed}))
+        where = "the error field of the JSON lines" if as_json else "above"
         click.echo(
-            f"{len(failed)} of {len(comparison)} calls failed ({names}); see above", err=True
+            f"{len(failed)} of {len(comparison)} calls failed ({names}); see {where}", err=True
         )
         sys.exit(1)
 
 
 @main.command()
+@friendly
 def quickstart() -> None:
     """Compare variants of the embedded local model: no key, no network needed."""
     ctx = click.get_current_context()
@@ -115,6 +216,7 @@ def quickstart() -> None:
         seed=None,
         samples=1,
         budget=None,
+        max_calls=None,
         as_json=False,
         no_stream=False,
     )

@@ -3,15 +3,18 @@
     %%compare local terse -t 0 --max-tokens 64 --out cmp
     Explain {topic} in one sentence.
 
-The cell body is the prompt; `{name}` is replaced by that variable of the notebook (write
-`{{name}}` for the braces themselves). Answers stream into the cell's output, which ends as
-the side-by-side view; `--out` binds the Comparison to a variable. `%workbench log` shows
-the latest lab notebook entries as a DataFrame; `%workbench models` the models.
+The cell body is the prompt, its trailing line breaks dropped (the rule for text from files
+and stdin everywhere: the same text, the same request hash); `{name}` is replaced by that
+variable of the notebook (write `{{name}}` for the braces themselves). Answers stream into
+the cell's output, which ends as the side-by-side view; `--out` binds the Comparison to a
+variable. `%workbench log` shows the latest lab notebook entries as a DataFrame;
+`%workbench models` the models.
 """
 
 from __future__ import annotations
 
 import argparse
+import keyword
 import re
 import shlex
 import sys
@@ -59,6 +62,34 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message or self.format_usage())
 
 
+def _split(line: str, prog: str) -> list[str]:
+    """The words of a magic's line, as a shell splits them; bad quoting is a UsageError."""
+    try:
+        return shlex.split(line)
+    except ValueError as e:  # "No closing quotation"
+        from IPython.core.error import UsageError
+
+        raise UsageError(f"{prog}: {str(e).lower()} in {line!r}") from None
+
+
+def _variable(name: str) -> str:
+    """A name `--out` can bind: a Python identifier that is not a keyword."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a variable name")
+    return name
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
 def compare_parser() -> argparse.ArgumentParser:
     """The options of `%%compare`."""
     p = _Parser(prog="%%compare", description="Send the cell to several models side by side.")
@@ -67,14 +98,14 @@ def compare_parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--temperature", type=float)
     p.add_argument("-m", "--max-tokens", type=int, dest="max_tokens")
     p.add_argument("-n", "--samples", type=int, default=1, help="answers per model")
-    p.add_argument("-o", "--out", help="bind the Comparison to this variable")
+    p.add_argument("-o", "--out", type=_variable, help="bind the Comparison to this variable")
     return p
 
 
 def log_parser() -> argparse.ArgumentParser:
     """The options of `%workbench log`."""
     p = _Parser(prog="%workbench log", description="The latest lab notebook entries.")
-    p.add_argument("-n", "--last", type=int, default=20, help="how many entries (default 20)")
+    p.add_argument("-n", "--last", type=_count, default=20, help="how many entries (default 20)")
     p.add_argument("-k", "--kind", action="append", help="call, decision, note, ...")
     p.add_argument("--model", action="append")
     p.add_argument("--since", help="a date or ISO time")
@@ -97,6 +128,13 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]
     return _NAME.sub(replace, text), missing
 
 
+def cell_prompt(cell: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The prompt a `%%compare` cell holds, and the `{names}` the notebook does not define."""
+    from workbench.cli import file_text
+
+    return interpolate(file_text(cell), namespace)
+
+
 def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     """Run `%%compare`: stream into the cell's output, show the view, bind `--out`."""
     from IPython.display import display
@@ -105,8 +143,8 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     from workbench.widgets.live import LiveRun
     from workbench.widgets.static import panel_html
 
-    args = compare_parser().parse_args(shlex.split(line))
-    prompt, missing = interpolate(cell.strip(), namespace)
+    args = compare_parser().parse_args(_split(line, "%%compare"))
+    prompt, missing = cell_prompt(cell, namespace)
     if missing:
         names = ", ".join("{" + m + "}" for m in missing)
         print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
@@ -154,7 +192,7 @@ def workbench_line(line: str) -> Any:
     """Run `%workbench log|models`."""
     from IPython.core.error import UsageError
 
-    words = shlex.split(line)
+    words = _split(line, "%workbench")
     if not words or words[0] not in ("log", "models"):
         raise UsageError("use %workbench log [-n 20] [-k call] [--model M] or %workbench models")
     if words[0] == "models":
@@ -172,7 +210,7 @@ def recent_log(argv: list[str]) -> pd.DataFrame:
     filters = {k: v for k, v in vars(args).items() if k != "last" and v is not None}
     frame = log.to_frame(**filters)
     frame = frame[[c for c in LOG_COLUMNS if c in frame.columns]]
-    return frame.tail(max(0, args.last)).reset_index(drop=True)
+    return frame.tail(args.last).reset_index(drop=True)
 
 
 def load_ipython_extension(ipython: Any) -> None:

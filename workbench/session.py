@@ -119,7 +119,7 @@ class Session:
                 f"models must be a model name or a list of names, not {models!r}: "
                 "e.g. models=['local', 'gpt']"
             )
-        names = list(models)
+        names = [m.strip() for m in models]  # labels are the names as resolved: stripped
         if not names:
             raise InvalidOption(
                 "models=[] names no model: pass models=['local', 'gpt', ...], "

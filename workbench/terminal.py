@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -15,70 +16,118 @@ from workbench.render import reply_panel
 from workbench.run import Job, Listener
 from workbench.session import session
 
+TAIL_CHARS = 3000
+"""While answers stream in, each column shows at most this much of its end."""
+
 
 class LiveColumns(Listener):
-    """Keeps each job's text so far and redraws one column per model."""
+    """Keeps each job's text so far and draws one column per model.
+
+    Pieces are kept in a list (joining on every piece would copy the text so far each
+    time: quadratic in the answer's length), and the table is drawn only when the `Live`
+    display refreshes (a few times a second), showing the tail of each text, so streaming
+    costs the same per piece however long the answer grows.
+    """
 
     def __init__(self, labels: list[str]) -> None:
         self.labels = labels
-        self.so_far: dict[Job, str] = {}
+        self.pieces: dict[Job, list[str]] = {}
         self.done: dict[Job, Reply] = {}
         self.status: dict[Job, str] = {}
-        self.live: Live | None = None
+        self._lock = threading.Lock()  # Live draws from its own thread
 
     def started(self, job: Job) -> None:
         """Show the job as waiting."""
-        self.so_far[job] = ""
-        self.status[job] = "waiting…"
-        self._refresh()
+        with self._lock:
+            self.pieces[job] = []
+            self.status[job] = "waiting…"
 
     def text(self, job: Job, piece: str) -> None:
         """Add a piece to the job's column."""
-        self.so_far[job] = self.so_far.get(job, "") + piece
-        self._refresh()
+        with self._lock:
+            self.pieces.setdefault(job, []).append(piece)
 
     def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
         """Clear the job's text and say why it waits."""
-        self.so_far[job] = ""
-        self.status[job] = f"{type(error).__name__}; retrying in {wait_s:.1f} s"
-        self._refresh()
+        with self._lock:
+            self.pieces[job] = []
+            self.status[job] = f"{type(error).__name__}; retrying in {wait_s:.1f} s"
 
     def finished(self, job: Job, reply: Reply) -> None:
         """Show the final reply."""
-        self.done[job] = reply
-        self._refresh()
+        with self._lock:
+            self.done[job] = reply
 
-    def render(self) -> RenderableType:
-        """The table of columns as it stands."""
+    def so_far(self, job: Job) -> str:
+        """The job's text as it has streamed in."""
+        with self._lock:
+            return "".join(self.pieces.get(job, ()))
+
+    def render(self, tail: int | None = None) -> RenderableType:
+        """The table of columns as it stands; `tail` cuts texts still streaming to their end."""
+        rows: list[tuple[Job, Reply | None, str | None]] = []
+        with self._lock:  # only the tails are read here: no copy of whole texts per draw
+            for job, pieces in self.pieces.items():
+                done = self.done.get(job)
+                rows.append((job, done, None if done else _tail(pieces, tail) or self.status[job]))
         table = Table.grid(expand=True, padding=(0, 1))
         for _ in self.labels:
             table.add_column(ratio=1)
         cells: list[list[RenderableType]] = [[] for _ in self.labels]
-        for job in self.so_far:
+        for job, done, so_far in rows:
             column = self.labels.index(job.spec.label)
-            reply = self.done.get(job) or Reply(job.spec.label, job.spec.full_name)
-            shown = None if job in self.done else (self.so_far[job] or self.status[job])
-            cells[column].append(reply_panel(reply, shown))
+            reply = done or Reply(job.spec.label, job.spec.full_name)
+            cells[column].append(reply_panel(reply, so_far))
         table.add_row(*(Group(*c) for c in cells))
         return table
 
-    def _refresh(self) -> None:
-        if self.live is not None:
-            self.live.update(self.render())
+    def __rich__(self) -> RenderableType:
+        """What `Live` draws at each refresh."""
+        return self.render(tail=TAIL_CHARS)
 
 
-def run_compare(prompt: str, models: list[str] | None, *, live: bool, **options: Any) -> Comparison:
-    """Compare in the terminal: streamed into a live table on a tty, printed once otherwise."""
+def _tail(pieces: list[str], limit: int | None) -> str:
+    """The pieces joined, or only their last `limit` characters (from the end: no full join)."""
+    if limit is None:
+        return "".join(pieces)
+    kept: list[str] = []
+    size = 0
+    for piece in reversed(pieces):
+        if size >= limit:
+            return "…" + "".join(reversed(kept))[-limit:]
+        kept.append(piece)
+        size += len(piece)
+    return "".join(reversed(kept))
+
+
+def run_compare(
+    prompt: str,
+    models: list[str] | None,
+    *,
+    live: bool,
+    show: bool = True,
+    max_calls: int | None = None,
+    **options: Any,
+) -> Comparison:
+    """Compare in the terminal: streamed into a live table on a tty, printed once otherwise.
+
+    With `show=False` nothing is printed (the CLI's --json keeps stdout for JSON).
+    """
     wb = session()
-    _, labels, _ = wb.plan(prompt, models, system=options.get("system"))
-    console = Console()
+    names = models or wb.default_models()
+    options["max_calls"] = max_calls  # checked by plan before any job is built
+    samples = options.get("samples", 1)
+    _, labels, _ = wb.plan(
+        prompt, names, system=options.get("system"), samples=samples, max_calls=max_calls
+    )
     view = LiveColumns(labels)
+    if not show:
+        return wb.compare(prompt, labels, listener=view, **options)
+    console = Console()
     if live:
-        with Live(view.render(), console=console, refresh_per_second=8) as display:
-            view.live = display
+        with Live(view, console=console, refresh_per_second=8) as display:
             comparison = wb.compare(prompt, labels, listener=view, **options)
-            view.live = None
-            display.update(view.render())
+            display.update(view.render())  # the whole answers, once
     else:
         comparison = wb.compare(prompt, labels, listener=view, **options)
         console.print(view.render())

@@ -14,6 +14,8 @@ from workbench import errors
 from workbench.errors import InvalidPrompt, ProviderError, WorkbenchError
 
 Role = Literal["system", "user", "assistant"]
+SEED_MAX = 2**31 - 1
+"""The largest seed every provider takes as it is (Gemini's is a 32-bit signed integer)."""
 TextSink = Callable[[str], None]
 """Receives each piece of an answer's text as it arrives."""
 
@@ -47,8 +49,11 @@ class Params:
         if p is not None and (not isinstance(p, int | float) or not 0 < p <= 1):
             raise InvalidPrompt(f"top_p must be a number above 0 and at most 1, not {p!r}")
         s = self.seed
-        if s is not None and (isinstance(s, bool) or not isinstance(s, int)):
-            raise InvalidPrompt(f"seed must be a whole number, not {s!r}")
+        if s is not None and (
+            isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX
+        ):
+            # -1 means "random" to llama.cpp, and larger seeds wrap around on some providers.
+            raise InvalidPrompt(f"seed must be a whole number from 0 to {SEED_MAX}, not {s!r}")
         if isinstance(self.stop, str) or not all(isinstance(x, str) and x for x in self.stop):
             raise InvalidPrompt(f"stop must be a list of non-empty strings, not {self.stop!r}")
 

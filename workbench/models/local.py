@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib.util
+import itertools
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError, MalformedResponse, MissingDependency
+from workbench.errors import BadRequest, ConfigError, MalformedResponse, MissingDependency
 from workbench.models import classify
 from workbench.models._common import normalize_finish_reason
 from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
@@ -138,7 +139,12 @@ class LocalModel(Model):
         with _run_lock:  # one llama context cannot run two generations at once
             waited = time.perf_counter() - asked
             llama.set_seed(request["seed"])
-            for chunk in llama.create_chat_completion(**request, stream=True):
+            chunks = llama.create_chat_completion(**request, stream=True)
+            try:
+                first = next(chunks, None)  # a prompt too long for the context fails here
+            except ValueError as e:
+                raise BadRequest(f"{self.name} cannot take this prompt: {e}") from None
+            for chunk in itertools.chain([first] if first else [], chunks):
                 choice = chunk["choices"][0]
                 piece = choice.get("delta", {}).get("content") or ""
                 if piece:

@@ -46,14 +46,25 @@ class ColumnState:
     texts: list[str] = field(init=False)
     statuses: list[str] = field(init=False)
     replies: list[Reply | None] = field(init=False)
+    pieces: list[list[str]] = field(init=False, repr=False)
+    """Pieces streamed since the last `settle` (`texts[i] += piece` copied the text each time)."""
 
     def __post_init__(self) -> None:
         self.texts = [""] * self.samples
         self.statuses = ["waiting…"] * self.samples
         self.replies = [None] * self.samples
+        self.pieces = [[] for _ in range(self.samples)]
+
+    def settle(self) -> None:
+        """Add the pieces streamed since the last call to `texts`: once a redraw, not a piece."""
+        for i, pieces in enumerate(self.pieces):
+            if pieces:
+                self.texts[i] += "".join(pieces)
+                pieces.clear()
 
     def copy(self) -> ColumnState:
         """A copy whose lists later updates do not change."""
+        self.settle()
         state = ColumnState(self.label, self.resolved, self.samples)
         state.texts, state.statuses = list(self.texts), list(self.statuses)
         state.replies = list(self.replies)
@@ -155,7 +166,7 @@ class LiveRun(Listener):
         """Add a streamed piece to the model's column."""
         column = self.columns[job.spec.label]
         with self._lock:
-            column.texts[job.sample] += piece
+            column.pieces[job.sample].append(piece)
             column.statuses[job.sample] = ""
         self._touch(job.spec.label)
 
@@ -163,6 +174,7 @@ class LiveRun(Listener):
         """Drop the void text and say why the column waits."""
         with self._lock:
             self.columns[job.spec.label].texts[job.sample] = ""
+            self.columns[job.spec.label].pieces[job.sample].clear()
         self._update(job, status=f"{type(error).__name__}; retrying in {wait_s:.1f} s")
 
     def finished(self, job: Job, reply: Reply) -> None:
@@ -191,6 +203,8 @@ class LiveRun(Listener):
     def _flush(self) -> None:
         with self._lock:
             changed, self._dirty, self._scheduled = self._dirty, set(), False
+            for label in changed:
+                self.columns[label].settle()
         if changed and self.on_change is not None:
             self.on_change(changed)
 
