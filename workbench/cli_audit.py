@@ -55,11 +55,11 @@ def _report(run: AuditRun) -> None:
     "-p", "--param", "params", nargs=2, multiple=True, metavar="KEY VALUE",
     help="A parameter for the notebook template (repeatable).",
 )  # fmt: skip
-@click.option(
-    "--sample", type=click.IntRange(min=1), help="Run on this many items picked at random."
-)
+# Plain numbers: the API checks them (nan, inf and -1 included) and says what is wrong in
+# one line, like every other error; click's range types print a usage block.
+@click.option("--sample", type=int, help="Run on this many items picked at random.")
 @click.option("--shard", help="Run one slice K/N of the items (several machines share a sweep).")
-@click.option("--budget", type=click.FloatRange(min=0), help="Cap in USD for this run.")
+@click.option("--budget", type=float, help="Cap in USD for this run (0 or more).")
 @click.option(
     "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your own papermill template (it must call workbench.audit.execute(run_dir)).",
@@ -95,9 +95,7 @@ def run_command(
 @audit.command()
 @click.argument("run")
 @click.option(
-    "--budget",
-    type=click.FloatRange(min=0),
-    help="A new cap in USD for the whole run (what it spent so far counts).",
+    "--budget", type=float, help="A new cap in USD for the whole run (what it spent so far counts)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly

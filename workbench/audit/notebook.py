@@ -4,23 +4,30 @@ The kernel does the calls (see `runner`); this side shows a progress bar fed fro
 `results.jsonl`, turns Ctrl-C into a stop request (items in flight finish and are saved; a
 second Ctrl-C abandons them), reads the results back from the folder's files, and records
 an `audit` record with a commit of the run's files.
+
+Papermill writes the executed notebook as it goes, outside the lab notebook (a commit
+during the run must not take it unredacted); once it ends, the notebook is copied into the
+run folder redacted, cell sources, outputs and parameters alike (see `secrets`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.audit import report
+from workbench.audit import report, secrets
 from workbench.audit.result import AuditRun
 from workbench.audit.store import NOTEBOOK, RESULTS, RunFolder, one_off_book
 from workbench.config import Config
 from workbench.errors import AuditError
+from workbench.notices import notice
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "templates" / "audit.ipynb"
 
@@ -45,7 +52,9 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     """Execute a prepared run folder (papermill, or in this process), watched; read it back."""
     manifest = folder.manifest()
     template = Path(manifest.get("template") or default_template())
-    out = folder.path / NOTEBOOK
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-audit-"))
+    out = scratch / NOTEBOOK
+    # the manifest's params were redacted when the run was made: the kernel gets those
     parameters = {**manifest.get("params", {}), "run_dir": str(folder.path)}
     failure: list[BaseException] = []
     done = threading.Event()  # not Thread.join: Ctrl-C during a join can mark it finished
@@ -95,6 +104,8 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     finally:
         bar.close()
         folder.clear_stop()
+        _keep_notebook(out, folder)
+        shutil.rmtree(scratch, ignore_errors=True)
     run = AuditRun(folder)
     _record(run, config)
     if failure:
@@ -102,11 +113,21 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
         if hasattr(error, "ename"):
             raise AuditError(
                 f"the audit notebook failed in cell {getattr(error, 'cell_index', '?')}: "
-                f"{error.ename}: {getattr(error, 'evalue', '')}; see {out}",
+                f"{error.ename}: {getattr(error, 'evalue', '')}; see {folder.path / NOTEBOOK}",
                 run=folder.name,
             ) from None
         raise error
     return run
+
+
+def _keep_notebook(out: Path, folder: RunFolder) -> None:
+    """Copy the executed notebook into the run folder, redacted (a half-written one is left)."""
+    if not out.exists():
+        return
+    try:
+        secrets.notebook(out, folder.path / NOTEBOOK, folder.redactor())
+    except (OSError, ValueError) as e:  # a second Ctrl-C may stop papermill mid-write
+        notice(f"the executed notebook of {folder.name} was not kept: {e}")
 
 
 def _wait(done: threading.Event, bar: _Progress) -> None:

@@ -46,6 +46,13 @@ def session_records(root: Path, sessions: Sequence[str]) -> list[dict[str, Any]]
     return sorted(found, key=lambda r: (r["ts"], r["seq"]))
 
 
+def spent_by(root: Path, sessions: Sequence[str]) -> float:
+    """What the calls these sessions recorded cost: every call billed, answered or not."""
+    records = session_records(root, sessions)
+    costs = ((r.get("reply") or {}).get("cost_usd") for r in records if r.get("kind") == "call")
+    return sum(float(c) for c in costs if c is not None)
+
+
 def reply_from(record: dict[str, Any]) -> Reply:
     """The Reply a call record holds."""
     data = record.get("reply") or {}
@@ -56,7 +63,8 @@ def reply_from(record: dict[str, Any]) -> Reply:
         model=record["model"],
         resolved=record["resolved"],
         text=data.get("text") or "",
-        usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
+        # a count the record does not hold is unknown (None), never 0
+        usage=Usage(usage.get("input_tokens"), usage.get("output_tokens")),
         cost_usd=data.get("cost_usd"),
         price_source=data.get("price_source"),
         latency_s=data.get("latency_s"),

@@ -10,7 +10,15 @@ in the manifest every answer comes from the original run's records, and none is 
 Stopping: a budget reached, or a `STOP` file in the run folder (what Ctrl-C in
 `workbench audit run` writes), starts no new item; items in flight finish and are saved.
 A hard interrupt (KeyboardInterrupt in the kernel) cancels what is in flight; what
-finished is already on disk either way.
+finished is already on disk either way. A scorer that gives no verdict (`ScorerError`)
+stops the run the same way, then fails it with its one-line message: the calls already
+made are recorded, and a resume after the fix answers from them.
+
+What a run spent is what its calls cost: the sum of `cost_usd` over every call record of
+its sessions, so calls of items left unfinished by a stop count too.
+
+Every answer is scored as the lab notebook records it (redacted): the result rows, a
+resume and a replay then all see the same text.
 """
 
 from __future__ import annotations
@@ -19,26 +27,30 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from workbench.audit import secrets
 from workbench.audit.agreement import NEEDS_HUMAN, outcome
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
-from workbench.audit.records import job_key, recorded_calls, reply_from
-from workbench.audit.report import live_cost
-from workbench.audit.scorers import Judge, Score
+from workbench.audit.records import job_key, recorded_calls, reply_from, spent_by
+from workbench.audit.scorers import Judge, Score, Scorer
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
+from workbench.errors import BudgetExceeded, Cancelled, ScorerError
 from workbench.models import registry
 from workbench.models.base import Prompt, Reply, ReplyError
 from workbench.models.registry import ModelSpec
 from workbench.run import Job, Listener, Runner, close_models
 from workbench.session import Session
 
-UNSENT = ("BudgetExceeded",)
-"""Reply errors of calls that were never sent: not recorded, the item stays to do."""
+UNSENT = (BudgetExceeded,)
+"""Errors of calls that were never sent: not recorded, the item stays to do."""
+UNFINISHED = (BudgetExceeded, Cancelled)
+"""Errors that leave an item to do (not an error outcome): resume answers it."""
 
 
 class _Recorder(Listener):
@@ -50,7 +62,7 @@ class _Recorder(Listener):
         self.budget_hit = False
 
     def finished(self, job: Job, reply: Reply) -> None:
-        if reply.error is not None and reply.error.type in UNSENT:
+        if reply.error is not None and reply.error.is_a(*UNSENT):
             self.budget_hit = True
             return
         for record in self.session.recorders:
@@ -67,7 +79,11 @@ class Execution:
     ) -> None:
         self.folder = folder
         self.manifest = folder.manifest()
-        self.config = config or Config.load()
+        config = config or Config.load()
+        # the run's redaction patterns (kept in its manifest) apply to its records too
+        patterns = secrets.patterns(config.labbook.redact, self.manifest.get("redact") or ())
+        self.config = replace(config, labbook=replace(config.labbook, redact=tuple(patterns)))
+        self.redact = secrets.redactor(patterns)
         text = (folder.path / EXERCISE).read_text(encoding="utf-8")
         self.exercise: Exercise = loads(
             text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
@@ -80,9 +96,9 @@ class Execution:
             self.judge = registry.resolve(self.exercise.scorer.config["model"], self.config)
         self.progress = progress
         self.stop = False
+        self.failure: ScorerError | None = None
         self.status = "running"
         self.done = 0
-        self.spent_usd = 0.0
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -123,16 +139,24 @@ class Execution:
             stream=False,
             models=self.models,
         )
-        self.writer = ResultWriter(self.folder)
+        self.writer = ResultWriter(self.folder, self.redact)
         self.session = session
         self._last_commit = time.monotonic()
         self._committing = False
         bar = self._bar(len(items))
         queue = iter(items)
         watcher = asyncio.create_task(self._watch())
+        workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
         try:
-            workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
-            await asyncio.gather(*workers)
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:  # one worker failed: the others must not write on
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            if self.failure is not None:
+                raise self.failure
             self.status = self._final_status()
         except asyncio.CancelledError:
             self.status = "interrupted"
@@ -164,7 +188,8 @@ class Execution:
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-        spent = float(self.manifest.get("spent_usd", 0.0)) + self.spent_usd
+        # every call the run's sessions made, finished item or not (all on disk: book closed)
+        spent = spent_by(self.folder.labbook_root, self.manifest.get("sessions", []))
         manifest = self.folder.update(
             status=self.status, spent_usd=spent, counts=counts, finished=len(rows)
         )
@@ -199,7 +224,6 @@ class Execution:
                 continue
             self.writer.write(row)
             self.done += 1
-            self.spent_usd += live_cost(row)
             if bar is not None:
                 bar.update(1)
             await self._maybe_commit()
@@ -232,13 +256,16 @@ class Execution:
         if answered is None:
             return None
         scorer = self.exercise.scorer
-        scores: list[Score | None] = [
-            scorer.score(reply.text, item.expected, item) if reply.ok else None
-            for reply, _, _ in answered
-        ]
+        texts = [self.redact.text(reply.text) for reply, _, _ in answered]
+        try:
+            scores = score_all(scorer, [r for r, _, _ in answered], texts, item)
+        except ScorerError as e:  # start nothing new; the run fails once in-flight items end
+            self.failure = self.failure or e
+            self.stop = True
+            return None
         judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(jobs)
         if self.judge is not None:
-            result = await self._judge(item, prompt, answered, scores)
+            result = await self._judge(item, prompt, answered, texts, scores)
             if result is None:
                 return None
             scores, judged = result
@@ -252,7 +279,7 @@ class Execution:
                     "model": job.spec.label,
                     "resolved": job.spec.full_name,
                     "sample": job.sample,
-                    "text": reply.text,
+                    "text": texts[k],
                     "answer": score.answer if score else None,
                     "key": _key(score, self.judge is not None),
                     "correct": score.correct if score else None,
@@ -298,7 +325,7 @@ class Execution:
                 record_id = (await asyncio.wrap_future(future))["id"] if future else None
                 out[k] = (reply, record_id, True)
         done = [x for x in out if x is not None]
-        if any(r.error is not None and r.error.type in (*UNSENT, "Cancelled") for r, _, _ in done):
+        if any(r.error is not None and r.error.is_a(*UNFINISHED) for r, _, _ in done):
             return None
         return done
 
@@ -307,6 +334,7 @@ class Execution:
         item: Item,
         prompt: Prompt,
         answered: Sequence[tuple[Reply, str | None, bool]],
+        texts: Sequence[str],
         scores: list[Score | None],
     ) -> tuple[list[Score | None], list[tuple[Reply, str | None, bool] | None]] | None:
         scorer = self.exercise.scorer
@@ -315,7 +343,7 @@ class Execution:
         where: list[int] = []
         for k, (reply, _, _) in enumerate(answered):
             if reply.ok:
-                text = scorer.prompt(prompt.text, reply.text, item.expected, self.exercise.reason)
+                text = scorer.prompt(prompt.text, texts[k], item.expected, self.exercise.reason)
                 asks.append(Job.plan(self.judge, Prompt.of(text), item.index, k))
                 where.append(k)
         verdicts = await self._answer(asks)
@@ -329,11 +357,25 @@ class Execution:
             old = scores[k]
             answer = old.answer if old else None
             if reply.ok:
-                passed, why = scorer.verdict(reply.text)
+                passed, why = scorer.verdict(self.redact.text(reply.text))
                 new_scores[k] = Score(answer, passed, why)
             else:
                 new_scores[k] = None  # the judge failed: the item is an error
         return new_scores, judged
+
+
+def score_all(
+    scorer: Scorer, replies: Sequence[Reply], texts: Sequence[str], item: Item
+) -> list[Score | None]:
+    """A score per reply from its (redacted) text; None where the reply is not an answer.
+
+    A failed call and an answer cut short (`IncompleteAnswer`: `reply.ok` is False, though
+    it has text) are never scored: the item's outcome is then `error`.
+    """
+    return [
+        scorer.score(text, item.expected, item) if reply.ok else None
+        for reply, text in zip(replies, texts, strict=True)
+    ]
 
 
 def _key(score: Score | None, by_verdict: bool) -> str | None:
