@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from workbench.audit import secrets
 from workbench.audit.exercise import Exercise, budget_problem, load
 from workbench.audit.items import Item, select
-from workbench.audit.notebook import default_template, execute_run
+from workbench.audit.notebook import check_template, default_template, execute_run
 from workbench.audit.result import AuditRun
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, find_run, list_runs
 from workbench.config import Config
@@ -88,6 +88,8 @@ def run_audit(
         raise InvalidOption(f"sample must be at least 1 item, not {sample}")
     check_budget(budget_usd)
     check_keys(names, config)
+    if notebook:
+        check_template(Path(template) if template else default_template())
     sample = sample if sample is not None else ex.sample
     items = select(ex.items, sample=sample, seed=ex.seed, shard=shard)
     if not items:
@@ -203,6 +205,8 @@ def rerun(
     config = config or Config.load()
     original = open_run(ref, config)
     old = original.manifest
+    if template is not None:
+        check_template(Path(template))
     done = {row["item"] for row in original.rows}
     items = [item for item in original.folder.items() if item.id in done]
     if not items:
