@@ -108,11 +108,16 @@ def resume(run: str, budget: float | None, no_progress: bool) -> None:
 
 @audit.command()
 @click.argument("run")
-@click.option("--replay", is_flag=True, help="Answer from the lab notebook: no network, no cost.")
+@click.option(
+    "--replay/--live",
+    default=True,
+    help="--replay (the default): answer from the lab notebook, no network, no cost; "
+    "--live: ask the models again (paid).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
 def rerun(run: str, replay: bool, no_progress: bool) -> None:
-    """Run RUN's items again as a new run (with --replay: the recorded answers)."""
+    """Run RUN's finished items again as a new run: replayed from its records, or --live."""
     from workbench.audit import rerun as rerun_run
 
     _report(rerun_run(run, replay=replay, progress=not no_progress))
@@ -186,6 +191,7 @@ def review(run: str) -> None:
     from workbench.render import clip
 
     found = open_run(run)
+    source = f"workbench audit review {found.name}"
     rows = {row["item"]: row for row in found.rows}
     todo = list(found.needing_human().index)
     if not todo:
@@ -217,9 +223,9 @@ def review(run: str) -> None:
             continue
         reason = click.prompt("  why", default="", show_default=False).strip() or None
         if choice == "r":
-            found.decide(str(item_id), None, reason)
+            found.decide(str(item_id), None, reason, source=source)
         elif choice.isdigit() and 1 <= int(choice) <= len(models):
-            found.decide(str(item_id), models[int(choice) - 1], reason)
+            found.decide(str(item_id), models[int(choice) - 1], reason, source=source)
         else:
             click.echo("  not understood; skipped")
     click.echo(found.summary())

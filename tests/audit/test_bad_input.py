@@ -16,9 +16,14 @@ from workbench.audit.items import parse_shard
 from workbench.cli import main
 from workbench.errors import AuditError, InvalidOption, ScorerError
 
-PYTHON_SCORED = EXERCISE.replace("scorer: normalised", "scorer: {type: python, function: 'checks.py:grade'}")
+PYTHON_SCORED = EXERCISE.replace(
+    "scorer: normalised", "scorer: {type: python, function: 'checks.py:grade'}"
+)
 SAYS_YES = 'def grade(answer, expected, item):\n    return "yes"\n'
-FIXED = "def grade(answer, expected, item):\n    return answer.strip(' .!').lower() == str(expected).lower()\n"
+FIXED = """
+def grade(answer, expected, item):
+    return answer.strip(" .!").lower() == str(expected).lower()
+"""
 
 
 @pytest.fixture

@@ -42,13 +42,13 @@ AUTH_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 EXERCISE = f"""
 name: leaky
 instructions: "Use {PASTED[1]} if asked. Answer with one word."
-system: "The deploy token is {KEYS['SERVICE_TOKEN']}."
+system: "The deploy token is {KEYS["SERVICE_TOKEN"]}."
 template: "Which key is this: {{text}}?"
 scorer: contains
 models: [gpt, claude, gem]
 params: {{max_tokens: 64}}
 items:
-  - {{id: env, text: "{KEYS['OPENAI_API_KEY']}", expected: "{KEYS['GEMINI_API_KEY']}"}}
+  - {{id: env, text: "{KEYS["OPENAI_API_KEY"]}", expected: "{KEYS["GEMINI_API_KEY"]}"}}
   - {{id: pasted, text: "try {PASTED[0]} then {PASTED[2]}"}}
   - {{id: plain, text: "no secret here", expected: "here"}}
 """

@@ -104,7 +104,7 @@ def run_audit(
             "v": MANIFEST_VERSION,
             "name": ex.name,
             "run": folder.name,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": _now(),
             "exercise": str(exercise),
             "base": str(ex.path.resolve().parent),
             "digest": ex.digest,
@@ -136,9 +136,7 @@ class _Clean(NamedTuple):
     params: dict[str, Any]
 
 
-def _redacted(
-    ex: Exercise, items: list[Item], params: dict[str, Any], redact: Redactor
-) -> _Clean:
+def _redacted(ex: Exercise, items: list[Item], params: dict[str, Any], redact: Redactor) -> _Clean:
     """The exercise's text, items and notebook parameters as the run will send and keep them."""
     if redact.text(ex.name) != ex.name:
         raise InvalidOption(f"the exercise name {redact.text(ex.name)!r} holds a key: rename it")
@@ -201,7 +199,12 @@ def rerun(
     template: str | Path | None = None,
     config: Config | None = None,
 ) -> AuditRun:
-    """Run a finished run's items again in a new run; `replay` answers from its records."""
+    """Run a finished run's items again in a new run.
+
+    By default (`replay=True`) every answer comes from the original run's records: no
+    network, no cost, the same table. `replay=False` asks the models again (paid).
+    `workbench audit rerun` has the same default (`--live` to ask again).
+    """
     config = config or Config.load()
     original = open_run(ref, config)
     old = original.manifest
@@ -218,7 +221,7 @@ def rerun(
     manifest = {
         **old,
         "run": folder.name,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": _now(),
         "total_items": len(items),
         "replay_of": original.name if replay else None,
         "replay_sessions": old.get("sessions", []) if replay else None,
@@ -280,7 +283,7 @@ def combine(
         {
             **first,
             "run": folder.name,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": _now(),
             "shard": None,
             "combined_from": [p.name for p in parts],
             "shards": shards,
@@ -295,6 +298,11 @@ def combine(
         }
     )
     return execute_run(folder, config, progress=progress)
+
+
+def _now() -> str:
+    """When a run is made, to the microsecond: runs are listed in this order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def check_budget(budget_usd: float | None) -> None:

@@ -1,15 +1,75 @@
-"""A run's calls in the lab notebook: the key of a call, its record, the Reply it holds."""
+"""A run's calls: the key of a call, its record, the Reply it holds, its row in the results."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Reply, ReplyError, Usage
 from workbench.run import Job
+
+if TYPE_CHECKING:
+    from workbench.audit.scorers import Score
+
+
+class AnswerRow(TypedDict):
+    """One answer in a result row of `results.jsonl` (field order is the format's)."""
+
+    model: str
+    resolved: str
+    sample: int
+    text: str
+    """As the lab notebook records it (redacted); scored as such."""
+    answer: str | None
+    key: str | None
+    correct: bool | None
+    """None when not scored: a failed or cut-short call, or nothing expected."""
+    why: str | None
+    error: str | None
+    cost_usd: float | None
+    latency_s: float | None
+    input_tokens: int | None
+    """None when the provider did not say (unknown, never 0)."""
+    output_tokens: int | None
+    record: str | None
+    judge_record: str | None
+    live: bool
+    """Sent by this execution (False: answered from an earlier record)."""
+
+
+def answer_row(
+    job: Job,
+    reply: Reply,
+    text: str,
+    score: Score | None,
+    *,
+    record: str | None,
+    live: bool,
+    key: str | None,
+    judge_record: str | None = None,
+) -> AnswerRow:
+    """The row of one answer: what was read and judged, what the call cost and took."""
+    return AnswerRow(
+        model=job.spec.label,
+        resolved=job.spec.full_name,
+        sample=job.sample,
+        text=text,
+        answer=score.answer if score else None,
+        key=key,
+        correct=score.correct if score else None,
+        why=score.why if score else None,
+        error=f"{reply.error.type}: {reply.error.message}" if reply.error else None,
+        cost_usd=reply.cost_usd,
+        latency_s=reply.latency_s,
+        input_tokens=reply.usage.input_tokens,
+        output_tokens=reply.usage.output_tokens,
+        record=record,
+        judge_record=judge_record,
+        live=live,
+    )
 
 
 def job_key(job: Job) -> tuple[str, int]:
@@ -56,15 +116,15 @@ def spent_by(root: Path, sessions: Sequence[str]) -> float:
 def reply_from(record: dict[str, Any]) -> Reply:
     """The Reply a call record holds."""
     data = record.get("reply") or {}
-    usage = data.get("usage") or {}
+    counts: dict[str, Any] = data.get("usage") or {}
+    usage: dict[str, Any] = {k: counts.get(k) for k in ("input_tokens", "output_tokens")}
     error = data.get("error")
     started = data.get("started_at")
     return Reply(
         model=record["model"],
         resolved=record["resolved"],
         text=data.get("text") or "",
-        # a count the record does not hold is unknown (None), never 0
-        usage=Usage(usage.get("input_tokens"), usage.get("output_tokens")),
+        usage=Usage(**usage),  # a count the record does not hold is unknown (None), never 0
         cost_usd=data.get("cost_usd"),
         price_source=data.get("price_source"),
         latency_s=data.get("latency_s"),

@@ -35,12 +35,12 @@ from workbench.audit import secrets
 from workbench.audit.agreement import NEEDS_HUMAN, outcome
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
-from workbench.audit.records import job_key, recorded_calls, reply_from, spent_by
+from workbench.audit.records import answer_row, job_key, recorded_calls, reply_from, spent_by
 from workbench.audit.scorers import Judge, Score, Scorer
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
-from workbench.errors import BudgetExceeded, Cancelled, ScorerError
+from workbench.errors import BudgetExceeded, Cancelled, ReplayMissing, ScorerError
 from workbench.models import registry
 from workbench.models.base import Prompt, Reply, ReplyError
 from workbench.models.registry import ModelSpec
@@ -270,30 +270,19 @@ class Execution:
                 return None
             scores, judged = result
         result_outcome, agreed = outcome(scorer, scores, item.expected)
-        answers = []
-        for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True)):
-            score = scores[k]
-            verdict = judged[k]
-            answers.append(
-                {
-                    "model": job.spec.label,
-                    "resolved": job.spec.full_name,
-                    "sample": job.sample,
-                    "text": texts[k],
-                    "answer": score.answer if score else None,
-                    "key": _key(score, self.judge is not None),
-                    "correct": score.correct if score else None,
-                    "why": score.why if score else None,
-                    "error": f"{reply.error.type}: {reply.error.message}" if reply.error else None,
-                    "cost_usd": reply.cost_usd,
-                    "latency_s": reply.latency_s,
-                    "input_tokens": reply.usage.input_tokens,
-                    "output_tokens": reply.usage.output_tokens,
-                    "record": record,
-                    "judge_record": verdict[1] if verdict else None,
-                    "live": live,
-                }
+        answers = [
+            answer_row(
+                job,
+                reply,
+                texts[k],
+                scores[k],
+                record=record,
+                live=live,
+                key=_key(scores[k], self.judge is not None),
+                judge_record=verdict[1] if (verdict := judged[k]) else None,
             )
+            for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True))
+        ]
         return {
             "item": item.id,
             "index": item.index,
@@ -314,7 +303,7 @@ class Execution:
             if record is not None:
                 out[k] = (reply_from(record), record["id"], False)
             elif self.replay:
-                error = ReplyError("ReplayMissing", "the original run has no record of this call")
+                error = ReplyError.of(ReplayMissing("the original run has no record of this call"))
                 out[k] = (Reply(job.spec.label, job.spec.full_name, error=error), None, False)
             else:
                 todo.append(k)

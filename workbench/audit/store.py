@@ -202,11 +202,20 @@ def find_run(ref: str | Path, root: Path) -> RunFolder:
 
 
 def list_runs(root: Path) -> list[RunFolder]:
-    """Every run in the lab notebook, oldest first."""
+    """Every run in the lab notebook, oldest first (by when each was made, then by name)."""
     audits = root / AUDITS
     if not audits.exists():
         return []
-    return [RunFolder(p) for p in sorted(audits.iterdir()) if (p / MANIFEST).is_file()]
+    found = [RunFolder(p) for p in audits.iterdir() if (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda run: (_created(run), run.name))
+
+
+def _created(run: RunFolder) -> datetime:
+    """When the run was made (its folder's name holds only the day, and a random id)."""
+    try:
+        return datetime.fromisoformat(str(run.manifest()["created"]))
+    except (AuditError, KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def open_book(root: Path, config: Config, *, source: str, session: str | None = None) -> LabBook:
