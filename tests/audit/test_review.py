@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tests.audit.helpers import prompts_sent, script_answers, write, write_wire_config
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE
-from workbench.audit import open_run, rerun, run_audit, runs
+from workbench.audit import open_run, rerun, resume, run_audit, runs
 from workbench.cli import main
 from workbench.labbook.book import records
 
@@ -72,3 +72,16 @@ def test_rerun_live_asks_the_models_again(run_name: str, wire: dict[str, Any]) -
     live = runs()[-1]
     assert live.manifest["replay_of"] is None and live.manifest["rerun_of"] == run_name
     assert all(len(prompts_sent(s)) == 10 for s in wire.values())  # every call twice
+
+
+def test_resuming_a_finished_run_starts_nothing(
+    isolated: Path, wire: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    write_wire_config(isolated, wire)
+    write(isolated, "capitals.yaml", EXERCISE)  # every server echoes: no error, all answered
+    run = run_audit("capitals.yaml", notebook=False, progress=False)
+    assert run.status == "complete"
+    sessions = run.manifest["sessions"]
+    again = resume(run.name, progress=False)
+    assert again.manifest["sessions"] == sessions, "no execution, no new session"
+    assert "nothing left to do in" in capfd.readouterr().err

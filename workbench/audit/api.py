@@ -185,6 +185,10 @@ def resume(
         changes["budget_usd"] = float(budget_usd)
     if notebook is not None:
         changes["notebook"] = notebook
+    if not run.folder.pending():  # every item answered: no kernel, no session for nothing
+        notice(f"nothing left to do in {run.name}: every item has a result")
+        run.folder.update(**changes, status="complete")
+        return run
     check_keys(manifest["models"], config)
     run.folder.update(**changes)
     run.folder.clear_stop()

@@ -110,16 +110,11 @@ class Execution:
         session.recorders.append(book.record_call)
         return session
 
-    def pending(self) -> list[Item]:
-        """Items without a result, or whose result was an error."""
-        finished = {r["item"] for r in self.folder.rows() if r["outcome"] != "error"}
-        return [item for item in self.folder.items() if item.id not in finished]
-
     # -- running -------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
         """Answer every pending item; return the manifest as left at the end."""
-        items = self.pending()
+        items = self.folder.pending()
         session = self._session()
         sessions = [*self.manifest.get("sessions", []), session.id]
         self.manifest = self.folder.update(status="running", sessions=sessions)
@@ -178,7 +173,7 @@ class Execution:
             return "stopped-budget"
         if self.stop:
             return "interrupted"
-        return "complete" if not self.pending() else "complete-with-errors"
+        return "complete" if not self.folder.pending() else "complete-with-errors"
 
     def _finish(self, session: Session) -> dict[str, Any]:
         book = session.labbook

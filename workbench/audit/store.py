@@ -136,6 +136,11 @@ class RunFolder:
                     ) from None
         return sorted(latest.values(), key=lambda r: r["index"])
 
+    def pending(self) -> list[Item]:
+        """Items without a result, or whose result was an error: what a resume answers."""
+        finished = {r["item"] for r in self.rows() if r["outcome"] != "error"}
+        return [item for item in self.items() if item.id not in finished]
+
     def stop_requested(self) -> bool:
         """True once a stop was asked for."""
         return (self.path / STOP).exists()
