@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.audit.helpers import prompts_sent, script_answers, write, write_wire_config
+from tests.audit.test_spend import billed
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE
 from workbench.audit import resume, run_audit, runs
 from workbench.audit.items import parse_shard
@@ -48,6 +49,7 @@ def test_a_scorer_returning_a_string_stops_the_run_and_resume_pays_nothing_twice
     assert run.status == "failed"
     assert all(row["outcome"] != "agree-correct" for row in run.rows), "no string counted as right"
     assert run.manifest["spent_usd"] > 0, "the calls made are paid and recorded"
+    assert run.manifest["spent_usd"] == pytest.approx(billed(run.name), abs=1e-12)
 
     write(capitals, "checks.py", FIXED)
     finished = resume(run.name, progress=False)

@@ -106,13 +106,6 @@ def session_records(root: Path, sessions: Sequence[str]) -> list[dict[str, Any]]
     return sorted(found, key=lambda r: (r["ts"], r["seq"]))
 
 
-def spent_by(root: Path, sessions: Sequence[str]) -> float:
-    """What the calls these sessions recorded cost: every call billed, answered or not."""
-    records = session_records(root, sessions)
-    costs = ((r.get("reply") or {}).get("cost_usd") for r in records if r.get("kind") == "call")
-    return sum(float(c) for c in costs if c is not None)
-
-
 def reply_from(record: dict[str, Any]) -> Reply:
     """The Reply a call record holds."""
     data = record.get("reply") or {}

@@ -14,8 +14,10 @@ finished is already on disk either way. A scorer that gives no verdict (`ScorerE
 stops the run the same way, then fails it with its one-line message: the calls already
 made are recorded, and a resume after the fix answers from them.
 
-What a run spent is what its calls cost: the sum of `cost_usd` over every call record of
-its sessions, so calls of items left unfinished by a stop count too.
+An item starts only when the most its calls could cost fits what is left of the budget
+(see `spend`), so a tight budget buys whole items. What a run spent is what its calls
+cost: the sum of `cost_usd` over every call record of its sessions, so calls of items left
+unfinished by a stop count too.
 
 Every answer is scored as the lab notebook records it (redacted): the result rows, a
 resume and a replay then all see the same text.
@@ -35,8 +37,9 @@ from workbench.audit import secrets
 from workbench.audit.agreement import NEEDS_HUMAN, outcome
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
-from workbench.audit.records import answer_row, job_key, recorded_calls, reply_from, spent_by
+from workbench.audit.records import answer_row, job_key, recorded_calls, reply_from
 from workbench.audit.scorers import Judge, Score, Scorer
+from workbench.audit.spend import Admission, spent_by
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
@@ -127,9 +130,12 @@ class Execution:
             budget = max(0.0, float(budget) - float(self.manifest.get("spent_usd", 0.0)))
         self.recorder = _Recorder(session)
         self.models: dict[str, Any] = {}
+        run_budget = Budget(budget, "run")
+        self.admission = Admission(run_budget, self.config)
+        self._room = asyncio.Condition()  # an item finished: money may be free for another
         self.runner = Runner(
             self.config,
-            budgets=[session.budget, Budget(budget, "run")],
+            budgets=[session.budget, run_budget],
             listener=self.recorder,
             stream=False,
             models=self.models,
@@ -236,6 +242,34 @@ class Execution:
             self._last_commit = time.monotonic()
             self._committing = False
 
+    # -- admission -----------------------------------------------------------------------
+
+    def _bound(self, item: Item, prompt: Prompt, jobs: Sequence[Job]) -> float:
+        """The most this item's calls still to make could cost (its judge's included)."""
+        if self.replay:
+            return 0.0
+        sent = [job for job in jobs if job_key(job) not in self.reuse]
+        bound = self.admission.estimate(sent)
+        scorer = self.exercise.scorer
+        if self.judge is not None and isinstance(scorer, Judge):
+            ask = scorer.prompt(prompt.text, "", item.expected, self.exercise.reason)
+            bound += self.admission.judged(sent, self.judge, ask)
+        return bound
+
+    async def _admit(self, amount: float) -> bool:
+        """Wait until the item fits the budget; False when it never will (nothing in flight)."""
+        async with self._room:
+            while not self.admission.admit(amount):
+                if self.admission.in_flight_usd <= 0 or self.stop:
+                    return False
+                await self._room.wait()
+        return True
+
+    async def _release(self, amount: float) -> None:
+        self.admission.release(amount)
+        async with self._room:
+            self._room.notify_all()
+
     # -- one item ------------------------------------------------------------------------
 
     async def _item(self, item: Item) -> dict[str, Any] | None:
@@ -247,6 +281,18 @@ class Execution:
             for spec in self.specs
             for s in range(self.samples)
         ]
+        bound = self._bound(item, prompt, jobs)
+        if not await self._admit(bound):
+            self.recorder.budget_hit = True
+            return None
+        try:
+            return await self._answer_item(item, prompt, jobs)
+        finally:
+            await self._release(bound)
+
+    async def _answer_item(
+        self, item: Item, prompt: Prompt, jobs: Sequence[Job]
+    ) -> dict[str, Any] | None:
         answered = await self._answer(jobs)
         if answered is None:
             return None
