@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench.audit import report
-from workbench.audit.agreement import outcome
+from workbench.audit.agreement import outcome, score_all
 from workbench.audit.exercise import loads
 from workbench.audit.items import Item
 from workbench.audit.records import answer_row, reply_from
-from workbench.audit.runner import score_all
 from workbench.models.base import Prompt, Reply, ReplyError, Usage
 from workbench.models.registry import ModelSpec
 from workbench.run import Job

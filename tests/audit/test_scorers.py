@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from tests.audit.helpers import write
-from workbench.audit.agreement import outcome, pairwise
+from workbench.audit.agreement import outcome, pairwise, score_all
 from workbench.audit.exercise import loads
 from workbench.audit.items import Item
-from workbench.audit.runner import score_all
 from workbench.audit.scorers import Judge, Score, Scorer
 from workbench.errors import ExerciseError, ScorerError
 from workbench.models.base import Reply, ReplyError

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from workbench.errors import BudgetExceeded, Cancelled
 from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Reply, ReplyError, Usage
-from workbench.run import Job
+from workbench.run import Job, Listener
 
 if TYPE_CHECKING:
     from workbench.audit.scorers import Score
+    from workbench.session import Session
+
+
+UNSENT = (BudgetExceeded,)
+"""Errors of calls that were never sent: not recorded, the item stays to do."""
+UNFINISHED = (BudgetExceeded, Cancelled)
+"""Errors that leave an item to do (not an error outcome): resume answers it."""
+
+
+class CallRecorder(Listener):
+    """Records each sent call through the session's recorders; notes a budget refusal."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.futures: dict[Job, Future[dict[str, Any]]] = {}
+        self.budget_hit = False
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        """Record a sent call (its record's future kept by job); a budget refusal is noted."""
+        if reply.error is not None and reply.error.is_a(*UNSENT):
+            self.budget_hit = True
+            return
+        for record in self.session.recorders:
+            future = record(job, reply)
+            if future is not None:
+                self.futures.setdefault(job, future)
 
 
 class AnswerRow(TypedDict):

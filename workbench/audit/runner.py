@@ -28,50 +28,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from workbench.audit import secrets
-from workbench.audit.agreement import NEEDS_HUMAN, outcome
+from workbench.audit.agreement import NEEDS_HUMAN, agreement_key, outcome, score_all
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
-from workbench.audit.records import answer_row, job_key, recorded_calls, reply_from
-from workbench.audit.scorers import Judge, Score, Scorer
+from workbench.audit.records import (
+    UNFINISHED,
+    CallRecorder,
+    answer_row,
+    job_key,
+    recorded_calls,
+    reply_from,
+)
+from workbench.audit.scorers import Judge, Score
 from workbench.audit.spend import Admission, spent_by
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
-from workbench.errors import BudgetExceeded, Cancelled, ReplayMissing, ScorerError
+from workbench.errors import ReplayMissing, ScorerError
 from workbench.models import registry
 from workbench.models.base import Prompt, Reply, ReplyError
 from workbench.models.registry import ModelSpec
-from workbench.run import Job, Listener, Runner, close_models
+from workbench.run import Job, Runner, close_models
 from workbench.session import Session
-
-UNSENT = (BudgetExceeded,)
-"""Errors of calls that were never sent: not recorded, the item stays to do."""
-UNFINISHED = (BudgetExceeded, Cancelled)
-"""Errors that leave an item to do (not an error outcome): resume answers it."""
-
-
-class _Recorder(Listener):
-    """Records each sent call through the session's recorders; notes a budget refusal."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.futures: dict[Job, Future[dict[str, Any]]] = {}
-        self.budget_hit = False
-
-    def finished(self, job: Job, reply: Reply) -> None:
-        if reply.error is not None and reply.error.is_a(*UNSENT):
-            self.budget_hit = True
-            return
-        for record in self.session.recorders:
-            future = record(job, reply)
-            if future is not None:
-                self.futures.setdefault(job, future)
 
 
 class Execution:
@@ -128,7 +111,7 @@ class Execution:
         budget = self.manifest.get("budget_usd")
         if budget is not None:  # the cap is the whole run's: what earlier executions spent counts
             budget = max(0.0, float(budget) - float(self.manifest.get("spent_usd", 0.0)))
-        self.recorder = _Recorder(session)
+        self.recorder = CallRecorder(session)
         self.models: dict[str, Any] = {}
         run_budget = Budget(budget, "run")
         self.admission = Admission(run_budget, self.config)
@@ -319,7 +302,7 @@ class Execution:
                 scores[k],
                 record=record,
                 live=live,
-                key=_key(scores[k], self.judge is not None),
+                key=agreement_key(scores[k], by_verdict=self.judge is not None),
                 judge_record=verdict[1] if (verdict := judged[k]) else None,
             )
             for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True))
@@ -392,28 +375,6 @@ class Execution:
             else:
                 new_scores[k] = None  # the judge failed: the item is an error
         return new_scores, judged
-
-
-def score_all(
-    scorer: Scorer, replies: Sequence[Reply], texts: Sequence[str], item: Item
-) -> list[Score | None]:
-    """A score per reply from its (redacted) text; None where the reply is not an answer.
-
-    A failed call and an answer cut short (`IncompleteAnswer`: `reply.ok` is False, though
-    it has text) are never scored: the item's outcome is then `error`.
-    """
-    return [
-        scorer.score(text, item.expected, item) if reply.ok else None
-        for reply, text in zip(replies, texts, strict=True)
-    ]
-
-
-def _key(score: Score | None, by_verdict: bool) -> str | None:
-    if score is None:
-        return None
-    if by_verdict:
-        return None if score.correct is None else ("PASS" if score.correct else "FAIL")
-    return score.answer
 
 
 def execute(

@@ -56,7 +56,7 @@ class Admission:
         return self.estimate(asks)
 
     def admit(self, amount_usd: float) -> bool:
-        """Hold `amount_usd` for an item, or say it does not fit (no cap or nothing to pay: fits)."""
+        """Hold `amount_usd` for an item, or say it does not fit (no cap, or 0 to pay: fits)."""
         cap = self.budget.cap_usd
         with self._lock:
             if (
