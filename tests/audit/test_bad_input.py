@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.audit.helpers import prompts_sent, script_answers, write, write_wire_config
+from tests.audit.helpers import prompts_sent, said, script_answers, write, write_wire_config
 from tests.audit.test_spend import billed
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE
 from workbench.audit import resume, run_audit, runs
@@ -66,8 +66,8 @@ def test_through_papermill_a_bad_scorer_is_one_line(capitals: Path) -> None:
     )
     assert result.exit_code == 1 and result.exc_info is not None
     assert result.exc_info[0] is SystemExit, "a one-line error, not a traceback"
-    assert result.output.count("\n") == 1, result.output
-    assert "ScorerError: the python scorer checks.py:grade gave no verdict" in result.output
+    [error] = said(result.output)
+    assert "ScorerError: the python scorer checks.py:grade gave no verdict" in error
 
 
 def test_a_damaged_template_is_one_line_and_makes_no_run(capitals: Path) -> None:
@@ -86,7 +86,7 @@ def test_a_damaged_template_is_one_line_and_makes_no_run(capitals: Path) -> None
             main, ["audit", "run", "capitals.yaml", "--template", name, "--no-progress"]
         )
         assert result.exit_code == 1 and complaint in result.output, result.output
-        assert result.output.count("\n") == 1 and "Warning" not in result.output
+        assert len(said(result.output)) == 1 and "Warning" not in result.output
     assert not runs(), "nothing was made"
 
 

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.audit.helpers import MODELS, prompts_sent, script_answers, write, write_wire_config
+from tests.audit.helpers import (
+    MODELS,
+    prompts_sent,
+    said,
+    script_answers,
+    write,
+    write_wire_config,
+)
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE, OUTCOMES
 from workbench.audit import open_run, resume, run_audit
 from workbench.cli import main
@@ -87,7 +94,8 @@ def test_bad_numbers_on_the_command_line_are_one_line_before_anything_is_made(
     ):
         result = cli.invoke(main, ["audit", "run", "capitals.yaml", *args])
         assert result.exit_code == 1, (args, result.output)
-        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
+        [error] = said(result.output)
+        assert error.startswith("Error: "), args
         assert "Usage:" not in result.output and "Traceback" not in result.output
     for bad, complaint in (
         ({"sample": 0}, "at least 1 item"),
@@ -103,7 +111,7 @@ def test_bad_numbers_on_the_command_line_are_one_line_before_anything_is_made(
     run = run_audit("capitals.yaml", notebook=False, progress=False, sample=1)
     for value in ("-1", "nan", "inf", "-inf"):
         result = cli.invoke(main, ["audit", "resume", run.name, "--budget", value])
-        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert result.exit_code == 1 and len(said(result.output)) == 1, result.output
         assert "a budget is a number of USD from 0 up" in result.output
         assert open_run(run.name).manifest["budget_usd"] is None, "the cap was not changed"
 

@@ -43,8 +43,8 @@ class Admission:
         total = 0.0
         for job in jobs:
             quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
-            if quote is not None:
-                total += quote.cost(estimate_usage(job.prompt))
+            cost = quote.cost(estimate_usage(job.prompt)) if quote is not None else None
+            total += cost or 0.0  # an estimate's counts are always known; None only in theory
         return total
 
     def judged(self, jobs: Sequence[Job], judge: ModelSpec, ask: str) -> float:
