@@ -266,7 +266,8 @@ class Execution:
         ]
         bound = self._bound(item, prompt, jobs)
         if not await self._admit(bound):
-            self.recorder.budget_hit = True
+            if not self.stop:  # a stop asked while waiting is a stop, not the budget's
+                self.recorder.budget_hit = True
             return None
         try:
             return await self._answer_item(item, prompt, jobs)
