@@ -55,11 +55,11 @@ def _report(run: AuditRun) -> None:
     "-p", "--param", "params", nargs=2, multiple=True, metavar="KEY VALUE",
     help="A parameter for the notebook template (repeatable).",
 )  # fmt: skip
-@click.option(
-    "--sample", type=click.IntRange(min=1), help="Run on this many items picked at random."
-)
+# Plain numbers: the API checks them (nan, inf and -1 included) and says what is wrong in
+# one line, like every other error; click's range types print a usage block.
+@click.option("--sample", type=int, help="Run on this many items picked at random.")
 @click.option("--shard", help="Run one slice K/N of the items (several machines share a sweep).")
-@click.option("--budget", type=click.FloatRange(min=0), help="Cap in USD for this run.")
+@click.option("--budget", type=float, help="Cap in USD for this run (0 or more).")
 @click.option(
     "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your own papermill template (it must call workbench.audit.execute(run_dir)).",
@@ -95,9 +95,7 @@ def run_command(
 @audit.command()
 @click.argument("run")
 @click.option(
-    "--budget",
-    type=click.FloatRange(min=0),
-    help="A new cap in USD for the whole run (what it spent so far counts).",
+    "--budget", type=float, help="A new cap in USD for the whole run (what it spent so far counts)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
@@ -110,11 +108,16 @@ def resume(run: str, budget: float | None, no_progress: bool) -> None:
 
 @audit.command()
 @click.argument("run")
-@click.option("--replay", is_flag=True, help="Answer from the lab notebook: no network, no cost.")
+@click.option(
+    "--replay/--live",
+    default=True,
+    help="--replay (the default): answer from the lab notebook, no network, no cost; "
+    "--live: ask the models again (paid).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
 def rerun(run: str, replay: bool, no_progress: bool) -> None:
-    """Run RUN's items again as a new run (with --replay: the recorded answers)."""
+    """Run RUN's finished items again as a new run: replayed from its records, or --live."""
     from workbench.audit import rerun as rerun_run
 
     _report(rerun_run(run, replay=replay, progress=not no_progress))
@@ -188,6 +191,7 @@ def review(run: str) -> None:
     from workbench.render import clip
 
     found = open_run(run)
+    source = f"workbench audit review {found.name}"
     rows = {row["item"]: row for row in found.rows}
     todo = list(found.needing_human().index)
     if not todo:
@@ -219,9 +223,9 @@ def review(run: str) -> None:
             continue
         reason = click.prompt("  why", default="", show_default=False).strip() or None
         if choice == "r":
-            found.decide(str(item_id), None, reason)
+            found.decide(str(item_id), None, reason, source=source)
         elif choice.isdigit() and 1 <= int(choice) <= len(models):
-            found.decide(str(item_id), models[int(choice) - 1], reason)
+            found.decide(str(item_id), models[int(choice) - 1], reason, source=source)
         else:
             click.echo("  not understood; skipped")
     click.echo(found.summary())

@@ -68,3 +68,8 @@ def prompts_sent(server: Any) -> list[tuple[str, str]]:
         for r in server.requests
         if r.method == "POST"
     ]
+
+
+def said(output: str) -> list[str]:
+    """The lines of a command's output that are not one-line notices ("workbench: ...")."""
+    return [line for line in output.splitlines() if not line.startswith("workbench: ")]

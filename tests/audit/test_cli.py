@@ -77,4 +77,5 @@ def test_a_user_template_with_its_own_parameters(isolated: Path, wire: dict[str,
     assert "2/2 items done" in result.output
     folder = Path(result.output.split("run folder: ")[1].split()[0])
     executed = nbformat.read(folder / "audit.ipynb", as_version=4)
-    assert executed.cells[-1].outputs[0]["text"] == "hello 2\n"
+    printed = [o for o in executed.cells[-1].outputs if o.get("name") == "stdout"]
+    assert printed[0]["text"] == "hello 2\n"

@@ -8,12 +8,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.audit.helpers import MODELS, prompts_sent, script_answers, write, write_wire_config
+from tests.audit.helpers import (
+    MODELS,
+    prompts_sent,
+    said,
+    script_answers,
+    write,
+    write_wire_config,
+)
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE, OUTCOMES
 from workbench.audit import open_run, resume, run_audit
 from workbench.cli import main
 from workbench.config import Config
-from workbench.errors import AuditError
+from workbench.errors import InvalidOption
 
 
 def test_a_torn_last_row_is_cut_before_resume_appends(isolated: Path, wire: dict[str, Any]) -> None:
@@ -72,18 +79,50 @@ def test_a_config_given_in_code_is_the_one_the_run_uses(
     assert run.manifest["spent_usd"] > 0
 
 
-def test_bad_numbers_on_the_command_line_are_refused_before_anything_is_made(
-    isolated: Path,
+def test_bad_numbers_on_the_command_line_are_one_line_before_anything_is_made(
+    isolated: Path, wire: dict[str, Any]
 ) -> None:
-    write(isolated, "capitals.yaml", EXERCISE.replace("[gpt, claude, gem]", "[local, terse]"))
+    write_wire_config(isolated, wire)
+    write(isolated, "capitals.yaml", EXERCISE)
     cli = CliRunner()
-    for args, complaint in (
-        (["--sample", "0"], "'--sample': 0 is not in the range x>=1"),
-        (["--budget", "-1"], "'--budget': -1.0 is not in the range x>=0"),
+    for args in (
+        ["--sample", "0"],
+        ["--budget", "-1"],
+        ["--budget", "nan"],
+        ["--budget", "inf"],
+        ["--shard", "two"],
     ):
         result = cli.invoke(main, ["audit", "run", "capitals.yaml", *args])
-        assert result.exit_code == 2 and complaint in result.output, result.output
-    for bad, complaint in (({"sample": 0}, "at least 1 item"), ({"budget_usd": -1}, "0 USD")):
-        with pytest.raises(AuditError, match=complaint):
+        assert result.exit_code == 1, (args, result.output)
+        [error] = said(result.output)
+        assert error.startswith("Error: "), args
+        assert "Usage:" not in result.output and "Traceback" not in result.output
+    for bad, complaint in (
+        ({"sample": 0}, "at least 1 item"),
+        ({"budget_usd": -1}, "from 0 up, not -1"),
+        ({"budget_usd": float("nan")}, "from 0 up, not nan"),
+        ({"budget_usd": float("inf")}, "from 0 up, not inf"),
+    ):
+        with pytest.raises(InvalidOption, match=complaint):
             run_audit("capitals.yaml", progress=False, **bad)
+    assert not list(isolated.parent.rglob("audits"))
+    assert not [r for s in wire.values() for r in s.requests], "nothing was sent"
+
+    run = run_audit("capitals.yaml", notebook=False, progress=False, sample=1)
+    for value in ("-1", "nan", "inf", "-inf"):
+        result = cli.invoke(main, ["audit", "resume", run.name, "--budget", value])
+        assert result.exit_code == 1 and len(said(result.output)) == 1, result.output
+        assert "a budget is a number of USD from 0 up" in result.output
+        assert open_run(run.name).manifest["budget_usd"] is None, "the cap was not changed"
+
+
+def test_a_budget_in_the_exercise_must_be_a_number_from_0(
+    isolated: Path, wire: dict[str, Any]
+) -> None:
+    write_wire_config(isolated, wire)
+    for value in (".nan", ".inf", "-1"):
+        path = write(isolated, "ex.yaml", EXERCISE + f"budget_usd: {value}\n")
+        result = CliRunner().invoke(main, ["audit", "run", str(path), "--no-progress"])
+        assert result.exit_code == 1, result.output
+        assert ":14: budget_usd: " in result.output and "problems" not in result.output
     assert not list(isolated.parent.rglob("audits"))

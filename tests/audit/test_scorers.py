@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.audit.helpers import write
-from workbench.audit.agreement import outcome, pairwise
+from workbench.audit.agreement import outcome, pairwise, score_all
 from workbench.audit.exercise import loads
 from workbench.audit.items import Item
 from workbench.audit.scorers import Judge, Score, Scorer
+from workbench.errors import ExerciseError, ScorerError
+from workbench.models.base import Reply, ReplyError
 
 ITEM = Item("q1", {"q": "?"})
 
@@ -124,3 +127,98 @@ def test_pairwise_agreement_matrix() -> None:
     assert matrix.loc["a", "c"] == pytest.approx(1 / 2)
     assert matrix.loc["b", "c"] == 0
     assert matrix.loc["c", "c"] == 1
+
+
+CHECKS = """
+import numpy
+
+def says(answer, expected, item):
+    return {"yes": "yes", "one": 1, "np": numpy.bool_(True), "none": None,
+            "pair": (True, "fine"), "bad-pair": ("no", "?"), "dict": {"correct": "no"},
+            "dict-ok": {"correct": False, "why": "wrong"}}[answer]
+
+def broken(answer, expected, item):
+    return {}[answer]
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "correct"),
+    [
+        ("np", "x", True),
+        ("pair", "x", True),
+        ("dict-ok", "x", False),
+        ("none", None, None),  # nothing expected: no verdict is asked for
+    ],
+)
+def test_a_python_scorer_gives_a_verdict(
+    isolated: Path, answer: str, expected: Any, correct: bool | None
+) -> None:
+    write(isolated, "checks.py", CHECKS)
+    s = scorer("{type: python, function: 'checks.py:says'}", base=isolated)
+    assert s.score(answer, expected, ITEM).correct is correct
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        ("yes", "'yes' (str)"),
+        ("one", "1 (int)"),
+        ("none", "None (NoneType)"),
+        ("bad-pair", "'no' (str)"),
+        ("dict", "'no' (str)"),
+    ],
+)
+def test_anything_else_from_a_python_scorer_is_an_error_naming_it(
+    isolated: Path, answer: str, shown: str
+) -> None:
+    write(isolated, "checks.py", CHECKS)
+    s = scorer("{type: python, function: 'checks.py:says'}", base=isolated)
+    with pytest.raises(ScorerError) as caught:
+        s.score(answer, "expected", ITEM)
+    message = str(caught.value)
+    assert message.startswith("the python scorer checks.py:says gave no verdict on item q1: ")
+    assert shown in message and "\n" not in message
+    assert caught.value.scorer == "checks.py:says"
+
+
+def test_a_python_scorer_that_raises_is_an_error_naming_it(isolated: Path) -> None:
+    write(isolated, "checks.py", CHECKS)
+    s = scorer("{type: python, function: 'checks.py:broken'}", base=isolated)
+    with pytest.raises(ScorerError, match=r"checks.py:broken failed on item q1: KeyError: 'x'"):
+        s.score("x", "expected", ITEM)
+
+
+@pytest.mark.parametrize(
+    ("spec", "files", "complaint"),
+    [
+        ("nothing", {}, "must look like module:name or file.py:name"),
+        ("missing.py:f", {}, "no Python file 'missing.py'"),
+        ("checks.py:absent", {"checks.py": CHECKS}, "has no function 'absent'"),
+        ("bad.py:f", {"bad.py": "def f(:\n"}, "cannot load bad.py: SyntaxError"),
+        ("boom.py:f", {"boom.py": "raise RuntimeError('at import')\n"}, "RuntimeError: at import"),
+        ("no_such_module:f", {}, "cannot import 'no_such_module'"),
+    ],
+)
+def test_a_bad_python_scorer_spec_is_an_exercise_problem(
+    isolated: Path, spec: str, files: dict[str, str], complaint: str
+) -> None:
+    for name, text in files.items():
+        write(isolated, name, text)
+    with pytest.raises(ExerciseError, match=re.escape(complaint)):
+        scorer(f"{{type: python, function: '{spec}'}}", base=isolated)
+
+
+def test_incomplete_answers_and_errors_are_never_scored() -> None:
+    s = scorer("normalised")
+    item = Item("q1", {"q": "?"}, "The capital")
+    cut = ReplyError("IncompleteAnswer", "the stream ended without a finish reason")
+    replies = [
+        Reply("a", "openai:a", text="The capital"),
+        Reply("b", "openai:b", text="The capital", error=cut),  # the partial text is kept
+        Reply("c", "openai:c", text="", error=ReplyError("ServerError", "500")),
+    ]
+    scores = score_all(s, replies, [r.text for r in replies], item)
+    assert scores[0] is not None and scores[0].correct is True
+    assert scores[1:] == [None, None]
+    assert outcome(s, scores, item.expected) == ("error", None)

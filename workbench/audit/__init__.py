@@ -4,13 +4,15 @@
     run = audit.run_audit("capitals.yaml", ["gpt", "claude", "local"], budget_usd=1.0)
     run.outcomes()          # item x outcome: agree-correct, agree-wrong, disagree, ...
     audit.resume(run.name)  # after a budget stop or Ctrl-C; nothing is paid twice
-    audit.rerun(run.name)   # the same items answered from the lab notebook: an equal table
+    audit.rerun(run.name)   # replayed from the lab notebook: no network, an equal table
 
-Modules: `exercise` (loading and checking, `schema.json`), `items`, `scorers`,
-`agreement`, `runner` (what the notebook executes) and `records` (its calls in the lab
-notebook), `store` (the run folder), `notebook` (papermill, progress, Ctrl-C), `result`
-(a run read back), `report` (tables and plots), `review` and `review_panel` (human
-verdicts), `template` (the notebook's cells), `api` (these functions).
+Modules: `exercise` (loading and checking, `schema.json`), `items`, `scorers` (and
+`functions`, a user's own), `agreement`, `runner` (what the notebook executes), `records`
+(its calls in the lab notebook, its result rows), `spend` (whole items within the budget,
+what was spent), `secrets` (redaction of every file of a run), `store` (the run folder),
+`notebook` (papermill, progress, Ctrl-C), `result` (a run read back), `report` (tables and
+plots), `review` and `review_panel` (human verdicts), `template` (the notebook's cells),
+`api` (these functions).
 """
 
 from __future__ import annotations

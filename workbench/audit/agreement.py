@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.audit.items import Item
     from workbench.audit.scorers import Score, Scorer
+    from workbench.models.base import Reply
 
 OUTCOMES = ("agree-correct", "agree-wrong", "disagree", "no-expected", "error")
 NEEDS_HUMAN = ("disagree", "agree-wrong")
@@ -41,6 +43,29 @@ def outcome(
     if expected is None:
         return "no-expected", True
     return ("agree-correct" if all(s.correct for s in done) else "agree-wrong"), True
+
+
+def score_all(
+    scorer: Scorer, replies: Sequence[Reply], texts: Sequence[str], item: Item
+) -> list[Score | None]:
+    """A score per reply from its (redacted) text; None where the reply is not an answer.
+
+    A failed call and an answer cut short (`IncompleteAnswer`: `reply.ok` is False, though
+    it has text) are never scored: the item's outcome is then `error`.
+    """
+    return [
+        scorer.score(text, item.expected, item) if reply.ok else None
+        for reply, text in zip(replies, texts, strict=True)
+    ]
+
+
+def agreement_key(score: Score | None, *, by_verdict: bool) -> str | None:
+    """What agreement compares for one answer: what was read, or PASS/FAIL for a judge."""
+    if score is None:
+        return None
+    if by_verdict:
+        return None if score.correct is None else ("PASS" if score.correct else "FAIL")
+    return score.answer
 
 
 def pairwise(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> pd.DataFrame:

@@ -6,22 +6,26 @@ Each start creates a run folder, then executes the audit notebook with papermill
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from workbench.audit.exercise import load
-from workbench.audit.items import select
-from workbench.audit.notebook import default_template, execute_run
+from workbench.audit import secrets
+from workbench.audit.exercise import Exercise, budget_problem, load
+from workbench.audit.items import Item, select
+from workbench.audit.notebook import check_template, default_template, execute_run
 from workbench.audit.result import AuditRun
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, find_run, list_runs
 from workbench.config import Config
-from workbench.errors import AuditError, InvalidPrompt
+from workbench.errors import AuditError, InvalidOption
+from workbench.labbook.redact import REDACTED
+from workbench.notices import notice
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from workbench.labbook.redact import Redactor
 
 __all__ = [
     "AuditRun", "combine", "default_template", "demo", "diff", "open_run", "rerun", "resume",
@@ -69,35 +73,38 @@ def run_audit(
     """Run an exercise on every model with papermill; save it under the lab notebook.
 
     With `notebook=False` the run executes in this process instead (no executed notebook).
+    Key-like strings in the exercise or `params` are replaced by [REDACTED] before anything
+    is sent or saved (see `workbench.audit.secrets`), and a notice says where.
     """
     from workbench.labbook import locate
 
     config = config or Config.load()
+    redact = secrets.redactor(config.labbook.redact)  # a bad pattern fails before anything
     ex = load(exercise, config)
     names = list(models or ex.models) or _default_models(config)
     if len(set(names)) != len(names):
-        raise InvalidPrompt(f"a model is named twice in {names}: use samples: N for repeats")
+        raise InvalidOption(f"a model is named twice in {names}: use samples: N for repeats")
     if sample is not None and sample < 1:
-        raise AuditError(f"sample must be at least 1 item, not {sample}")
-    _check_budget(budget_usd)
+        raise InvalidOption(f"sample must be at least 1 item, not {sample}")
+    check_budget(budget_usd)
     check_keys(names, config)
+    if notebook:
+        check_template(Path(template) if template else default_template())
     sample = sample if sample is not None else ex.sample
-    try:
-        items = select(ex.items, sample=sample, seed=ex.seed, shard=shard)
-    except ValueError as e:
-        raise AuditError(str(e)) from None
+    items = select(ex.items, sample=sample, seed=ex.seed, shard=shard)
     if not items:
         raise AuditError(f"shard {shard} of {ex.name} holds no items: use fewer shards")
+    clean = _redacted(ex, items, dict(params or {}), redact)
     folder = RunFolder.create(locate(config), ex.name)
-    (folder.path / EXERCISE).write_text(ex.text, encoding="utf-8")
-    folder.write_items(items)
+    folder.write_exercise(clean.text)
+    folder.write_items(clean.items, redact)
     budget = budget_usd if budget_usd is not None else ex.budget_usd
     folder.write_manifest(
         {
             "v": MANIFEST_VERSION,
             "name": ex.name,
             "run": folder.name,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": _now(),
             "exercise": str(exercise),
             "base": str(ex.path.resolve().parent),
             "digest": ex.digest,
@@ -109,7 +116,7 @@ def run_audit(
             "shard": shard,
             "budget_usd": None if budget is None else float(budget),
             "template": str(Path(template).resolve()) if template else None,
-            "params": dict(params or {}),
+            "params": clean.params,
             "notebook": notebook,
             "total_items": len(items),
             "all_items": len(ex.items),
@@ -117,9 +124,42 @@ def run_audit(
             "status": "ready",
             "sessions": [],
             "spent_usd": 0.0,
+            "redact": list(config.labbook.redact),
         }
     )
     return execute_run(folder, config, progress=progress)
+
+
+class _Clean(NamedTuple):
+    text: str
+    items: list[Item]
+    params: dict[str, Any]
+
+
+def _redacted(ex: Exercise, items: list[Item], params: dict[str, Any], redact: Redactor) -> _Clean:
+    """The exercise's text, items and notebook parameters as the run will send and keep them."""
+    if redact.text(ex.name) != ex.name:
+        raise InvalidOption(f"the exercise name {redact.text(ex.name)!r} holds a key: rename it")
+    clean = _Clean(
+        secrets.exercise_text(ex.text, redact, str(ex.path)),
+        secrets.items(items, redact),
+        secrets.params(params, redact),
+    )
+    ids = [item.id for item in clean.items]
+    if len(set(ids)) != len(ids):
+        raise InvalidOption(
+            f"two item ids of {ex.path} differ only in a key they hold: give them plain ids"
+        )
+    where = [f"item {i}" for i in secrets.changed(items, clean.items)]
+    where += ["the exercise text"] if clean.text != ex.text else []
+    where += [f"-p {k}" for k in params if clean.params.get(k) != params[k]]
+    if where:
+        shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+        notice(
+            f"{ex.path} holds key-like strings or key values ({shown}): the run sends and "
+            f"keeps them as {REDACTED}, as the lab notebook records them"
+        )
+    return clean
 
 
 def resume(
@@ -134,17 +174,21 @@ def resume(
 
     `notebook` overrides how the run was made (papermill, or this process).
     """
+    check_budget(budget_usd)
     config = config or Config.load()
     run = open_run(ref, config)
     manifest = run.manifest
     if manifest.get("replay_of") or manifest.get("report_only"):
         raise AuditError(f"{run.name} is a replay or a combination: resume the original run")
-    _check_budget(budget_usd)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"redact": _patterns(manifest, config)}
     if budget_usd is not None:
         changes["budget_usd"] = float(budget_usd)
     if notebook is not None:
         changes["notebook"] = notebook
+    if not run.folder.pending():  # every item answered: no kernel, no session for nothing
+        notice(f"nothing left to do in {run.name}: every item has a result")
+        run.folder.update(**changes, status="complete")
+        return run
     check_keys(manifest["models"], config)
     run.folder.update(**changes)
     run.folder.clear_stop()
@@ -159,21 +203,29 @@ def rerun(
     template: str | Path | None = None,
     config: Config | None = None,
 ) -> AuditRun:
-    """Run a finished run's items again in a new run; `replay` answers from its records."""
+    """Run a finished run's items again in a new run.
+
+    By default (`replay=True`) every answer comes from the original run's records: no
+    network, no cost, the same table. `replay=False` asks the models again (paid).
+    `workbench audit rerun` has the same default (`--live` to ask again).
+    """
     config = config or Config.load()
     original = open_run(ref, config)
     old = original.manifest
+    if template is not None:
+        check_template(Path(template))
     done = {row["item"] for row in original.rows}
     items = [item for item in original.folder.items() if item.id in done]
     if not items:
         raise AuditError(f"{original.name} has no finished item to rerun", run=original.name)
+    redact = _patterns(old, config)
     folder = RunFolder.create(original.folder.labbook_root, str(old["name"]))
-    shutil.copyfile(original.path / EXERCISE, folder.path / EXERCISE)
-    folder.write_items(items)
+    folder.write_exercise((original.path / EXERCISE).read_text(encoding="utf-8"))
+    folder.write_items(items, secrets.redactor(redact))
     manifest = {
         **old,
         "run": folder.name,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": _now(),
         "total_items": len(items),
         "replay_of": original.name if replay else None,
         "replay_sessions": old.get("sessions", []) if replay else None,
@@ -182,6 +234,7 @@ def rerun(
         "sessions": [],
         "spent_usd": 0.0,
         "template": str(Path(template).resolve()) if template else old.get("template"),
+        "redact": redact,
     }
     for key in ("counts", "finished", "report_only", "combined_from", "missing_shards"):
         manifest.pop(key, None)
@@ -207,8 +260,9 @@ def combine(
                     "exercise, models and samples combine",
                     run=part.name,
                 )
+    redact = secrets.patterns(*(_patterns(p.manifest, config) for p in parts))
     folder = RunFolder.create(parts[0].folder.labbook_root, str(first["name"]))
-    shutil.copyfile(parts[0].path / EXERCISE, folder.path / EXERCISE)
+    folder.write_exercise((parts[0].path / EXERCISE).read_text(encoding="utf-8"))
     items: dict[str, Any] = {}
     rows: dict[str, dict[str, Any]] = {}
     for part in parts:
@@ -218,8 +272,8 @@ def combine(
             if row["item"] not in rows or rows[row["item"]]["outcome"] == "error":
                 rows[row["item"]] = row
     ordered = sorted(items.values(), key=lambda i: i.index)
-    folder.write_items(ordered)
-    writer = ResultWriter(folder)
+    folder.write_items(ordered, secrets.redactor(redact))
+    writer = ResultWriter(folder, secrets.redactor(redact))
     try:
         for row in sorted(rows.values(), key=lambda r: r["index"]):
             writer.write(row)
@@ -233,7 +287,7 @@ def combine(
         {
             **first,
             "run": folder.name,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": _now(),
             "shard": None,
             "combined_from": [p.name for p in parts],
             "shards": shards,
@@ -244,14 +298,29 @@ def combine(
             "status": "complete" if complete else "partial",
             "report_only": True,
             "replay_of": None,
+            "redact": redact,
         }
     )
     return execute_run(folder, config, progress=progress)
 
 
-def _check_budget(budget_usd: float | None) -> None:
-    if budget_usd is not None and budget_usd < 0:
-        raise AuditError(f"the budget must be 0 USD or more, not {budget_usd}")
+def _now() -> str:
+    """When a run is made, to the microsecond: runs are listed in this order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def check_budget(budget_usd: float | None) -> None:
+    """Refuse a budget that is not a number of USD from 0 up (nan, inf, -1): one line."""
+    problem = budget_problem(budget_usd)
+    if problem is not None:
+        raise InvalidOption(problem)
+
+
+def _patterns(manifest: Mapping[str, Any], config: Config) -> list[str]:
+    """The run's redaction patterns and this config's, checked (a bad one fails now)."""
+    found = secrets.patterns(manifest.get("redact") or (), config.labbook.redact)
+    secrets.redactor(found)
+    return found
 
 
 def _missing_shards(shards: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -207,6 +208,19 @@ def _one_of(error: Any, lines: Lines, path: Path_) -> list[ExerciseProblem]:
     return [lines.problem(path, hint)]
 
 
+def budget_problem(value: Any) -> str | None:
+    """Why `value` is not a spending cap in USD; None when it is one (or None: no cap)."""
+    if value is None:
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or math.isnan(value) or math.isinf(value) or value < 0:
+        return (
+            f"a budget is a number of USD from 0 up, not {value!r}: e.g. 1.50 "
+            "(give none for no cap)"
+        )
+    return None
+
+
 def load(path: str | Path, config: Config | None = None) -> Exercise:
     """Read and check an exercise file; raise ExerciseError naming every problem."""
     path = Path(path)
@@ -272,6 +286,11 @@ def loads(
         problems.extend(scorer_problems)
     if config is not None and isinstance(data.get("models"), list) and "models" not in bad_top:
         problems.extend(check_models(data["models"], config, lines))
+    budget_wrong = budget_problem(data.get("budget_usd")) if "budget_usd" not in bad_top else None
+    if budget_wrong is not None:
+        problems.append(lines.problem(("budget_usd",), budget_wrong))
+    if scorer is not None and template is not None and not problems:
+        problems.extend(_unusable(scorer, template, items))
     if problems:
         raise ExerciseError(sorted(problems, key=lambda p: (p.file != file, p.line or 0)))
     assert scorer is not None and template is not None
@@ -312,6 +331,29 @@ def _missing_fields(template: str, items: Sequence[Item]) -> list[ExerciseProble
                     f"(its fields: {have})",
                 )
             )
+    return problems
+
+
+def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[ExerciseProblem]:
+    """Items the run could not use: a template that fails on them, an unreadable expected value.
+
+    Found here, before anything is sent, rather than as a crash in the middle of a run.
+    """
+    problems = []
+    for item in items:
+        try:
+            template.format_map(item.fields)
+        except (LookupError, AttributeError, ValueError, TypeError) as e:
+            why = f"the template cannot be filled for item {item.id!r}: {type(e).__name__}: {e}"
+            problems.append(ExerciseProblem(item.file, item.line, item.where, why))
+            continue
+        if item.expected is None:
+            continue
+        try:
+            scorer.expect(item.expected)
+        except (ValueError, TypeError) as e:
+            why = f"the {scorer.name} scorer cannot read expected {item.expected!r}: {e}"
+            problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
     return problems
 
 

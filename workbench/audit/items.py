@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ExerciseProblem
+from workbench.errors import ExerciseProblem, InvalidOption
 
 if TYPE_CHECKING:
     from workbench.audit.exercise import Lines
@@ -205,12 +205,12 @@ def select(
 
 
 def parse_shard(shard: str) -> tuple[int, int]:
-    """Parse "K/N" ("2/4" -> (2, 4)), or raise ValueError saying what a shard looks like."""
+    """Parse "K/N" ("2/4" -> (2, 4)), or raise InvalidOption saying what a shard looks like."""
     try:
         k_text, n_text = shard.split("/")
         k, n = int(k_text), int(n_text)
     except ValueError:
-        raise ValueError(f"shard {shard!r} must look like K/N, e.g. 1/4") from None
+        raise InvalidOption(f"shard {shard!r} must look like K/N, e.g. 1/4") from None
     if not 1 <= k <= n:
-        raise ValueError(f"shard {shard!r}: K must be from 1 to N")
+        raise InvalidOption(f"shard {shard!r}: K must be from 1 to N, e.g. 2/4")
     return k, n

@@ -4,23 +4,31 @@ The kernel does the calls (see `runner`); this side shows a progress bar fed fro
 `results.jsonl`, turns Ctrl-C into a stop request (items in flight finish and are saved; a
 second Ctrl-C abandons them), reads the results back from the folder's files, and records
 an `audit` record with a commit of the run's files.
+
+Papermill writes the executed notebook as it goes, outside the lab notebook (a commit
+during the run must not take it unredacted); once it ends, the notebook is copied into the
+run folder redacted, cell sources, outputs and parameters alike (see `secrets`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.audit import report
+from workbench.audit import report, secrets
 from workbench.audit.result import AuditRun
 from workbench.audit.store import NOTEBOOK, RESULTS, RunFolder, one_off_book
 from workbench.config import Config
-from workbench.errors import AuditError
+from workbench.errors import AuditError, InvalidOption, WorkbenchError
+from workbench.notices import notice
 
 TEMPLATE = Path(__file__).resolve().parent.parent.parent / "templates" / "audit.ipynb"
 
@@ -41,11 +49,58 @@ def default_template() -> Path:
     return built
 
 
+def check_template(path: Path) -> dict[str, Any]:
+    """The template as a valid nbformat 4 notebook (cell ids added), or an InvalidOption.
+
+    Read here rather than by papermill, whose reader prints nbformat's warnings with a
+    source line and logs a validation failure over many lines: a damaged or hand-made
+    template is one line (an error, or a notice when it could be repaired).
+    """
+    import nbformat
+    from nbformat.validator import normalize
+    from nbformat.warnings import MissingIDFieldWarning
+
+    where = f"the audit template {path}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InvalidOption(f"{where} cannot be read: {e.strerror}") from None
+    except ValueError as e:
+        raise InvalidOption(f"{where} is not a notebook (not JSON: {e})") from None
+    if not isinstance(data, dict) or data.get("nbformat") != 4:
+        raise InvalidOption(f"{where} is not an nbformat 4 notebook: open and save it in Jupyter")
+    with warnings.catch_warnings():  # said below in one line, not with a source line
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        changes, fixed = normalize(data)
+    try:
+        nbformat.validate(fixed)
+    except nbformat.ValidationError as e:
+        raise InvalidOption(f"{where} is a damaged notebook: {e.message}") from None
+    if not (fixed.get("metadata") or {}).get("kernelspec"):
+        raise InvalidOption(f"{where} names no kernel: open it in Jupyter, pick one, save it")
+    cells = fixed.get("cells") or []
+    if not any("parameters" in (c.get("metadata") or {}).get("tags", []) for c in cells):
+        raise InvalidOption(
+            f"{where} has no cell tagged 'parameters': papermill puts run_dir after that cell"
+        )
+    if changes:
+        notice(
+            f"{where} had {changes} cell(s) without an id: ran with ids added",
+            once=str(path.resolve()),
+        )
+    return dict(fixed)
+
+
 def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRun:
     """Execute a prepared run folder (papermill, or in this process), watched; read it back."""
     manifest = folder.manifest()
-    template = Path(manifest.get("template") or default_template())
-    out = folder.path / NOTEBOOK
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-audit-"))
+    out = scratch / NOTEBOOK
+    template = scratch / "template.ipynb"
+    if manifest.get("notebook", True):  # papermill reads the checked copy
+        checked = check_template(Path(manifest.get("template") or default_template()))
+        template.write_text(json.dumps(checked), encoding="utf-8")
+    # the manifest's params were redacted when the run was made: the kernel gets those
     parameters = {**manifest.get("params", {}), "run_dir": str(folder.path)}
     failure: list[BaseException] = []
     done = threading.Event()  # not Thread.join: Ctrl-C during a join can mark it finished
@@ -95,6 +150,8 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     finally:
         bar.close()
         folder.clear_stop()
+        _keep_notebook(out, folder)
+        shutil.rmtree(scratch, ignore_errors=True)
     run = AuditRun(folder)
     _record(run, config)
     if failure:
@@ -102,11 +159,28 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
         if hasattr(error, "ename"):
             raise AuditError(
                 f"the audit notebook failed in cell {getattr(error, 'cell_index', '?')}: "
-                f"{error.ename}: {getattr(error, 'evalue', '')}; see {out}",
+                f"{error.ename}: {getattr(error, 'evalue', '')}; see {folder.path / NOTEBOOK}",
+                run=folder.name,
+            ) from None
+        if manifest.get("notebook", True) and isinstance(error, Exception):
+            if isinstance(error, WorkbenchError):
+                raise error
+            raise AuditError(  # papermill or the kernel failed (a kernel that died, say)
+                f"the audit notebook could not run: {type(error).__name__}: {error}",
                 run=folder.name,
             ) from None
         raise error
     return run
+
+
+def _keep_notebook(out: Path, folder: RunFolder) -> None:
+    """Copy the executed notebook into the run folder, redacted (a half-written one is left)."""
+    if not out.exists():
+        return
+    try:
+        secrets.notebook(out, folder.path / NOTEBOOK, folder.redactor())
+    except (OSError, ValueError) as e:  # a second Ctrl-C may stop papermill mid-write
+        notice(f"the executed notebook of {folder.name} was not kept: {e}")
 
 
 def _wait(done: threading.Event, bar: _Progress) -> None:

@@ -1,15 +1,103 @@
-"""A run's calls in the lab notebook: the key of a call, its record, the Reply it holds."""
+"""A run's calls: the key of a call, its record, the Reply it holds, its row in the results."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from workbench.errors import BudgetExceeded, Cancelled
 from workbench.labbook.chain import prompt_hash
 from workbench.models.base import Reply, ReplyError, Usage
-from workbench.run import Job
+from workbench.run import Job, Listener
+
+if TYPE_CHECKING:
+    from workbench.audit.scorers import Score
+    from workbench.session import Session
+
+
+UNSENT = (BudgetExceeded,)
+"""Errors of calls that were never sent: not recorded, the item stays to do."""
+UNFINISHED = (BudgetExceeded, Cancelled)
+"""Errors that leave an item to do (not an error outcome): resume answers it."""
+
+
+class CallRecorder(Listener):
+    """Records each sent call through the session's recorders; notes a budget refusal."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.futures: dict[Job, Future[dict[str, Any]]] = {}
+        self.budget_hit = False
+
+    def finished(self, job: Job, reply: Reply) -> None:
+        """Record a sent call (its record's future kept by job); a budget refusal is noted."""
+        if reply.error is not None and reply.error.is_a(*UNSENT):
+            self.budget_hit = True
+            return
+        for record in self.session.recorders:
+            future = record(job, reply)
+            if future is not None:
+                self.futures.setdefault(job, future)
+
+
+class AnswerRow(TypedDict):
+    """One answer in a result row of `results.jsonl` (field order is the format's)."""
+
+    model: str
+    resolved: str
+    sample: int
+    text: str
+    """As the lab notebook records it (redacted); scored as such."""
+    answer: str | None
+    key: str | None
+    correct: bool | None
+    """None when not scored: a failed or cut-short call, or nothing expected."""
+    why: str | None
+    error: str | None
+    cost_usd: float | None
+    latency_s: float | None
+    input_tokens: int | None
+    """None when the provider did not say (unknown, never 0)."""
+    output_tokens: int | None
+    record: str | None
+    judge_record: str | None
+    live: bool
+    """Sent by this execution (False: answered from an earlier record)."""
+
+
+def answer_row(
+    job: Job,
+    reply: Reply,
+    text: str,
+    score: Score | None,
+    *,
+    record: str | None,
+    live: bool,
+    key: str | None,
+    judge_record: str | None = None,
+) -> AnswerRow:
+    """The row of one answer: what was read and judged, what the call cost and took."""
+    return AnswerRow(
+        model=job.spec.label,
+        resolved=job.spec.full_name,
+        sample=job.sample,
+        text=text,
+        answer=score.answer if score else None,
+        key=key,
+        correct=score.correct if score else None,
+        why=score.why if score else None,
+        error=f"{reply.error.type}: {reply.error.message}" if reply.error else None,
+        cost_usd=reply.cost_usd,
+        latency_s=reply.latency_s,
+        input_tokens=reply.usage.input_tokens,
+        output_tokens=reply.usage.output_tokens,
+        record=record,
+        judge_record=judge_record,
+        live=live,
+    )
 
 
 def job_key(job: Job) -> tuple[str, int]:
@@ -49,14 +137,15 @@ def session_records(root: Path, sessions: Sequence[str]) -> list[dict[str, Any]]
 def reply_from(record: dict[str, Any]) -> Reply:
     """The Reply a call record holds."""
     data = record.get("reply") or {}
-    usage = data.get("usage") or {}
+    counts: dict[str, Any] = data.get("usage") or {}
+    usage: dict[str, Any] = {k: counts.get(k) for k in ("input_tokens", "output_tokens")}
     error = data.get("error")
     started = data.get("started_at")
     return Reply(
         model=record["model"],
         resolved=record["resolved"],
         text=data.get("text") or "",
-        usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
+        usage=Usage(**usage),  # a count the record does not hold is unknown (None), never 0
         cost_usd=data.get("cost_usd"),
         price_source=data.get("price_source"),
         latency_s=data.get("latency_s"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.audit.agreement import NEEDS_HUMAN, OUTCOMES, pairwise
@@ -55,7 +55,11 @@ def outcomes(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def answers(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per answer: text, what was read, right or not and why, cost, latency."""
+    """One row per answer: text, what was read, right or not and why, cost, latency, tokens.
+
+    What is unknown (a token count the provider did not send, an unpriced model's cost)
+    is <NA>, never 0.
+    """
     import pandas as pd
 
     columns = [
@@ -71,21 +75,31 @@ def answers(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     frame["correct"] = frame["correct"].astype("boolean")
     for col in ("cost_usd", "latency_s"):
         frame[col] = frame[col].astype("Float64")
+    for col in ("input_tokens", "output_tokens"):
+        frame[col] = frame[col].astype("Int64")
     return frame
 
 
 def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Accuracy (where something is expected), errors, cost and latency per model."""
+    """Accuracy (of the answers scored), errors, cost and latency per model.
+
+    A failed or cut-short call is an error, never scored, so never in the accuracy. The
+    cost is <NA> when an answer's cost is unknown (an unpriced model): a sum over the
+    priced ones alone would pass for the whole.
+    """
     frame = answers(rows)
     models = models_of(rows)
+    frame["unpriced"] = frame["error"].isna() & frame["cost_usd"].isna()
     grouped = frame.groupby("model", sort=False)
     table = grouped.agg(
         answers=("item", "size"),
         errors=("error", lambda s: int(s.notna().sum())),
         accuracy=("correct", "mean"),
-        cost_usd=("cost_usd", "sum"),
+        cost_usd=("cost_usd", lambda s: s.sum(min_count=1)),
+        unpriced=("unpriced", "any"),
         mean_latency_s=("latency_s", "mean"),
     )
+    table["cost_usd"] = table["cost_usd"].astype("Float64").mask(table.pop("unpriced"))
     return table.reindex(models)
 
 
@@ -142,16 +156,24 @@ def plot(rows: Sequence[dict[str, Any]]) -> Figure:
     return figure
 
 
-def summary(rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -> str:
-    """A few lines: status, items done, outcomes, spend, where the run is."""
+def summary(
+    rows: Sequence[dict[str, Any]], manifest: dict[str, Any], reviewed: Collection[str] = ()
+) -> str:
+    """One line: status, items done, outcomes, how many still need a human, spend.
+
+    Items a human already reviewed (`reviewed`, their ids) do not need one any more.
+    """
     found = counts(rows)
     total = manifest.get("total_items", len(rows))
     parts = ", ".join(f"{n} {name}" for name, n in found.items() if n)
-    human = sum(found[name] for name in NEEDS_HUMAN)
+    human = sum(1 for row in rows if row["outcome"] in NEEDS_HUMAN and row["item"] not in reviewed)
     spent = float(manifest.get("spent_usd", 0.0))
     budget = manifest.get("budget_usd")
     money = f"${spent:.4f}" + (f" of ${budget:.4f}" if budget is not None else "")
+    done = sum(1 for row in rows if row["item"] in reviewed)
     return (
         f"audit {manifest.get('name')} [{manifest.get('status')}]: {len(rows)}/{total} items "
-        f"done ({parts or 'none'}); {human} need a human; spent {money}"
+        f"done ({parts or 'none'}); {human} need a human"
+        + (f" ({done} reviewed)" if done else "")
+        + f"; spent {money}"
     )

@@ -91,10 +91,8 @@ class AuditRun:
         return buffer.getvalue()
 
     def summary(self) -> str:
-        """One line: status, items, outcomes, spend; and how many were reviewed."""
-        line = report.summary(self.rows, self.manifest)
-        reviewed = len(self.reviews())
-        return line + (f"; {reviewed} reviewed" if reviewed else "")
+        """One line: status, items, outcomes, how many still need a human (and were reviewed)."""
+        return report.summary(self.rows, self.manifest, set(self.reviews()))
 
     def reviews(self) -> dict[str, dict[str, Any]]:
         """Item id -> the latest review decision recorded on it."""
@@ -107,12 +105,21 @@ class AuditRun:
         return self._reviews[1]
 
     def decide(
-        self, item: str, pick: str | None = None, reason: str | None = None
+        self,
+        item: str,
+        pick: str | None = None,
+        reason: str | None = None,
+        *,
+        source: str | None = None,
     ) -> dict[str, Any]:
-        """Record a human verdict on an item: the model whose answer is right, or None."""
+        """Record a human verdict on an item: the model whose answer is right, or None.
+
+        The record's source is where it was decided: `source`, or (by default) this notebook
+        or command line, as for any record.
+        """
         from workbench.audit.review import decide
 
-        return decide(self, item, pick=pick, reason=reason)
+        return decide(self, item, pick=pick, reason=reason, source=source)
 
     def review_panel(self) -> ReviewPanel:
         """A notebook panel that walks the items needing a human; each verdict is recorded."""

@@ -49,10 +49,16 @@ def decide(
     pick: str | None = None,
     reason: str | None = None,
     config: Config | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """Record a verdict on one item: `pick` a model's answer, or (pick=None) reject them all."""
+    """Record a verdict on one item: `pick` a model's answer, or (pick=None) reject them all.
+
+    `source` says where the verdict was given; by default the notebook or the command line
+    this runs in (`workbench audit review` passes its own name).
+    """
     from workbench.audit.store import one_off_book
     from workbench.config import Config
+    from workbench.labbook.book import detect_source
 
     rows = {row["item"]: row for row in run.rows}
     if item not in rows:
@@ -70,8 +76,8 @@ def decide(
             raise AuditError(f"no answer of {pick!r} on item {item!r}: pick one of {models}")
         choice = chosen[0]["record"]
         tags.append(f"model:{pick}")
-    source = f"workbench audit review {run.name}"
-    with one_off_book(run.folder.labbook_root, config or Config.load(), source) as book:
+    where = source or detect_source()
+    with one_off_book(run.folder.labbook_root, config or Config.load(), where) as book:
         record = book.decide(
             "pick" if pick else "reject", records, choice=choice, reason=reason, tags=tags
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import AuditError
+
 if TYPE_CHECKING:
     from workbench.audit.result import AuditRun
 
@@ -79,7 +81,7 @@ class ReviewPanel:
         """Record the verdict on the current item (None: reject every answer); show the next."""
         item = self.current
         if item is None:
-            raise LookupError("nothing left to review")
+            raise AuditError(f"nothing left to review in {self.run.name}", run=self.run.name)
         record = self.run.decide(item, model, self.reason.value.strip() or None)
         self.decided.append((item, model))
         self.status.value = html.escape(f"recorded {record['id']}: {model or 'reject'} on {item}")

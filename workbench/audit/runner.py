@@ -10,7 +10,17 @@ in the manifest every answer comes from the original run's records, and none is 
 Stopping: a budget reached, or a `STOP` file in the run folder (what Ctrl-C in
 `workbench audit run` writes), starts no new item; items in flight finish and are saved.
 A hard interrupt (KeyboardInterrupt in the kernel) cancels what is in flight; what
-finished is already on disk either way.
+finished is already on disk either way. A scorer that gives no verdict (`ScorerError`)
+stops the run the same way, then fails it with its one-line message: the calls already
+made are recorded, and a resume after the fix answers from them.
+
+An item starts only when the most its calls could cost fits what is left of the budget
+(see `spend`), so a tight budget buys whole items. What a run spent is what its calls
+cost: the sum of `cost_usd` over every call record of its sessions, so calls of items left
+unfinished by a stop count too.
+
+Every answer is scored as the lab notebook records it (redacted): the result rows, a
+resume and a replay then all see the same text.
 """
 
 from __future__ import annotations
@@ -18,45 +28,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from workbench.audit.agreement import NEEDS_HUMAN, outcome
+from workbench.audit import secrets
+from workbench.audit.agreement import NEEDS_HUMAN, agreement_key, outcome, score_all
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
-from workbench.audit.records import job_key, recorded_calls, reply_from
-from workbench.audit.report import live_cost
+from workbench.audit.records import (
+    UNFINISHED,
+    CallRecorder,
+    answer_row,
+    job_key,
+    recorded_calls,
+    reply_from,
+)
 from workbench.audit.scorers import Judge, Score
+from workbench.audit.spend import Admission, spent_by
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
 from workbench.config import Config
+from workbench.errors import ReplayMissing, ScorerError
 from workbench.models import registry
 from workbench.models.base import Prompt, Reply, ReplyError
 from workbench.models.registry import ModelSpec
-from workbench.run import Job, Listener, Runner, close_models
+from workbench.run import Job, Runner, close_models
 from workbench.session import Session
-
-UNSENT = ("BudgetExceeded",)
-"""Reply errors of calls that were never sent: not recorded, the item stays to do."""
-
-
-class _Recorder(Listener):
-    """Records each sent call through the session's recorders; notes a budget refusal."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.futures: dict[Job, Future[dict[str, Any]]] = {}
-        self.budget_hit = False
-
-    def finished(self, job: Job, reply: Reply) -> None:
-        if reply.error is not None and reply.error.type in UNSENT:
-            self.budget_hit = True
-            return
-        for record in self.session.recorders:
-            future = record(job, reply)
-            if future is not None:
-                self.futures.setdefault(job, future)
 
 
 class Execution:
@@ -67,7 +65,11 @@ class Execution:
     ) -> None:
         self.folder = folder
         self.manifest = folder.manifest()
-        self.config = config or Config.load()
+        config = config or Config.load()
+        # the run's redaction patterns (kept in its manifest) apply to its records too
+        patterns = secrets.patterns(config.labbook.redact, self.manifest.get("redact") or ())
+        self.config = replace(config, labbook=replace(config.labbook, redact=tuple(patterns)))
+        self.redact = secrets.redactor(patterns)
         text = (folder.path / EXERCISE).read_text(encoding="utf-8")
         self.exercise: Exercise = loads(
             text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
@@ -80,9 +82,9 @@ class Execution:
             self.judge = registry.resolve(self.exercise.scorer.config["model"], self.config)
         self.progress = progress
         self.stop = False
+        self.failure: ScorerError | None = None
         self.status = "running"
         self.done = 0
-        self.spent_usd = 0.0
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -94,16 +96,11 @@ class Execution:
         session.recorders.append(book.record_call)
         return session
 
-    def pending(self) -> list[Item]:
-        """Items without a result, or whose result was an error."""
-        finished = {r["item"] for r in self.folder.rows() if r["outcome"] != "error"}
-        return [item for item in self.folder.items() if item.id not in finished]
-
     # -- running -------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
         """Answer every pending item; return the manifest as left at the end."""
-        items = self.pending()
+        items = self.folder.pending()
         session = self._session()
         sessions = [*self.manifest.get("sessions", []), session.id]
         self.manifest = self.folder.update(status="running", sessions=sessions)
@@ -114,25 +111,36 @@ class Execution:
         budget = self.manifest.get("budget_usd")
         if budget is not None:  # the cap is the whole run's: what earlier executions spent counts
             budget = max(0.0, float(budget) - float(self.manifest.get("spent_usd", 0.0)))
-        self.recorder = _Recorder(session)
+        self.recorder = CallRecorder(session)
         self.models: dict[str, Any] = {}
+        run_budget = Budget(budget, "run")
+        self.admission = Admission(run_budget, self.config)
+        self._room = asyncio.Condition()  # an item finished: money may be free for another
         self.runner = Runner(
             self.config,
-            budgets=[session.budget, Budget(budget, "run")],
+            budgets=[session.budget, run_budget],
             listener=self.recorder,
             stream=False,
             models=self.models,
         )
-        self.writer = ResultWriter(self.folder)
+        self.writer = ResultWriter(self.folder, self.redact)
         self.session = session
         self._last_commit = time.monotonic()
         self._committing = False
         bar = self._bar(len(items))
         queue = iter(items)
         watcher = asyncio.create_task(self._watch())
+        workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
         try:
-            workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
-            await asyncio.gather(*workers)
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:  # one worker failed: the others must not write on
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            if self.failure is not None:
+                raise self.failure
             self.status = self._final_status()
         except asyncio.CancelledError:
             self.status = "interrupted"
@@ -154,7 +162,7 @@ class Execution:
             return "stopped-budget"
         if self.stop:
             return "interrupted"
-        return "complete" if not self.pending() else "complete-with-errors"
+        return "complete" if not self.folder.pending() else "complete-with-errors"
 
     def _finish(self, session: Session) -> dict[str, Any]:
         book = session.labbook
@@ -164,7 +172,8 @@ class Execution:
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-        spent = float(self.manifest.get("spent_usd", 0.0)) + self.spent_usd
+        # every call the run's sessions made, finished item or not (all on disk: book closed)
+        spent = spent_by(self.folder.labbook_root, self.manifest.get("sessions", []))
         manifest = self.folder.update(
             status=self.status, spent_usd=spent, counts=counts, finished=len(rows)
         )
@@ -199,7 +208,6 @@ class Execution:
                 continue
             self.writer.write(row)
             self.done += 1
-            self.spent_usd += live_cost(row)
             if bar is not None:
                 bar.update(1)
             await self._maybe_commit()
@@ -217,6 +225,34 @@ class Execution:
             self._last_commit = time.monotonic()
             self._committing = False
 
+    # -- admission -----------------------------------------------------------------------
+
+    def _bound(self, item: Item, prompt: Prompt, jobs: Sequence[Job]) -> float:
+        """The most this item's calls still to make could cost (its judge's included)."""
+        if self.replay:
+            return 0.0
+        sent = [job for job in jobs if job_key(job) not in self.reuse]
+        bound = self.admission.estimate(sent)
+        scorer = self.exercise.scorer
+        if self.judge is not None and isinstance(scorer, Judge):
+            ask = scorer.prompt(prompt.text, "", item.expected, self.exercise.reason)
+            bound += self.admission.judged(sent, self.judge, ask)
+        return bound
+
+    async def _admit(self, amount: float) -> bool:
+        """Wait until the item fits the budget; False when it never will (nothing in flight)."""
+        async with self._room:
+            while not self.admission.admit(amount):
+                if self.admission.in_flight_usd <= 0 or self.stop:
+                    return False
+                await self._room.wait()
+        return True
+
+    async def _release(self, amount: float) -> None:
+        self.admission.release(amount)
+        async with self._room:
+            self._room.notify_all()
+
     # -- one item ------------------------------------------------------------------------
 
     async def _item(self, item: Item) -> dict[str, Any] | None:
@@ -228,45 +264,50 @@ class Execution:
             for spec in self.specs
             for s in range(self.samples)
         ]
+        bound = self._bound(item, prompt, jobs)
+        if not await self._admit(bound):
+            if not self.stop:  # a stop asked while waiting is a stop, not the budget's
+                self.recorder.budget_hit = True
+            return None
+        try:
+            return await self._answer_item(item, prompt, jobs)
+        finally:
+            await self._release(bound)
+
+    async def _answer_item(
+        self, item: Item, prompt: Prompt, jobs: Sequence[Job]
+    ) -> dict[str, Any] | None:
         answered = await self._answer(jobs)
         if answered is None:
             return None
         scorer = self.exercise.scorer
-        scores: list[Score | None] = [
-            scorer.score(reply.text, item.expected, item) if reply.ok else None
-            for reply, _, _ in answered
-        ]
+        texts = [self.redact.text(reply.text) for reply, _, _ in answered]
+        try:
+            scores = score_all(scorer, [r for r, _, _ in answered], texts, item)
+        except ScorerError as e:  # start nothing new; the run fails once in-flight items end
+            self.failure = self.failure or e
+            self.stop = True
+            return None
         judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(jobs)
         if self.judge is not None:
-            result = await self._judge(item, prompt, answered, scores)
+            result = await self._judge(item, prompt, answered, texts, scores)
             if result is None:
                 return None
             scores, judged = result
         result_outcome, agreed = outcome(scorer, scores, item.expected)
-        answers = []
-        for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True)):
-            score = scores[k]
-            verdict = judged[k]
-            answers.append(
-                {
-                    "model": job.spec.label,
-                    "resolved": job.spec.full_name,
-                    "sample": job.sample,
-                    "text": reply.text,
-                    "answer": score.answer if score else None,
-                    "key": _key(score, self.judge is not None),
-                    "correct": score.correct if score else None,
-                    "why": score.why if score else None,
-                    "error": f"{reply.error.type}: {reply.error.message}" if reply.error else None,
-                    "cost_usd": reply.cost_usd,
-                    "latency_s": reply.latency_s,
-                    "input_tokens": reply.usage.input_tokens,
-                    "output_tokens": reply.usage.output_tokens,
-                    "record": record,
-                    "judge_record": verdict[1] if verdict else None,
-                    "live": live,
-                }
+        answers = [
+            answer_row(
+                job,
+                reply,
+                texts[k],
+                scores[k],
+                record=record,
+                live=live,
+                key=agreement_key(scores[k], by_verdict=self.judge is not None),
+                judge_record=verdict[1] if (verdict := judged[k]) else None,
             )
+            for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True))
+        ]
         return {
             "item": item.id,
             "index": item.index,
@@ -287,7 +328,7 @@ class Execution:
             if record is not None:
                 out[k] = (reply_from(record), record["id"], False)
             elif self.replay:
-                error = ReplyError("ReplayMissing", "the original run has no record of this call")
+                error = ReplyError.of(ReplayMissing("the original run has no record of this call"))
                 out[k] = (Reply(job.spec.label, job.spec.full_name, error=error), None, False)
             else:
                 todo.append(k)
@@ -298,7 +339,7 @@ class Execution:
                 record_id = (await asyncio.wrap_future(future))["id"] if future else None
                 out[k] = (reply, record_id, True)
         done = [x for x in out if x is not None]
-        if any(r.error is not None and r.error.type in (*UNSENT, "Cancelled") for r, _, _ in done):
+        if any(r.error is not None and r.error.is_a(*UNFINISHED) for r, _, _ in done):
             return None
         return done
 
@@ -307,6 +348,7 @@ class Execution:
         item: Item,
         prompt: Prompt,
         answered: Sequence[tuple[Reply, str | None, bool]],
+        texts: Sequence[str],
         scores: list[Score | None],
     ) -> tuple[list[Score | None], list[tuple[Reply, str | None, bool] | None]] | None:
         scorer = self.exercise.scorer
@@ -315,7 +357,7 @@ class Execution:
         where: list[int] = []
         for k, (reply, _, _) in enumerate(answered):
             if reply.ok:
-                text = scorer.prompt(prompt.text, reply.text, item.expected, self.exercise.reason)
+                text = scorer.prompt(prompt.text, texts[k], item.expected, self.exercise.reason)
                 asks.append(Job.plan(self.judge, Prompt.of(text), item.index, k))
                 where.append(k)
         verdicts = await self._answer(asks)
@@ -329,19 +371,11 @@ class Execution:
             old = scores[k]
             answer = old.answer if old else None
             if reply.ok:
-                passed, why = scorer.verdict(reply.text)
+                passed, why = scorer.verdict(self.redact.text(reply.text))
                 new_scores[k] = Score(answer, passed, why)
             else:
                 new_scores[k] = None  # the judge failed: the item is an error
         return new_scores, judged
-
-
-def _key(score: Score | None, by_verdict: bool) -> str | None:
-    if score is None:
-        return None
-    if by_verdict:
-        return None if score.correct is None else ("PASS" if score.correct else "FAIL")
-    return score.answer
 
 
 def execute(

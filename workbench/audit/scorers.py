@@ -13,18 +13,17 @@ judge       `model` grades each answer against a `rubric`; its calls are recorde
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workbench.errors import ExerciseProblem
+from workbench.audit.functions import load_function
+from workbench.errors import ExerciseProblem, ScorerError
 
 if TYPE_CHECKING:
     from workbench.audit.exercise import Lines
@@ -237,52 +236,57 @@ class Choice(Scorer):
 
 
 class Python(Scorer):
-    """Calls a function named in the exercise: f(answer, expected, item) -> bool, tuple or dict."""
+    """Calls a function named in the exercise: f(answer, expected, item) -> a verdict.
+
+    The verdict is True or False, alone, as `(verdict, why)` or as a dict
+    `{"correct": verdict, "why": ..., "answer": ...}` (`answer`: the key agreement compares).
+    None is a verdict only when the item expects nothing. Anything else (a string, a number),
+    or an exception, is a `ScorerError` naming the function and the item.
+    """
 
     name = "python"
     options = ("function",)
 
     def __init__(self, *, base: Path | None = None, **options: Any) -> None:
         super().__init__(**options)
-        self.function = load_function(str(options["function"]), base or Path.cwd())
+        self.spec = str(options["function"])
+        self.function = load_function(self.spec, base or Path.cwd())
 
     def score(self, text: str, expected: Any, item: Item) -> Score:
         """See `Scorer.score`."""
-        result = self.function(text, expected, dict(item.fields))
+        try:
+            result = self.function(text, expected, dict(item.fields))
+        except Exception as e:
+            raise ScorerError(
+                f"the python scorer {self.spec} failed on item {item.id}: "
+                f"{type(e).__name__}: {e}; fix it, then resume the run",
+                scorer=self.spec,
+            ) from e
         answer: str | None = normalise(text) or None
         why = ""
         if isinstance(result, dict):
             answer = result.get("answer", answer)
             correct, why = result.get("correct"), str(result.get("why", ""))
-        elif isinstance(result, tuple):
+        elif isinstance(result, tuple) and len(result) == 2:
             correct, why = result[0], str(result[1])
         else:
             correct = result
-        correct = None if correct is None else bool(correct)
-        return Score(answer, correct, why or f"{self.config['function']} said {correct}")
+        verdict = self._verdict(correct, expected, item)
+        return Score(answer, verdict, why or f"{self.spec} said {verdict}")
 
-
-def load_function(spec: str, base: Path) -> Callable[..., Any]:
-    """`module:name` or `path/to/file.py:name` (relative to `base`)."""
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise ValueError(f"function {spec!r} must look like module:name or file.py:name")
-    if target.endswith(".py"):
-        path = (base / target).resolve()
-        module_spec = importlib.util.spec_from_file_location(f"_audit_{path.stem}", path)
-        if module_spec is None or module_spec.loader is None or not path.is_file():
-            raise ValueError(f"no Python file {target!r} next to the exercise")
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as e:
-            raise ValueError(f"cannot import {target!r}: {e}") from None
-    function = getattr(module, attr, None)
-    if not callable(function):
-        raise ValueError(f"{target!r} has no function {attr!r}")
-    return function  # type: ignore[no-any-return]
+    def _verdict(self, value: Any, expected: Any, item: Item) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
+            return bool(value)  # numpy's booleans are verdicts too
+        if value is None and expected is None:
+            return None
+        raise ScorerError(
+            f"the python scorer {self.spec} gave no verdict on item {item.id}: it returned "
+            f"{value!r} ({type(value).__name__}); return True or False, (verdict, why) or "
+            '{"correct": verdict, "why": ...}',
+            scorer=self.spec,
+        )
 
 
 JUDGE_PROMPT = """You grade one answer to an exercise. Reply with PASS or FAIL on the first line, \
@@ -362,7 +366,7 @@ def build_scorer(
         if cls is Python:
             return Python(base=base, **options), []
         scorer = cls(**options)
-    except (ValueError, re.error) as e:
+    except (ScorerError, re.error) as e:
         field = "function" if cls is Python else "pattern"
         return None, [lines.problem(("scorer", field), str(e))]
     if isinstance(scorer, Judge) and config is not None:

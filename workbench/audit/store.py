@@ -7,6 +7,9 @@ results.jsonl   one row per finished item, appended as each finishes (a later ro
                 the same item replaces an earlier one)
 audit.ipynb     the executed notebook
 STOP            present while a stop is asked for (Ctrl-C in the command that runs it)
+
+Every file is written redacted (see `secrets`): the manifest's `redact` patterns, the
+default ones and the values of secret environment variables never reach it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from workbench.errors import AuditError
 if TYPE_CHECKING:
     from workbench.config import Config
     from workbench.labbook import LabBook
+    from workbench.labbook.redact import Redactor
 
 AUDITS = "audits"
 MANIFEST, RESULTS, ITEMS, EXERCISE, NOTEBOOK, STOP = (
@@ -73,8 +77,11 @@ class RunFolder:
             raise AuditError(f"{self.path} is not an audit run: {e}", run=self.name) from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Replace the manifest atomically."""
-        _atomic_write(self.path / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+        """Replace the manifest atomically, redacted with the patterns it names."""
+        from workbench.labbook.redact import Redactor
+
+        clean = Redactor(manifest.get("redact") or ())(manifest)
+        atomic_write(self.path / MANIFEST, json.dumps(clean, indent=2, ensure_ascii=False))
 
     def update(self, **changes: Any) -> dict[str, Any]:
         """Change some manifest fields; return the new manifest."""
@@ -84,12 +91,22 @@ class RunFolder:
 
     # -- items and results ---------------------------------------------------------------
 
-    def write_items(self, items: Iterable[Item]) -> None:
-        """Keep the chosen items (their fields as they were) for resume and rerun."""
+    def redactor(self) -> Redactor:
+        """What every file of this run is redacted with: the patterns its manifest names."""
+        from workbench.labbook.redact import Redactor
+
+        return Redactor(self.manifest().get("redact") or ())
+
+    def write_exercise(self, text: str) -> None:
+        """Keep the exercise file's text (already redacted, see `secrets.exercise_text`)."""
+        atomic_write(self.path / EXERCISE, text)
+
+    def write_items(self, items: Iterable[Item], redact: Redactor) -> None:
+        """Keep the chosen items (their fields as they were, redacted) for resume and rerun."""
         text = "".join(
-            json.dumps(i.to_dict(), ensure_ascii=False, default=str) + "\n" for i in items
+            json.dumps(redact(i.to_dict()), ensure_ascii=False, default=str) + "\n" for i in items
         )
-        _atomic_write(self.path / ITEMS, text)
+        atomic_write(self.path / ITEMS, text)
 
     def items(self) -> list[Item]:
         """The run's items, in order."""
@@ -119,6 +136,11 @@ class RunFolder:
                     ) from None
         return sorted(latest.values(), key=lambda r: r["index"])
 
+    def pending(self) -> list[Item]:
+        """Items without a result, or whose result was an error: what a resume answers."""
+        finished = {r["item"] for r in self.rows() if r["outcome"] != "error"}
+        return [item for item in self.items() if item.id not in finished]
+
     def stop_requested(self) -> bool:
         """True once a stop was asked for."""
         return (self.path / STOP).exists()
@@ -133,10 +155,11 @@ class RunFolder:
 
 
 class ResultWriter:
-    """Appends result rows as items finish; each row is flushed, fsync'd at most every 0.5 s."""
+    """Appends result rows (redacted) as items finish; flushed, fsync'd at most every 0.5 s."""
 
-    def __init__(self, folder: RunFolder) -> None:
+    def __init__(self, folder: RunFolder, redact: Redactor | None = None) -> None:
         path = folder.path / RESULTS
+        self._redact = redact or folder.redactor()
         _drop_torn_tail(path)
         self._file = path.open("a", encoding="utf-8")
         self._synced = 0.0
@@ -145,7 +168,8 @@ class ResultWriter:
         """Append one row."""
         import time
 
-        self._file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        line = json.dumps(self._redact(row), ensure_ascii=False, default=str)
+        self._file.write(line + "\n")
         self._file.flush()
         now = time.monotonic()
         if now - self._synced > 0.5:
@@ -183,11 +207,20 @@ def find_run(ref: str | Path, root: Path) -> RunFolder:
 
 
 def list_runs(root: Path) -> list[RunFolder]:
-    """Every run in the lab notebook, oldest first."""
+    """Every run in the lab notebook, oldest first (by when each was made, then by name)."""
     audits = root / AUDITS
     if not audits.exists():
         return []
-    return [RunFolder(p) for p in sorted(audits.iterdir()) if (p / MANIFEST).is_file()]
+    found = [RunFolder(p) for p in audits.iterdir() if (p / MANIFEST).is_file()]
+    return sorted(found, key=lambda run: (_created(run), run.name))
+
+
+def _created(run: RunFolder) -> datetime:
+    """When the run was made (its folder's name holds only the day, and a random id)."""
+    try:
+        return datetime.fromisoformat(str(run.manifest()["created"]))
+    except (AuditError, KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def open_book(root: Path, config: Config, *, source: str, session: str | None = None) -> LabBook:
@@ -226,7 +259,8 @@ def _drop_torn_tail(path: Path) -> None:
         pass
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` at once (a reader sees the old file or the new one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
