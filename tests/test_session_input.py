@@ -81,9 +81,9 @@ def test_lone_surrogates_in_a_prompt_are_refused_before_sending(
 
 @pytest.mark.parametrize("cap", [math.nan, -1, -0.01, math.inf, "5", True])
 def test_a_budget_must_be_a_number_of_usd_at_least_zero(session: Any, cap: Any) -> None:
-    with pytest.raises(InvalidOption, match="USD >= 0"):
+    with pytest.raises(InvalidOption, match="USD from 0 up"):
         Budget(cap, "run")
-    with pytest.raises(InvalidOption, match="USD >= 0"):
+    with pytest.raises(InvalidOption, match="USD from 0 up"):
         session.compare("hi", ["openai:gpt-test"], budget_usd=cap)
     with pytest.raises(InvalidOption):
         Session(budget_usd=cap, labbook=False)

@@ -33,11 +33,11 @@ def check_cap(value: object, what: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidOption(
-            f"{what} must be a number of USD >= 0 (or None for no cap), not {value!r}"
+            f"{what} must be a number of USD from 0 up, not {value!r}: e.g. 1.50 (none: no cap)"
         )
     if value < 0:
         raise InvalidOption(
-            f"{what} must be a number of USD >= 0 (or None for no cap), not {value!r}"
+            f"{what} must be a number of USD from 0 up, not {value!r}: e.g. 1.50 (none: no cap)"
         )
     return float(value)
 

@@ -112,7 +112,7 @@ def test_bad_numbers_on_the_command_line_are_one_line_before_anything_is_made(
     for value in ("-1", "nan", "inf", "-inf"):
         result = cli.invoke(main, ["audit", "resume", run.name, "--budget", value])
         assert result.exit_code == 1 and len(said(result.output)) == 1, result.output
-        assert "a budget is a number of USD from 0 up" in result.output
+        assert "must be a number of USD from 0 up" in result.output
         assert open_run(run.name).manifest["budget_usd"] is None, "the cap was not changed"
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from workbench.audit import secrets
-from workbench.audit.exercise import Exercise, budget_problem, load
+from workbench.audit.exercise import Exercise, load
 from workbench.audit.items import Item, select
 from workbench.audit.notebook import check_template, default_template, execute_run
 from workbench.audit.result import AuditRun
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, find_run, list_runs
+from workbench.budget import check_cap
 from workbench.config import Config
 from workbench.errors import AuditError, InvalidOption
 from workbench.labbook.redact import REDACTED
@@ -311,9 +312,7 @@ def _now() -> str:
 
 def check_budget(budget_usd: float | None) -> None:
     """Refuse a budget that is not a number of USD from 0 up (nan, inf, -1): one line."""
-    problem = budget_problem(budget_usd)
-    if problem is not None:
-        raise InvalidOption(problem)
+    check_cap(budget_usd, "the audit budget")
 
 
 def _patterns(manifest: Mapping[str, Any], config: Config) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ExerciseError, ExerciseProblem, UnknownModel
+from workbench.errors import ExerciseError, ExerciseProblem, InvalidOption, UnknownModel
 
 if TYPE_CHECKING:
     from workbench.audit.items import Item
@@ -210,14 +209,12 @@ def _one_of(error: Any, lines: Lines, path: Path_) -> list[ExerciseProblem]:
 
 def budget_problem(value: Any) -> str | None:
     """Why `value` is not a spending cap in USD; None when it is one (or None: no cap)."""
-    if value is None:
-        return None
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or math.isnan(value) or math.isinf(value) or value < 0:
-        return (
-            f"a budget is a number of USD from 0 up, not {value!r}: e.g. 1.50 "
-            "(give none for no cap)"
-        )
+    from workbench.budget import check_cap
+
+    try:
+        check_cap(value, "a budget")
+    except InvalidOption as e:
+        return str(e)
     return None
 
 
