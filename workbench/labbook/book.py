@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from workbench.run import Job
 
 VERDICTS = ("pick", "reject")
+_LATER = "_later"
+"""Where a queued record keeps the function that makes the rest of its fields."""
 COMMIT_EVERY_S = 5.0
 """A session's background commits: at most one every this many seconds (the first at once)."""
 QUOTE_WIDTH = 60
@@ -102,8 +104,14 @@ class LabBook:
 
     # -- writing -------------------------------------------------------------------------
 
-    def submit(self, kind: str, **fields: Any) -> Future[dict[str, Any]]:
-        """Queue a record for the writer thread; the future resolves once it is on disk."""
+    def submit(
+        self, kind: str, later: Callable[[], dict[str, Any]] | None = None, **fields: Any
+    ) -> Future[dict[str, Any]]:
+        """Queue a record for the writer thread; the future resolves once it is on disk.
+
+        `later` makes the rest of the record's fields in the writer thread, off the caller's
+        (the event loop's) time; the research repo's HEAD is read there too, once a batch.
+        """
         record = {
             "v": SCHEMA_VERSION,
             "id": new_id(),
@@ -112,9 +120,11 @@ class LabBook:
             "session": self.session,
             "author": self._author,
             "source": self.source,
-            "repo_head": self.git.repo_head() if self.git else None,
+            "repo_head": None,
             **fields,
         }
+        if later is not None:
+            record[_LATER] = later
         future: Future[dict[str, Any]] = Future()
         self._writer.put(record, future)
         return future
@@ -128,6 +138,12 @@ class LabBook:
             facts = {**records[0], "id": new_id(), "kind": "session", "data": session_facts()}
             return dict(self.redact({k: v for k, v in facts.items() if k in _SESSION_FIELDS}))
 
+        head = self.git.repo_head() if self.git else None
+        for record in records:
+            record["repo_head"] = head
+            later = record.pop(_LATER, None)
+            if later is not None:
+                record.update(later())
         redacted = self.redact(records)  # one look at the environment per batch
         try:
             written = store.append_many(self.path, redacted, header=header)
@@ -171,18 +187,20 @@ class LabBook:
         """Queue the record of one finished call (a Session recorder); nothing while paused."""
         if self.paused:
             return None
-        prompt = job.prompt.to_dict()
-        reply_data = reply.to_dict()
-        for key in ("model", "resolved"):
-            reply_data.pop(key)
-        return self.submit(
-            "call",
-            model=job.spec.label,
-            resolved=job.spec.full_name,
-            request_hash=prompt_hash(job.spec.full_name, job.prompt),
-            prompt={**prompt, "sample": job.sample},
-            reply=reply_data,
-        )
+
+        def fields() -> dict[str, Any]:  # in the writer thread
+            reply_data = reply.to_dict()
+            for key in ("model", "resolved"):
+                reply_data.pop(key)
+            return {
+                "model": job.spec.label,
+                "resolved": job.spec.full_name,
+                "request_hash": prompt_hash(job.spec.full_name, job.prompt),
+                "prompt": {**job.prompt.to_dict(), "sample": job.sample},
+                "reply": reply_data,
+            }
+
+        return self.submit("call", fields)
 
     def decide(
         self,

@@ -6,7 +6,7 @@ import builtins
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -79,11 +79,9 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         """Only the parameters that were set, in field order."""
-        return {
-            k: (list(v) if k == "stop" else v)
-            for k, v in asdict(self).items()
-            if v not in (None, ())
-        }
+        # Not `asdict`: it deep-copies, and this runs for every call recorded.
+        values = ((f.name, getattr(self, f.name)) for f in _PARAM_FIELDS)
+        return {k: (list(v) if k == "stop" else v) for k, v in values if v not in (None, ())}
 
 
 def _check_text(content: object, role: str) -> None:
@@ -270,9 +268,27 @@ class Reply:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in field order."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in _REPLY_FIELDS}  # not `asdict`: no deep copies
+        u = self.usage
+        d["usage"] = {
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "source": u.source,
+        }
+        e = self.error
+        d["error"] = (
+            None if e is None else {"type": e.type, "message": e.message, "status": e.status}
+        )
         d["started_at"] = self.started_at.isoformat() if self.started_at else None
         return d
+
+
+def _flat(value: Usage | ReplyError) -> dict[str, Any]:
+    return {f.name: getattr(value, f.name) for f in fields(value)}
+
+
+_PARAM_FIELDS = fields(Params)
+_REPLY_FIELDS = fields(Reply)
 
 
 class Model(ABC):
