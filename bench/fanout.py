@@ -97,7 +97,7 @@ def recording_session(config: Any, git: bool) -> Any:
     import subprocess
     import tempfile
 
-    from workbench.session import Session
+    from workbench.sessions import Session
 
     repo = Path(tempfile.mkdtemp(prefix="fanout-research-"))
     TEMP_DIRS.append(str(repo))
@@ -564,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = None
     try:
         point_env_at(servers.urls)
-        from workbench.session import Session
+        from workbench.sessions import Session
 
         session = open_session(Session, wire_config(servers.urls), args.labbook)
         print(

@@ -82,7 +82,7 @@ def _overhead(
 
     from workbench.labbook import LabBook
     from workbench.labbook.git import GitSync
-    from workbench.session import Session
+    from workbench.sessions import Session
 
     os.environ["LLM_USER_PATH"] = str(tmp / "llm")
     (tmp / "llm").mkdir()

@@ -17,7 +17,7 @@ from tests.labbook.helpers import calls
 from workbench.cli import main
 from workbench.config import Config
 from workbench.labbook import locate
-from workbench.session import Session, reset_session
+from workbench.sessions import Session, reset_session
 
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import wire_config
 from tests.wire.harness import Step
-from workbench.session import Session
+from workbench.sessions import Session
 
 MODELS = ["openai:gpt-test", "anthropic:claude-test", "gemini:gemini-test"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from workbench.config import Config
 from workbench.errors import ConfigError, UnknownModel
-from workbench.models.registry import describe, resolve
+from workbench.providers.registry import describe, resolve
 
 
 def test_builtin_aliases_resolve_to_provider_models() -> None:

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import wire_config
 from tests.wire.harness import Step
 from tests.wire.openai_server import OpenAIServer
-from workbench.session import Session
+from workbench.sessions import Session
 
 LATENCY_S = 0.2
 
@@ -29,7 +29,7 @@ def test_the_first_call_of_a_process_does_not_count_the_sdk_import_as_latency() 
         f"""
         import json, sys, time
         from workbench.config import Config
-        from workbench.session import Session
+        from workbench.sessions import Session
         assert "openai" not in sys.modules and "anthropic" not in sys.modules
         config = Config.load({{"providers": {{
             "openai": {{"base_url": "{openai.base_url}"}},
@@ -143,7 +143,7 @@ def test_the_local_model_counts_tokens_with_its_own_tokenizer() -> None:
     assert reply.usage.source == "tokenizer"
     assert reply.usage.input_tokens is not None and reply.usage.input_tokens > 20
     # The same request, not streamed, gets llama.cpp's own count: they must agree.
-    from workbench.models.local import DEFAULT_REPEAT_PENALTY, _llama, model_path
+    from workbench.providers.local import DEFAULT_REPEAT_PENALTY, _llama, model_path
 
     llama = _llama(model_path("smollm2"), 2048)
     own = llama.create_chat_completion(

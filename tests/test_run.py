@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import WIRE_PROVIDERS, wire_config
 from tests.wire.harness import Step
-from workbench.models.base import Prompt
+from workbench.providers.base import Prompt
 from workbench.run import Job, Listener, Runner
-from workbench.session import Session
+from workbench.sessions import Session
 
 MODEL = {
     "openai": "openai:gpt-test",
@@ -227,7 +227,7 @@ def test_a_missing_key_fails_that_model_only(
 
 def test_jobs_apply_the_alias_system_prompt_and_samples_shift_the_seed() -> None:
     from workbench.config import Config
-    from workbench.models.registry import resolve
+    from workbench.providers.registry import resolve
 
     spec = resolve("terse", Config.load())
     job = Job.plan(spec, Prompt.of("colour?", seed=7), sample=2)

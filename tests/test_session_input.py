@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import wire_config
 from workbench.budget import Budget
 from workbench.errors import InvalidOption, InvalidPrompt, RunTooLarge
-from workbench.models.base import Prompt
-from workbench.session import Session
+from workbench.providers.base import Prompt
+from workbench.sessions import Session
 
 
 @pytest.fixture

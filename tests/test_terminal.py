@@ -8,8 +8,8 @@ import time
 from rich.console import Console
 from rich.live import Live
 
-from workbench.models.base import Prompt, Reply
-from workbench.models.registry import ModelSpec
+from workbench.providers.base import Prompt, Reply
+from workbench.providers.registry import ModelSpec
 from workbench.run import Job
 from workbench.terminal import LiveColumns
 

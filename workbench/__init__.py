@@ -4,13 +4,52 @@
     wb.compare("Why is the sky blue?", models=["gpt", "claude", "local"])
     wb.log.to_frame()   # everything recorded, as a DataFrame
 
-Importing this package is cheap: no SDK, pandas or model is loaded until a call needs it.
+Everything a notebook user meets is importable from here: the functions below, the types
+(`Prompt`, `Params`, `Message`, `Reply`, `Usage`, `ReplyError`, `Comparison`, `Session`,
+`CompareOptions`) and every error (`WorkbenchError` and its kinds, see `workbench.errors`).
+Importing this package is cheap: no SDK, pandas or model is loaded until a call needs it
+(the heavier types are imported on first use).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
+
+from workbench import log  # cheap: its functions import what they need when called
+from workbench._version import __version__
+from workbench.errors import (
+    AuditError,
+    AuthenticationFailed,
+    BadRequest,
+    BudgetExceeded,
+    Cancelled,
+    ConfigError,
+    ConnectionFailed,
+    CorruptLine,
+    ExerciseError,
+    IncompleteAnswer,
+    InvalidOption,
+    InvalidPrompt,
+    LabBookError,
+    LabBookUnwritable,
+    MalformedResponse,
+    MissingDependency,
+    MissingKey,
+    NotRecorded,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    ReplayMissing,
+    RunTooLarge,
+    ScorerError,
+    ServerError,
+    UnknownModel,
+    WorkbenchError,
+)
+from workbench.options import CompareOptions
+from workbench.providers.base import Message, Params, Prompt, Reply, ReplyError, Usage
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -19,19 +58,48 @@ if TYPE_CHECKING:
 
     from workbench.comparison import Comparison
     from workbench.labbook import LabBook
-    from workbench.models.base import Prompt
-    from workbench.session import Session
+    from workbench.sessions import Session
     from workbench.streaming import Stream
     from workbench.widgets.panel import Panel
 
-from workbench import log  # cheap: its functions import what they need when called
-
-# Import the (empty) models package now, so the `models()` function below shadows it for good:
-# importing it later would rebind `workbench.models` to the package and break `wb.models()`.
-from workbench import models as _models_package  # noqa: F401
-
-__version__ = "0.1.0"
 __all__ = [
+    "AuditError",
+    "AuthenticationFailed",
+    "BadRequest",
+    "BudgetExceeded",
+    "Cancelled",
+    "CompareOptions",
+    "Comparison",
+    "ConfigError",
+    "ConnectionFailed",
+    "CorruptLine",
+    "ExerciseError",
+    "IncompleteAnswer",
+    "InvalidOption",
+    "InvalidPrompt",
+    "LabBookError",
+    "LabBookUnwritable",
+    "MalformedResponse",
+    "Message",
+    "MissingDependency",
+    "MissingKey",
+    "NotRecorded",
+    "Params",
+    "Prompt",
+    "ProviderError",
+    "ProviderTimeout",
+    "RateLimited",
+    "ReplayMissing",
+    "Reply",
+    "ReplyError",
+    "RunTooLarge",
+    "ScorerError",
+    "ServerError",
+    "Session",
+    "UnknownModel",
+    "Usage",
+    "WorkbenchError",
+    "__version__",
     "acompare",
     "astream",
     "audit",
@@ -46,43 +114,43 @@ __all__ = [
     "session",
 ]
 
+_LAZY = {
+    "Comparison": "workbench.comparison",
+    "Session": "workbench.sessions",
+}
+"""Types imported on first use: they bring the runner, pandas-side code and tenacity."""
+
 
 def compare(
     prompts: str | Prompt | Sequence[str | Prompt],
     models: str | Sequence[str] | None = None,
-    **options: Any,
+    **options: Unpack[CompareOptions],
 ) -> Comparison:
     """Send prompts to models at once and return a Comparison (see `Session.acompare`)."""
-    from workbench.session import session as current
-
-    return current().compare(prompts, models, **options)
+    return session().compare(prompts, models, **options)
 
 
 async def acompare(
     prompts: str | Prompt | Sequence[str | Prompt],
     models: str | Sequence[str] | None = None,
-    **options: Any,
+    **options: Unpack[CompareOptions],
 ) -> Comparison:
     """`compare` for code that is already async."""
-    from workbench.session import session as current
-
-    return await current().acompare(prompts, models, **options)
+    return await session().acompare(prompts, models, **options)
 
 
 def astream(
     prompts: str | Prompt | Sequence[str | Prompt],
     models: str | Sequence[str] | None = None,
-    **options: Any,
+    **options: Unpack[CompareOptions],
 ) -> Stream:
     """`async for piece in wb.astream(...)`: text as it arrives; then `.comparison`."""
-    from workbench.session import session as current
-
-    return current().astream(prompts, models, **options)
+    return session().astream(prompts, models, **options)
 
 
 def session() -> Session:
-    """The default session: its config, budget and id."""
-    from workbench.session import session as current
+    """The default session (made on first use): its config, budget, lab notebook and id."""
+    from workbench.sessions import session as current
 
     return current()
 
@@ -91,16 +159,16 @@ def models() -> pd.DataFrame:
     """Aliases and providers as a DataFrame, with which keys are missing."""
     import pandas as pd
 
-    from workbench.models.registry import describe
+    from workbench.providers.registry import describe
 
     return pd.DataFrame(describe(session().config))
 
 
-def panel(models: Sequence[str] | None = None, **params: Any) -> Panel:
+def panel(models: Sequence[str] | None = None, **options: Unpack[CompareOptions]) -> Panel:
     """A side-by-side widget panel: prompt, models, Run/Stop, streaming columns, decisions."""
     from workbench.widgets.panel import panel as build
 
-    return build(models, **params)
+    return build(models, **options)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -131,16 +199,16 @@ def resume() -> None:
 def _labbook() -> LabBook:
     book = session().labbook
     if book is None:
-        from workbench.errors import NotRecorded
-
         raise NotRecorded("this session records nothing (it was opened with labbook=False)")
     return book
 
 
-def __getattr__(name: str) -> ModuleType:
-    """`wb.audit` on first use: audit runs import papermill-side code worth not loading eagerly."""
+def __getattr__(name: str) -> ModuleType | type:
+    """The heavier types, and `wb.audit` (papermill-side code), on first use."""
+    if name in _LAZY:
+        value: type = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name == "audit":
-        import importlib
-
         return importlib.import_module("workbench.audit")
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")

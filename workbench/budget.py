@@ -7,8 +7,8 @@ import threading
 from dataclasses import dataclass, field
 
 from workbench.errors import BudgetExceeded, ConfigError, InvalidOption
-from workbench.models.base import Prompt, Usage
 from workbench.prices import Quote
+from workbench.providers.base import Prompt, Usage
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
 """Output tokens assumed for a call with no max_tokens, when a budget must be checked."""

@@ -232,7 +232,7 @@ def quickstart() -> None:
 def models(as_json: bool) -> None:
     """List aliases and providers, and which API keys are missing."""
     from workbench.config import Config
-    from workbench.models.registry import describe
+    from workbench.providers.registry import describe
     from workbench.terminal import models_table
 
     rows = describe(Config.load())

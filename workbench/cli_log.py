@@ -165,7 +165,7 @@ def export(
 @friendly
 def note(text: str, tags: tuple[str, ...], links: tuple[str, ...]) -> None:
     """Write a free note into the lab notebook, and commit it."""
-    from workbench.session import session
+    from workbench.sessions import session
 
     book = session().labbook
     if book is None:

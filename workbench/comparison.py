@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import NotRecorded
-from workbench.models.base import Prompt, Reply
+from workbench.providers.base import Prompt, Reply
 from workbench.run import Job
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, InvalidPrompt
-from workbench.models.base import Params, ProviderSettings
+from workbench.providers.base import Params, ProviderSettings
 
 
 @dataclass(frozen=True)

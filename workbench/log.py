@@ -41,7 +41,7 @@ __all__ = [
 def root() -> Path:
     """The folder of the current session's lab notebook."""
     from workbench.labbook import locate
-    from workbench.session import session
+    from workbench.sessions import session
 
     book = session().labbook
     return book.root if book is not None else locate(session().config)
@@ -52,7 +52,7 @@ def commit(message: str | None = None) -> str | None:
 
     Without it they are committed in the background within seconds, and at exit.
     """
-    from workbench.session import session
+    from workbench.sessions import session
 
     book = session().labbook
     return None if book is None else book.commit(message)

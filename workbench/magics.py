@@ -139,7 +139,7 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     """Run `%%compare`: stream into the cell's output, show the view, bind `--out`."""
     from IPython.display import display
 
-    from workbench.session import session
+    from workbench.sessions import session
     from workbench.widgets.live import LiveRun
     from workbench.widgets.static import panel_html
 

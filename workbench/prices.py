@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from workbench.models.base import Usage
+from workbench.providers.base import Usage
 
 if TYPE_CHECKING:
     from workbench.config import Config, Price

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from workbench.models.base import Reply, Usage
+from workbench.providers.base import Reply, Usage
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt

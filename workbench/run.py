@@ -37,9 +37,9 @@ from workbench.errors import (
     RateLimited,
     WorkbenchError,
 )
-from workbench.models import registry
-from workbench.models.base import Completion, Model, Prompt, Reply, ReplyError, Usage
-from workbench.models.registry import ModelSpec
+from workbench.providers import registry
+from workbench.providers.base import Completion, Model, Prompt, Reply, ReplyError, Usage
+from workbench.providers.registry import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from rich.table import Table
 
 from workbench.comparison import Comparison
 from workbench.errors import ProviderError
-from workbench.models.base import Reply
+from workbench.providers.base import Reply
 from workbench.render import reply_panel
 from workbench.run import Job, Listener
-from workbench.session import session
+from workbench.sessions import session
 
 TAIL_CHARS = 3000
 """While answers stream in, each column shows at most this much of its end."""

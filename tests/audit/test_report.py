@@ -9,8 +9,8 @@ from workbench.audit.agreement import outcome, score_all
 from workbench.audit.exercise import loads
 from workbench.audit.items import Item
 from workbench.audit.records import answer_row, reply_from
-from workbench.models.base import Prompt, Reply, ReplyError, Usage
-from workbench.models.registry import ModelSpec
+from workbench.providers.base import Prompt, Reply, ReplyError, Usage
+from workbench.providers.registry import ModelSpec
 from workbench.run import Job
 
 SCORER = loads("name: s\ntemplate: '{q}'\nitems: [{q: x}]\nscorer: normalised\n").scorer

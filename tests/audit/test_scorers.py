@@ -14,7 +14,7 @@ from workbench.audit.exercise import loads
 from workbench.audit.items import Item
 from workbench.audit.scorers import Judge, Score, Scorer
 from workbench.errors import ExerciseError, ScorerError
-from workbench.models.base import Reply, ReplyError
+from workbench.providers.base import Reply, ReplyError
 
 ITEM = Item("q1", {"q": "?"})
 

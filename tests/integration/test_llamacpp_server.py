@@ -21,8 +21,8 @@ import pytest
 
 from workbench.config import Config
 from workbench.errors import ConnectionFailed, IncompleteAnswer
-from workbench.models.local import model_path
-from workbench.session import Session
+from workbench.providers.local import model_path
+from workbench.sessions import Session
 
 pytestmark = pytest.mark.local_model
 MODEL = "llamacpp:smollm2"

@@ -24,7 +24,7 @@ from workbench.labbook import open_labbook
 from workbench.labbook.book import LabBook
 from workbench.labbook.chain import new_session_id
 from workbench.labbook.git import GitSync
-from workbench.session import Session, reset_session
+from workbench.sessions import Session, reset_session
 
 
 def session_with(config: Any, every_s: float) -> Session:

@@ -26,7 +26,7 @@ from workbench.labbook.git import GitSync
 from workbench.labbook.query import load_records
 from workbench.labbook.verify import verify
 from workbench.labbook.when import moment
-from workbench.session import Session
+from workbench.sessions import Session
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from tests.conftest import wire_config
 from tests.labbook.helpers import MODELS, commits, git, recorded, subject
 from workbench.cli import main
 from workbench.labbook.book import files, records
-from workbench.session import Session, reset_session
+from workbench.sessions import Session, reset_session
 
 
 def invoke(*args: str) -> Result:

@@ -13,7 +13,7 @@ from tests.conftest import wire_config
 from tests.labbook.helpers import MODELS, calls, changed, git, new_repo, recorded
 from workbench.cli import main
 from workbench.labbook.book import files
-from workbench.session import Session
+from workbench.sessions import Session
 
 
 def test_two_clones_recording_the_same_day_merge_cleanly(

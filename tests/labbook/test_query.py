@@ -25,7 +25,7 @@ from workbench.labbook.query import (
     read_frame,
     to_frame,
 )
-from workbench.models.base import Reply, ReplyError, Usage
+from workbench.providers.base import Reply, ReplyError, Usage
 
 DAY1 = datetime(2026, 11, 24, 23, 50, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

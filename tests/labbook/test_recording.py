@@ -17,7 +17,7 @@ from workbench.errors import NotRecorded
 from workbench.labbook.book import files
 from workbench.labbook.chain import SCHEMA_VERSION, record_hash, request_hash
 from workbench.labbook.verify import verify
-from workbench.session import Session, reset_session
+from workbench.sessions import Session, reset_session
 
 PRICE = 1000.0 / 1_000_000  # USD per token, as wire_config prices the wire models
 

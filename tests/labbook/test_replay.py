@@ -14,7 +14,7 @@ from tests.wire.harness import Step
 from workbench.config import LabBookSettings
 from workbench.errors import UnknownModel
 from workbench.labbook.chain import request_hash
-from workbench.session import Session
+from workbench.sessions import Session
 
 PROMPTS = ["What is 2+2?", "Name a prime."]
 

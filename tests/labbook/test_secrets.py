@@ -17,7 +17,7 @@ from workbench.export import export
 from workbench.labbook.book import files
 from workbench.labbook.query import load_records
 from workbench.labbook.redact import REDACTED, Redactor
-from workbench.session import Session
+from workbench.sessions import Session
 
 # Distinctive fake keys: two shaped like the vendors' keys, one that no pattern knows (only
 # the environment net catches it), and a GOOGLE_API_KEY nothing here sends.

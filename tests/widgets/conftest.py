@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.session import Session, reset_session
+from workbench.sessions import Session, reset_session
 
 
 @pytest.fixture(autouse=True)

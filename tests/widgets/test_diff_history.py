@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import wire_config
-from workbench.session import Session
+from workbench.sessions import Session
 from workbench.widgets.diff import tokens, word_diff, word_diff_html
 from workbench.widgets.history import earlier_prompts
 from workbench.widgets.panel import panel

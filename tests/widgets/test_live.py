@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.conftest import wire_config
 from tests.wire.harness import Step
-from workbench.session import Session
+from workbench.sessions import Session
 from workbench.widgets.live import LiveRun
 
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from workbench.config import Config
-from workbench.session import Session
+from workbench.sessions import Session
 from workbench.widgets.live import LiveRun
 
 

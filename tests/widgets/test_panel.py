@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import wire_config
 from tests.wire.harness import Step
-from workbench.session import Session
+from workbench.sessions import Session
 from workbench.widgets.panel import Panel, panel
 
 MODELS = ["openai:gpt-test", "anthropic:claude-test", "gemini:gemini-test"]
@@ -249,7 +249,7 @@ def test_the_panel_imports_its_models_sdks_before_the_first_run(session: Session
         """
         import sys
         from workbench.config import Config
-        from workbench.session import Session
+        from workbench.sessions import Session
         from workbench.widgets.panel import panel
         config = Config.load({"providers": {"anthropic": {"base_url": "http://127.0.0.1:9"}}})
         assert "anthropic" not in sys.modules

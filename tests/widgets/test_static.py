@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.models.base import Reply, ReplyError, Usage
+from workbench.providers.base import Reply, ReplyError, Usage
 from workbench.widgets.live import ColumnState
 from workbench.widgets.static import panel_html
 

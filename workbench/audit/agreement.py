@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from workbench.audit.items import Item
     from workbench.audit.scorers import Score, Scorer
-    from workbench.models.base import Reply
+    from workbench.providers.base import Reply
 
 OUTCOMES = ("agree-correct", "agree-wrong", "disagree", "no-expected", "error")
 NEEDS_HUMAN = ("disagree", "agree-wrong")

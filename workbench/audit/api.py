@@ -354,7 +354,7 @@ def diff(a: str | Path, b: str | Path, config: Config | None = None) -> pd.DataF
 def check_keys(names: Sequence[str], config: Config) -> None:
     """Fail before anything is sent on an unknown model, or an API key not in the environment."""
     from workbench.errors import MissingKey
-    from workbench.models import registry
+    from workbench.providers import registry
 
     specs = [registry.resolve(name, config) for name in names]  # every name first
     for spec in specs:
@@ -364,7 +364,7 @@ def check_keys(names: Sequence[str], config: Config) -> None:
 
 
 def _default_models(config: Config) -> list[str]:
-    from workbench.session import Session
+    from workbench.sessions import Session
 
     session = Session(config, labbook=False)
     try:

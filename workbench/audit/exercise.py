@@ -356,7 +356,7 @@ def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[Exer
 
 def check_models(names: Sequence[Any], config: Config, lines: Lines) -> list[ExerciseProblem]:
     """A problem for every model name that does not resolve."""
-    from workbench.models import registry
+    from workbench.providers import registry
 
     problems = []
     for i, name in enumerate(names):

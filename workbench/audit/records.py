@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from workbench.errors import BudgetExceeded, Cancelled
 from workbench.labbook.chain import prompt_hash
-from workbench.models.base import Reply, ReplyError, Usage
+from workbench.providers.base import Reply, ReplyError, Usage
 from workbench.run import Job, Listener
 
 if TYPE_CHECKING:
     from workbench.audit.scorers import Score
-    from workbench.session import Session
+    from workbench.sessions import Session
 
 
 UNSENT = (BudgetExceeded,)

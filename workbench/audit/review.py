@@ -89,8 +89,8 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
     """One item's answers as a Comparison (the side-by-side view), from their records."""
     from workbench.audit.records import reply_from, session_records
     from workbench.comparison import Comparison
-    from workbench.models.base import Message, Params, Prompt
-    from workbench.models.registry import ModelSpec
+    from workbench.providers.base import Message, Params, Prompt
+    from workbench.providers.registry import ModelSpec
     from workbench.run import Job
 
     rows = {row["item"]: row for row in run.rows}

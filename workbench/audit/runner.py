@@ -50,11 +50,11 @@ from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book,
 from workbench.budget import Budget
 from workbench.config import Config
 from workbench.errors import ReplayMissing, ScorerError
-from workbench.models import registry
-from workbench.models.base import Prompt, Reply, ReplyError
-from workbench.models.registry import ModelSpec
+from workbench.providers import registry
+from workbench.providers.base import Prompt, Reply, ReplyError
+from workbench.providers.registry import ModelSpec
 from workbench.run import Job, Runner, close_models
-from workbench.session import Session
+from workbench.sessions import Session
 
 
 class Execution:

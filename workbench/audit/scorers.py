@@ -371,7 +371,7 @@ def build_scorer(
         return None, [lines.problem(("scorer", field), str(e))]
     if isinstance(scorer, Judge) and config is not None:
         from workbench.errors import UnknownModel
-        from workbench.models import registry
+        from workbench.providers import registry
 
         try:
             registry.resolve(options["model"], config)

@@ -21,8 +21,8 @@ from pathlib import Path
 from workbench import prices
 from workbench.budget import Budget, estimate_usage
 from workbench.config import Config
-from workbench.models.base import Prompt
-from workbench.models.registry import ModelSpec
+from workbench.providers.base import Prompt
+from workbench.providers.registry import ModelSpec
 from workbench.run import Job
 
 JUDGE_ANSWER_CHARS = 3

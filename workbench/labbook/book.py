@@ -41,7 +41,7 @@ from workbench.notices import notice
 
 if TYPE_CHECKING:
     from workbench.labbook.git import GitSync
-    from workbench.models.base import Reply
+    from workbench.providers.base import Reply
     from workbench.run import Job
 
 VERDICTS = ("pick", "reject")
@@ -382,7 +382,7 @@ def detect_source() -> str:
 
 def session_facts() -> dict[str, Any]:
     """Where and with what a session ran: the first record of its file."""
-    from workbench import __version__
+    from workbench._version import __version__
 
     return {
         "workbench": __version__,

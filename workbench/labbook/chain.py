@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workbench.models.base import Prompt
+    from workbench.providers.base import Prompt
 
 SCHEMA_VERSION = 1
 

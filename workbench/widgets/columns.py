@@ -9,7 +9,7 @@ from workbench.render import error_html, meta_line
 from workbench.widgets.markup import answer_html, verbatim
 
 if TYPE_CHECKING:
-    from workbench.models.base import Reply
+    from workbench.providers.base import Reply
     from workbench.widgets.decisions import DecisionBar
     from workbench.widgets.live import ColumnState
 

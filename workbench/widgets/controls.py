@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 def model_choices(config: Config, first: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(label, name) for the picker: `first`, then aliases and their models; no key marked."""
-    from workbench.models import registry
-    from workbench.models.registry import resolve
+    from workbench.providers import registry
+    from workbench.providers.registry import resolve
 
     rows = {r["name"]: r for r in registry.describe(config)}
     names: list[str] = list(dict.fromkeys(first))
@@ -28,7 +28,7 @@ def model_choices(config: Config, first: Sequence[str] = ()) -> list[tuple[str, 
 
 def _label(name: str, rows: dict[str, dict[str, Any]], config: Config) -> str:
     from workbench.errors import ConfigError
-    from workbench.models.registry import resolve
+    from workbench.providers.registry import resolve
 
     row = rows.get(name)
     if row is not None:

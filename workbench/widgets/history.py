@@ -71,7 +71,7 @@ def earlier_prompts(root: Path, config: Config | None = None, limit: int = LIMIT
 
 def _alias_system(model: str, config: Config) -> str:
     from workbench.errors import ConfigError
-    from workbench.models.registry import resolve
+    from workbench.providers.registry import resolve
 
     try:
         return resolve(model, config).system or ""

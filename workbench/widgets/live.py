@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.loop import BackgroundLoop
-from workbench.models.base import Reply
+from workbench.providers.base import Reply
 from workbench.run import Job, Listener, Runner
 
 if TYPE_CHECKING:
     from workbench.comparison import Comparison
     from workbench.errors import ProviderError
-    from workbench.session import Session
+    from workbench.sessions import Session
 
 INTERVAL_S = 0.05
 """How often, at most, the columns are redrawn while answers stream in."""

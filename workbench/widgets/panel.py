@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from workbench.comparison import Comparison
-    from workbench.session import Session
+    from workbench.sessions import Session
 
 
 class Panel:
@@ -240,7 +240,7 @@ class Panel:
 
     def _resolved(self, name: str) -> str:
         from workbench.errors import ConfigError
-        from workbench.models.registry import resolve
+        from workbench.providers.registry import resolve
 
         try:
             return resolve(name, self.session.config).full_name
@@ -300,7 +300,7 @@ def panel(
     models: Sequence[str] | None = None, *, session: Session | None = None, **params: Any
 ) -> Panel:
     """A side-by-side panel for `models` (default: the session's default models)."""
-    from workbench.session import session as current
+    from workbench.sessions import session as current
 
     return Panel(session or current(), models, **params)
 

@@ -8,15 +8,15 @@ import pytest
 
 from workbench.config import Config
 from workbench.errors import ConfigError
-from workbench.models.base import Prompt, ProviderSettings
-from workbench.models.local import LocalModel, model_path, request_from_prompt
+from workbench.providers.base import Prompt, ProviderSettings
+from workbench.providers.local import LocalModel, model_path, request_from_prompt
 
 SETTINGS = ProviderSettings(name="local", type="local")
 
 
 def test_the_gguf_file_is_found_without_importing_llm() -> None:
     code = (
-        "import sys; from workbench.models.local import model_path; "
+        "import sys; from workbench.providers.local import model_path; "
         "p = model_path('smollm2'); assert p.is_file() and p.stat().st_size > 50e6, p; "
         "assert 'llm' not in sys.modules and 'llama_cpp' not in sys.modules"
     )
@@ -60,7 +60,7 @@ def test_unknown_local_models_and_missing_files_are_config_errors() -> None:
 
 
 def test_compare_on_local_variants_needs_no_key() -> None:
-    from workbench.session import Session
+    from workbench.sessions import Session
 
     comparison = Session(Config.load()).compare("Name a colour.", ["local", "terse"])
     assert [r.model for r in comparison] == ["local", "terse"]

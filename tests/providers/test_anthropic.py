@@ -28,7 +28,7 @@ from workbench.errors import (
     RateLimited,
     ServerError,
 )
-from workbench.models.anthropic import (
+from workbench.providers.anthropic import (
     DEFAULT_MAX_TOKENS,
     AnthropicModel,
     StreamState,
@@ -36,7 +36,7 @@ from workbench.models.anthropic import (
     error_from_exception,
     request_from_prompt,
 )
-from workbench.models.base import Completion, Prompt, ProviderSettings, Usage
+from workbench.providers.base import Completion, Prompt, ProviderSettings, Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"
 EVENTS: TypeAdapter[RawMessageStreamEvent] = TypeAdapter(RawMessageStreamEvent)
@@ -174,7 +174,7 @@ def test_transport_errors_map_to_timeout_and_connection() -> None:
 
 
 def test_importing_the_module_does_not_import_the_sdk() -> None:
-    code = "import workbench.models.anthropic, sys; assert 'anthropic' not in sys.modules"
+    code = "import workbench.providers.anthropic, sys; assert 'anthropic' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

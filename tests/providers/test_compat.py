@@ -12,9 +12,9 @@ import pytest
 from tests.wire.harness import Step
 from tests.wire.openai_server import OpenAIServer
 from workbench.errors import ConfigError, MissingKey, ServerError
-from workbench.models.base import Completion, Prompt, ProviderSettings, Usage
-from workbench.models.compat import PLACEHOLDER_KEY, CompatModel
-from workbench.models.openai import OpenAIModel
+from workbench.providers.base import Completion, Prompt, ProviderSettings, Usage
+from workbench.providers.compat import PLACEHOLDER_KEY, CompatModel
+from workbench.providers.openai import OpenAIModel
 
 PROMPT = Prompt.of("Why is the sky blue?", system="Be brief.", temperature=0.0, max_tokens=64)
 
@@ -124,5 +124,5 @@ def test_compat_reuses_the_openai_adapter() -> None:
 
 
 def test_importing_the_module_does_not_import_the_sdk() -> None:
-    code = "import workbench.models.compat, sys; assert 'openai' not in sys.modules"
+    code = "import workbench.providers.compat, sys; assert 'openai' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

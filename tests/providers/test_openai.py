@@ -27,8 +27,8 @@ from workbench.errors import (
     RateLimited,
     ServerError,
 )
-from workbench.models.base import Completion, Model, Prompt, ProviderSettings, Usage
-from workbench.models.openai import (
+from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, Usage
+from workbench.providers.openai import (
     OpenAIModel,
     StreamState,
     completion_from_response,
@@ -382,5 +382,5 @@ def test_server_lists_models(server: OpenAIServer) -> None:
 
 
 def test_importing_the_module_does_not_import_the_sdk() -> None:
-    code = "import workbench.models.openai, sys; assert 'openai' not in sys.modules"
+    code = "import workbench.providers.openai, sys; assert 'openai' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -29,8 +29,8 @@ from workbench.errors import (
     RateLimited,
     ServerError,
 )
-from workbench.models.base import Completion, Message, Params, Prompt, ProviderSettings
-from workbench.models.gemini import (
+from workbench.providers.base import Completion, Message, Params, Prompt, ProviderSettings
+from workbench.providers.gemini import (
     Accumulator,
     GeminiModel,
     completion_from_response,
@@ -210,7 +210,8 @@ def test_error_message_never_shows_the_key() -> None:
 
 def test_importing_the_module_does_not_import_the_sdk() -> None:
     code = (
-        "import sys, workbench.models.gemini; assert 'google.genai' not in sys.modules, 'imported'"
+        "import sys, workbench.providers.gemini; "
+        "assert 'google.genai' not in sys.modules, 'imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

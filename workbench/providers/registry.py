@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, UnknownModel
-from workbench.models.base import Model, Params, ProviderSettings
+from workbench.providers.base import Model, Params, ProviderSettings
 
 if TYPE_CHECKING:
     from workbench.config import Config
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "workbench.providers"
 
 _BUILTIN: dict[str, str] = {
-    "openai": "workbench.models.openai:OpenAIModel",
-    "compat": "workbench.models.compat:CompatModel",
-    "anthropic": "workbench.models.anthropic:AnthropicModel",
-    "gemini": "workbench.models.gemini:GeminiModel",
-    "local": "workbench.models.local:LocalModel",
-    "replay": "workbench.models.replay:ReplayModel",
+    "openai": "workbench.providers.openai:OpenAIModel",
+    "compat": "workbench.providers.compat:CompatModel",
+    "anthropic": "workbench.providers.anthropic:AnthropicModel",
+    "gemini": "workbench.providers.gemini:GeminiModel",
+    "local": "workbench.providers.local:LocalModel",
+    "replay": "workbench.providers.replay:ReplayModel",
 }
 _registered: dict[str, str | type[Model]] = {}
 _entry_points_loaded = False

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-import types
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from workbench.budget import Budget
 from workbench.comparison import Comparison
@@ -17,10 +15,11 @@ from workbench.config import Config
 from workbench.errors import InvalidOption, InvalidPrompt, RunTooLarge, WorkbenchError
 from workbench.labbook.chain import new_session_id
 from workbench.loop import BackgroundLoop
-from workbench.models import registry
-from workbench.models.base import Model, Prompt, Reply
+from workbench.options import CompareOptions, split
+from workbench.providers import registry
+from workbench.providers.base import Model, Prompt, Reply
 from workbench.run import Forwarding, Job, Listener, Runner, close_models
-from workbench.streaming import CallbackListener, Stream, TextCallback
+from workbench.streaming import CallbackListener, Stream
 
 if TYPE_CHECKING:
     from workbench.labbook import LabBook
@@ -95,6 +94,12 @@ class Session:
         calls = len(items) * len(names) * samples
         if calls > limit:  # before building anything: a million jobs would fill the memory
             raise RunTooLarge(calls, limit)
+        given = sorted(k for k, v in {"system": system, **params}.items() if v is not None)
+        if given and any(isinstance(p, Prompt) for p in items):
+            raise InvalidOption(
+                f"{', '.join(given)} given with Prompt objects, which carry their own: build "
+                "them with Prompt.of(text, system=..., temperature=...) instead"
+            )
         built = [
             p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items
         ]
@@ -170,41 +175,28 @@ class Session:
         prompts: str | Prompt | Sequence[str | Prompt],
         models: str | Sequence[str] | None = None,
         *,
-        system: str | None = None,
-        samples: int = 1,
-        replay: bool = False,
-        max_calls: int | None = None,
-        budget_usd: float | None = None,
-        listener: Listener | None = None,
-        on_text: TextCallback | None = None,
-        concurrency: int | None = None,
-        stream: bool = True,
         runner: Runner | None = None,
-        **params: Any,
+        **options: Unpack[CompareOptions],
     ) -> Comparison:
         """Send every prompt to every model at once and gather a Comparison.
 
-        `on_text(model, piece)` (or a `listener`) hears the answers as they stream in.
+        `on_text(model, piece)` (or a `listener`) hears the answers as they stream in; the
+        options are `workbench.options.CompareOptions`.
         """
-        if on_text is not None:
-            listener = CallbackListener(on_text, listener)
-        built, names, jobs = self.plan(
-            prompts,
-            models,
-            system=system,
-            samples=samples,
-            replay=replay,
-            max_calls=max_calls,
-            **params,
-        )
-        cap = budget_usd if budget_usd is not None else self.config.run_budget_usd
+        plan, run = split(options)
+        built, names, jobs = self.plan(prompts, models, **plan)
+        listener = run.get("listener")
+        if run.get("on_text") is not None:
+            listener = CallbackListener(run["on_text"], listener)
+        cap = run.get("budget_usd")
+        cap = cap if cap is not None else self.config.run_budget_usd
         if runner is None:
             runner = Runner(self.config, models=self.pool(asyncio.get_running_loop()))
         runner.budgets = [self.budget, Budget(cap, "run")]
         recording = _Recording(listener or Listener(), self.recorders)
         runner.listener = recording
-        runner.stream = stream
-        runner.concurrency = concurrency
+        runner.stream = bool(run.get("stream", True))
+        runner.concurrency = run.get("concurrency")
         try:
             replies = await runner.run(jobs)
         finally:  # even when interrupted, what finished is on disk before we return
@@ -212,6 +204,7 @@ class Session:
             if self.labbook is not None:  # committed in the background, soon
                 self.labbook.compared(built[0].text, names)
         ids = tuple(r["id"] if r else None for r in records)
+        samples = int(plan.get("samples", 1))
         return Comparison(
             tuple(built), tuple(names), samples, tuple(jobs), tuple(replies), ids, self.labbook
         )
@@ -220,16 +213,23 @@ class Session:
         self,
         prompts: str | Prompt | Sequence[str | Prompt],
         models: str | Sequence[str] | None = None,
-        **options: Any,
+        **options: Unpack[CompareOptions],
     ) -> Stream:
         """`async for piece in session.astream(...)`: Pieces as they arrive; then `.comparison`."""
-        return Stream(lambda listener: self.acompare(prompts, models, listener=listener, **options))
+        if "listener" in options or "on_text" in options:
+            raise InvalidOption("astream streams its own pieces: use listener/on_text with compare")
+
+        def start(listener: Listener) -> Coroutine[Any, Any, Comparison]:
+            with_listener: CompareOptions = {**options, "listener": listener}
+            return self.acompare(prompts, models, **with_listener)
+
+        return Stream(start)
 
     def compare(
         self,
         prompts: str | Prompt | Sequence[str | Prompt],
         models: str | Sequence[str] | None = None,
-        **options: Any,
+        **options: Unpack[CompareOptions],
     ) -> Comparison:
         """`acompare` for code without an event loop of its own (scripts, notebook cells)."""
         return self._loop.run(self.acompare(prompts, models, **options))
@@ -355,17 +355,3 @@ def reset_session(new: Session | None = None) -> Session:
     global _default
     _default = new or Session()
     return _default
-
-
-class _CallableModule(types.ModuleType):
-    """Makes `wb.session()` work once this module is imported.
-
-    Importing a submodule rebinds the package attribute of the same name
-    (`workbench.session`) from the function to the module: the module answers the call.
-    """
-
-    def __call__(self) -> Session:
-        return session()
-
-
-sys.modules[__name__].__class__ = _CallableModule

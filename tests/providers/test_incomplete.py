@@ -16,7 +16,7 @@ from tests.wire.harness import Step
 from tests.wire.openai_server import OpenAIServer
 from workbench.config import Config
 from workbench.errors import IncompleteAnswer
-from workbench.session import Session
+from workbench.sessions import Session
 
 MODEL = {
     "openai": "openai:gpt-test",

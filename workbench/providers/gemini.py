@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConnectionFailed, MissingKey, ProviderError
-from workbench.models import classify
-from workbench.models._common import import_sdk, normalize_finish_reason, retry_after_seconds
-from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+from workbench.providers import classify
+from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
+from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
 if TYPE_CHECKING:
     from google.genai import Client

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from workbench.errors import ConfigError
-from workbench.models.base import ProviderSettings
-from workbench.models.openai import OpenAIModel
+from workbench.providers.base import ProviderSettings
+from workbench.providers.openai import OpenAIModel
 
 PLACEHOLDER_KEY = "not-needed"
 """Sent when no key is configured: the SDK insists on one, local servers ignore it."""

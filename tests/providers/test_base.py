@@ -1,7 +1,7 @@
 import pytest
 
 from workbench.errors import InvalidPrompt
-from workbench.models.base import Message, Params, Prompt
+from workbench.providers.base import Message, Params, Prompt
 
 
 def test_prompt_of_puts_the_system_prompt_first() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.errors import ReplayMissing
 from workbench.labbook.chain import prompt_hash
-from workbench.models.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
 _index_lock = threading.Lock()
 _indexes: dict[Path, tuple[tuple[tuple[str, int], ...], dict[str, dict[str, Any]]]] = {}
