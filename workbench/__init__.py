@@ -5,8 +5,9 @@
     wb.log.to_frame()   # everything recorded, as a DataFrame
 
 Everything a notebook user meets is importable from here: the functions below, the types
-(`Prompt`, `Params`, `Message`, `Reply`, `Usage`, `ReplyError`, `Comparison`, `Session`,
-`CompareOptions`) and every error (`WorkbenchError` and its kinds, see `workbench.errors`).
+(`Prompt`, `Params`, `Message`, `File`, `Schema`, `Reply`, `Usage`, `ReplyError`,
+`Comparison`, `Session`, `CompareOptions`) and every error (`WorkbenchError` and its kinds,
+see `workbench.errors`).
 Importing this package is cheap: no SDK, pandas or model is loaded until a call needs it
 (the heavier types are imported on first use).
 """
@@ -31,6 +32,7 @@ from workbench.errors import (
     ExerciseError,
     IncompleteAnswer,
     InvalidOption,
+    InvalidOutput,
     InvalidPrompt,
     LabBookError,
     LabBookUnwritable,
@@ -46,10 +48,12 @@ from workbench.errors import (
     ScorerError,
     ServerError,
     UnknownModel,
+    Unsupported,
     WorkbenchError,
 )
 from workbench.options import CompareOptions
 from workbench.providers.base import Message, Params, Prompt, Reply, ReplyError, Usage
+from workbench.providers.content import File, Schema
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -74,8 +78,10 @@ __all__ = [
     "ConnectionFailed",
     "CorruptLine",
     "ExerciseError",
+    "File",
     "IncompleteAnswer",
     "InvalidOption",
+    "InvalidOutput",
     "InvalidPrompt",
     "LabBookError",
     "LabBookUnwritable",
@@ -93,10 +99,12 @@ __all__ = [
     "Reply",
     "ReplyError",
     "RunTooLarge",
+    "Schema",
     "ScorerError",
     "ServerError",
     "Session",
     "UnknownModel",
+    "Unsupported",
     "Usage",
     "WorkbenchError",
     "__version__",

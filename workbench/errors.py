@@ -7,6 +7,8 @@
     │   ├── MissingDependency       a provider's SDK (an extra) is not installed
     │   └── ExerciseError           an audit exercise file is wrong: every problem, with line
     ├── InvalidPrompt               empty prompt, text that cannot be sent, bad parameter values
+    │   └── Unsupported             this model cannot take it (a file kind, a schema, reasoning):
+    │                               said in its own column, before anything is sent
     ├── InvalidOption               a bad argument that is not the prompt: a date, a format,
     │   │                           a model named twice, a budget, a verdict
     │   └── RunTooLarge             prompts x models x samples above the configured bound
@@ -28,6 +30,7 @@
         ├── AuthenticationFailed    401/403: the key was refused
         ├── BadRequest              4xx: the provider rejected the request
         ├── MalformedResponse       the provider answered something unreadable
+        ├── InvalidOutput           the answer does not parse or fit the schema; raw text kept
         └── ReplayMissing           replay: the lab notebook holds no answer to this request
 
 Adapters raise only `ProviderError`s; `workbench.run` retries the retryable ones and turns
@@ -123,6 +126,10 @@ class ScorerError(AuditError):
 
 class InvalidPrompt(WorkbenchError):
     """The prompt or its parameters are not something any model can take."""
+
+
+class Unsupported(InvalidPrompt):
+    """This model cannot take what the prompt asks (a kind of file, a schema, reasoning)."""
 
 
 class InvalidOption(WorkbenchError):
@@ -243,6 +250,14 @@ class BadRequest(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The provider's answer could not be read."""
+
+
+class InvalidOutput(ProviderError):
+    """The answer does not parse as JSON or does not fit the schema; `raw` is its text."""
+
+    def __init__(self, message: str, *, raw: str = "", status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.raw = raw
 
 
 class ReplayMissing(ProviderError):

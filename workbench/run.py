@@ -32,6 +32,7 @@ from workbench.config import Config, RunSettings
 from workbench.errors import (
     Cancelled,
     IncompleteAnswer,
+    InvalidOutput,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -50,9 +51,18 @@ class Job:
     prompt: Prompt
     prompt_index: int = 0
     sample: int = 0
+    parent: str | None = None
+    """The record this call follows up (its conversation's previous turn), if any."""
 
     @classmethod
-    def plan(cls, spec: ModelSpec, prompt: Prompt, prompt_index: int = 0, sample: int = 0) -> Job:
+    def plan(
+        cls,
+        spec: ModelSpec,
+        prompt: Prompt,
+        prompt_index: int = 0,
+        sample: int = 0,
+        parent: str | None = None,
+    ) -> Job:
         """The job for `prompt` on `spec`: the alias's system prompt and params applied.
 
         Samples are separate draws: sample k > 0 gets seed (the given seed, or 0) + k, in its
@@ -61,10 +71,10 @@ class Job:
         params = spec.params.merged(prompt.params)
         if sample:
             params = params.merged(type(params)(seed=(params.seed or 0) + sample))
-        merged = Prompt(prompt.with_system(spec.system).messages, params)
+        merged = prompt.with_system(spec.system).with_params(params)
         if prompt.system:  # a system prompt given with the prompt wins over the alias's
             merged = merged.with_system(prompt.system)
-        return cls(spec, merged, prompt_index, sample)
+        return cls(spec, merged, prompt_index, sample, parent)
 
 
 class Listener:
@@ -75,6 +85,9 @@ class Listener:
 
     def text(self, job: Job, piece: str) -> None:
         """A piece of the answer arrived."""
+
+    def thinking(self, job: Job, piece: str) -> None:
+        """A piece of the model's thinking arrived (never part of the answer)."""
 
     def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
         """An attempt failed and another follows after `wait_s`; text so far is void."""
@@ -96,6 +109,10 @@ class Forwarding(Listener):
     def text(self, job: Job, piece: str) -> None:
         """Pass on."""
         self.inner.text(job, piece)
+
+    def thinking(self, job: Job, piece: str) -> None:
+        """Pass on."""
+        self.inner.thinking(job, piece)
 
     def retrying(self, job: Job, error: ProviderError, wait_s: float) -> None:
         """Pass on."""
@@ -152,17 +169,22 @@ class Runner:
             # Importing the SDK and building the client happen before the call's clock starts.
             model = await self._prepared(job.spec)
             state.begin()
+            model.check(job.prompt)  # what this model cannot take is refused here, unsent
             state.quote = prices.quote(job.spec.provider, job.spec.model_id, self.config)
             reservation = Reservation.make(
                 self.budgets, job.prompt, state.quote, job.spec.full_name
             )
             completion = await self._with_retries(model, job, state)
+            data, invalid = _structured(job.prompt, completion)
             reply = state.reply(
                 job,
                 text=completion.text,
                 usage=completion.usage,
                 finish_reason=completion.finish_reason,
                 model_version=completion.model_version,
+                data=data,
+                thinking=completion.thinking,
+                error=invalid,
             )
         except asyncio.CancelledError:
             partial = "".join(state.pieces)
@@ -193,6 +215,10 @@ class Runner:
             state.pieces.append(piece)
             self.listener.text(job, piece)
 
+        def on_thinking(piece: str) -> None:
+            state.text_arrived()
+            self.listener.thinking(job, piece)
+
         def before_sleep(retry: RetryCallState) -> None:
             error = retry.outcome.exception() if retry.outcome else None
             assert isinstance(error, ProviderError)
@@ -217,7 +243,9 @@ class Runner:
                     try:
                         async with asyncio.timeout(settings.timeout_s):
                             completion = await model.complete(
-                                job.prompt, on_text if self.stream else None
+                                job.prompt,
+                                on_text if self.stream else None,
+                                on_thinking if self.stream else None,
                             )
                     except TimeoutError:
                         raise ProviderTimeout(
@@ -341,7 +369,7 @@ class _CallState:
     def reply(self, job: Job, **fields: Any) -> Reply:
         """The Reply with this call's figures."""
         wall = None if self._begin is None else time.perf_counter() - self._begin
-        usage = fields.get("usage") if "error" not in fields else None
+        usage = fields.get("usage")  # an answer that does not fit its schema was still billed
         return Reply(
             model=job.spec.label,
             resolved=job.spec.full_name,
@@ -355,6 +383,16 @@ class _CallState:
             wall_s=wall,
             **fields,
         )
+
+
+def _structured(prompt: Prompt, completion: Completion) -> tuple[Any, ReplyError | None]:
+    """With a schema: (the answer's value, None), or (None, the InvalidOutput error)."""
+    if prompt.schema is None:
+        return None, None
+    try:
+        return prompt.schema.parse(completion.text, completion.data), None
+    except InvalidOutput as e:
+        return None, ReplyError.of(e)
 
 
 class _RetryAfterOrBackoff:

@@ -200,7 +200,12 @@ class AnthropicModel(Model):
             )
         return self._client
 
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
         """Send one prompt, streaming its text to `on_text` when given."""
         request = request_from_prompt(prompt, self.model_id)
         client = self._sdk_client()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import builtins
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from workbench import errors
-from workbench.errors import InvalidPrompt, ProviderError, WorkbenchError
+from workbench.errors import InvalidPrompt, ProviderError, Unsupported, WorkbenchError
+from workbench.providers.content import File, FileKind, Schema, files_of
 
 Role = Literal["system", "user", "assistant"]
 SEED_MAX = 2**31 - 1
@@ -20,12 +22,24 @@ TextSink = Callable[[str], None]
 """Receives each piece of an answer's text as it arrives."""
 
 
+REASONING_EFFORTS = ("low", "medium", "high")
+"""The efforts `Params.reasoning` takes by name; a whole number is a token budget."""
+
+
 @dataclass(frozen=True)
 class Message:
-    """One turn of a conversation."""
+    """One turn of a conversation, with the files that go with it (user turns)."""
 
     role: Role
     content: str
+    files: tuple[File, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded and hashed; files (by sha256) only when there are some."""
+        d: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.files:
+            d["files"] = [f.to_dict() for f in self.files]
+        return d
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,11 @@ class Params:
     top_p: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    reasoning: str | int | None = None
+    """How hard a reasoning model thinks: "low", "medium", "high", or a budget of tokens."""
+    cache: bool | None = None
+    """Ask the provider to cache the prompt's system prompt and files (Anthropic's
+    cache_control); providers that cache on their own report cached tokens either way."""
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -56,6 +75,15 @@ class Params:
             raise InvalidPrompt(f"seed must be a whole number from 0 to {SEED_MAX}, not {s!r}")
         if isinstance(self.stop, str) or not all(isinstance(x, str) and x for x in self.stop):
             raise InvalidPrompt(f"stop must be a list of non-empty strings, not {self.stop!r}")
+        r = self.reasoning
+        budget = isinstance(r, int) and not isinstance(r, bool) and r >= 1
+        if r is not None and not budget and r not in REASONING_EFFORTS:
+            raise InvalidPrompt(
+                f"reasoning must be {', '.join(REASONING_EFFORTS)} or a budget of tokens "
+                f"(a whole number >= 1), not {r!r}"
+            )
+        if self.cache is not None and not isinstance(self.cache, bool):
+            raise InvalidPrompt(f"cache must be True or False, not {self.cache!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Params:
@@ -104,6 +132,8 @@ class Prompt:
 
     messages: tuple[Message, ...]
     params: Params = field(default_factory=Params)
+    schema: Schema | None = None
+    """The JSON Schema the answer must follow (structured output), if any."""
 
     def __post_init__(self) -> None:
         for m in self.messages:
@@ -112,15 +142,29 @@ class Prompt:
             raise InvalidPrompt("the prompt is empty: give some text to send")
 
     @classmethod
-    def of(cls, text: str, *, system: str | None = None, **params: Any) -> Prompt:
-        """A one-turn prompt, optionally with a system prompt."""
+    def of(
+        cls,
+        text: str,
+        *,
+        system: str | None = None,
+        files: Sequence[str | Path | File] | str | Path | File | None = None,
+        schema: Mapping[str, Any] | type[Any] | Schema | None = None,
+        **params: Any,
+    ) -> Prompt:
+        """A one-turn prompt: text, optionally a system prompt, files, a schema, params."""
         if not isinstance(text, str):
             raise InvalidPrompt(f"the prompt must be text, not {type(text).__name__}")
         if system is not None and not isinstance(system, str):
             raise InvalidPrompt(f"the system prompt must be text, not {type(system).__name__}")
         messages = [Message("system", system)] if system else []
-        messages.append(Message("user", text))
-        return cls(tuple(messages), Params.from_mapping(params))
+        messages.append(Message("user", text, files_of(files)))
+        shape = None if schema is None else Schema.of(schema)
+        return cls(tuple(messages), Params.from_mapping(params), shape)
+
+    @property
+    def files(self) -> tuple[File, ...]:
+        """Every file of every message, in order."""
+        return tuple(f for m in self.messages for f in m.files)
 
     @property
     def system(self) -> str | None:
@@ -139,15 +183,29 @@ class Prompt:
         return next(m.content for m in reversed(self.messages) if m.role == "user")
 
     def to_dict(self) -> dict[str, Any]:
-        """Messages (role, content) and the params that were set: as recorded and hashed."""
-        messages = [{"role": m.role, "content": m.content} for m in self.messages]
-        return {"messages": messages, "params": self.params.to_dict()}
+        """Messages, the params that were set, and the schema if any: as recorded and hashed."""
+        d: dict[str, Any] = {
+            "messages": [m.to_dict() for m in self.messages],
+            "params": self.params.to_dict(),
+        }
+        if self.schema is not None:
+            d["schema"] = self.schema.to_dict()
+        return d
+
+    def followed_by(self, answer: str, text: str) -> Prompt:
+        """The next turn: this prompt, the model's answer, then `text` from the user."""
+        turns = (*self.messages, Message("assistant", answer), Message("user", text))
+        return replace(self, messages=turns)
 
     def with_system(self, system: str | None) -> Prompt:
         """This prompt with `system` as its system prompt (replacing any), if given."""
         if not system:
             return self
         return replace(self, messages=(Message("system", system), *self.turns))
+
+    def with_params(self, params: Params) -> Prompt:
+        """This prompt (messages, files, schema) with other params."""
+        return replace(self, params=params)
 
 
 UsageSource = Literal["provider", "tokenizer", "estimate"]
@@ -159,11 +217,20 @@ class Usage:
     """Tokens counted for one call; None means unknown (never recorded as 0)."""
 
     input_tokens: int | None = None
+    """Every input token, cached ones included."""
     output_tokens: int | None = None
+    """Every output token, reasoning ones included (as providers bill them)."""
     source: UsageSource | None = None
     """Who counted: "provider" (its report, the default when a count is given), "tokenizer"
     (the model's own tokenizer: the local model), "estimate" (from characters, clearly
     marked); None when nothing is known."""
+
+    reasoning_tokens: int | None = None
+    """Of the output tokens, those spent thinking (None: not reported, or no reasoning)."""
+    cached_input_tokens: int | None = None
+    """Of the input tokens, those read from the provider's cache (billed at its cache rate)."""
+    cache_write_tokens: int | None = None
+    """Of the input tokens, those written to the cache (Anthropic bills them apart)."""
 
     def __post_init__(self) -> None:
         if self.source is None and (self.input_tokens, self.output_tokens) != (None, None):
@@ -184,7 +251,14 @@ class Usage:
         """Read a recorded usage back; records from before 'source' existed said 'provider'."""
         data = data or {}
         source = data.get("source", "provider" if data else None)
-        return cls(data.get("input_tokens"), data.get("output_tokens"), source)
+        return cls(
+            data.get("input_tokens"),
+            data.get("output_tokens"),
+            source,
+            data.get("reasoning_tokens"),
+            data.get("cached_input_tokens"),
+            data.get("cache_write_tokens"),
+        )
 
 
 @dataclass(frozen=True)
@@ -202,6 +276,10 @@ class Completion:
     waited_s: float = 0.0
     """Time the adapter waited before it could send (the local model's one generation at a
     time): counted as queueing, not as the request's latency."""
+    data: Any = None
+    """The structured answer when the provider gave it parsed (a forced tool's input)."""
+    thinking: str | None = None
+    """The model's thinking (or its summary) where the provider returns it."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +338,10 @@ class Reply:
     wall_s: float | None = None
     """Seconds from the call's start to its end: queueing, every attempt and the backoff
     between them (client start-up excluded)."""
+    data: Any = None
+    """With a schema: the answer's value (a pydantic model's instance, if one was given)."""
+    thinking: str | None = None
+    """The model's thinking (or its summary) where the provider returns it; never the answer."""
 
     @property
     def ok(self) -> bool:
@@ -283,6 +365,10 @@ class Reply:
         return d
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 def _flat(value: Usage | ReplyError) -> dict[str, Any]:
     return {f.name: getattr(value, f.name) for f in fields(value)}
 
@@ -291,15 +377,72 @@ _PARAM_FIELDS = fields(Params)
 _REPLY_FIELDS = fields(Reply)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The largest files a provider takes inline, in bytes (None: no limit known)."""
+
+    image: int | None = None
+    pdf: int | None = None
+    text: int | None = None
+    request: int | None = None
+    """All files of one request together, as sent (base64: 4/3 of their bytes)."""
+    source: str = ""
+    """Where the figures come from (the provider's documentation, as of a date)."""
+
+    def of(self, kind: FileKind) -> int | None:
+        """The limit for one file of this kind."""
+        return {"image": self.image, "pdf": self.pdf, "text": self.text}[kind]
+
+
 class Model(ABC):
     """One model of one provider. Adapters implement `complete`; everything else is shared."""
 
     provider: ClassVar[str]
     """The provider's name, the part before the colon in "provider:model"."""
+    file_kinds: ClassVar[frozenset[FileKind]] = frozenset()
+    """The kinds of file this provider reads ("image", "pdf", "text"); others are refused."""
+    structured: ClassVar[bool] = False
+    """Whether the answer can be held to a JSON Schema (`Prompt.schema`)."""
+    reasoning: ClassVar[bool] = False
+    """Whether it takes `Params.reasoning` (an effort or a budget of thinking tokens)."""
+    limits: ClassVar[Limits] = Limits()
 
     def __init__(self, model_id: str, settings: ProviderSettings) -> None:
         self.model_id = model_id
         self.settings = settings
+
+    def check(self, prompt: Prompt) -> None:
+        """Refuse, before anything is sent, what this model cannot take: one line that says so."""
+        total = 0
+        for file in prompt.files:
+            kind = file.kind
+            if kind is None or kind not in self.file_kinds:
+                takes = ", ".join(sorted(self.file_kinds)) or "no files: text only"
+                raise Unsupported(
+                    f"{self.name} cannot read {file.name} ({file.media_type}): it takes {takes}"
+                )
+            limit = self.limits.of(kind)
+            if limit is not None and file.size > limit:
+                raise Unsupported(
+                    f"{file.name} is {_mb(file.size)}: {self.name} takes {kind} files up to "
+                    f"{_mb(limit)}{self._limit_source()}"
+                )
+            total += -(-file.size * 4 // 3)  # sent as base64
+        if self.limits.request is not None and total > self.limits.request:
+            raise Unsupported(
+                f"the files come to {_mb(total)} as sent: {self.name} takes up to "
+                f"{_mb(self.limits.request)} in one request{self._limit_source()}"
+            )
+        if prompt.schema is not None and not self.structured:
+            raise Unsupported(f"{self.name} cannot be held to a schema: leave schema= out for it")
+        if prompt.params.reasoning is not None and not self.reasoning:
+            raise Unsupported(
+                f"{self.name} does not take reasoning={prompt.params.reasoning!r}: "
+                "leave it out for this model"
+            )
+
+    def _limit_source(self) -> str:
+        return f" ({self.limits.source})" if self.limits.source else ""
 
     @property
     def name(self) -> str:
@@ -315,11 +458,17 @@ class Model(ABC):
         """
 
     @abstractmethod
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
-        """Send one prompt; stream text to `on_text`; raise a ProviderError on failure.
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
+        """Send one prompt; stream text to `on_text`, thinking to `on_thinking`.
 
-        Return a Completion only when the provider said the answer ended; raise
-        `IncompleteAnswer` (with the partial text) when the stream or body stopped short.
+        Raise a ProviderError on failure. Return a Completion only when the provider said
+        the answer ended; raise `IncompleteAnswer` (with the partial text) when the stream
+        or body stopped short.
         """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing

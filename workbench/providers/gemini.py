@@ -264,7 +264,12 @@ class GeminiModel(Model):
             self._client = genai.Client(api_key=self._key, vertexai=False, http_options=options)
         return self._client.aio.models
 
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
         """Send one prompt; stream pieces to `on_text` when given."""
         request = request_from_prompt(prompt, self.model_id)
         models = self._models()

@@ -115,7 +115,12 @@ class LocalModel(Model):
         """Load the model file (about 0.2 s), once per process."""
         _llama(self._path, self._n_ctx)
 
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
         """Generate in a worker thread, passing text pieces back to the loop as they come."""
         loop = asyncio.get_running_loop()
         stop = threading.Event()

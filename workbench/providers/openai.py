@@ -234,7 +234,12 @@ class OpenAIModel(Model):
             )
         return self._client
 
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
         """Send one prompt; stream text to `on_text`; raise a ProviderError on failure."""
         kwargs = request_from_prompt(prompt, self.model_id, self.max_tokens_field)
         client = self.client()  # outside the try: a missing SDK is a set-up error, not the call's

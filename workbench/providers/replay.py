@@ -61,7 +61,12 @@ class ReplayModel(Model):
             self._root = locate(Config.load())
         return self._root
 
-    async def complete(self, prompt: Prompt, on_text: TextSink | None = None) -> Completion:
+    async def complete(
+        self,
+        prompt: Prompt,
+        on_text: TextSink | None = None,
+        on_thinking: TextSink | None = None,
+    ) -> Completion:
         """The recorded reply to exactly this request, streamed back in one piece."""
         key = prompt_hash(self.model_id, prompt)
         record = recorded_replies(self._labbook_root()).get(key)
