@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from workbench.errors import NotRecorded
 from workbench.providers.base import Prompt, Reply
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.labbook import LabBook
+    from workbench.options import CompareOptions
+    from workbench.sessions import Session
 
 FRAME_COLUMNS = [
     "prompt_index", "prompt", "model", "resolved", "sample", "text", "ok", "error_type",
@@ -35,6 +37,8 @@ class Comparison:
     record_ids: tuple[str | None, ...] = ()
     """The lab notebook record of each reply (None where recording was paused)."""
     labbook: LabBook | None = field(default=None, compare=False, repr=False)
+    session: Session | None = field(default=None, compare=False, repr=False)
+    """The session that ran it (follow-ups continue there)."""
 
     def __iter__(self) -> Iterator[Reply]:
         return iter(self.replies)
@@ -107,6 +111,21 @@ class Comparison:
                 "this comparison was not recorded (the session was opened with labbook=False)"
             )
         return self.labbook
+
+    def follow_up(self, text: str, **options: Unpack[CompareOptions]) -> Comparison:
+        """Continue each model's own conversation with `text`, side by side (see `afollow_up`)."""
+        return self._session().follow_up(self, text, **options)
+
+    async def afollow_up(self, text: str, **options: Unpack[CompareOptions]) -> Comparison:
+        """`follow_up` for async code: each model gets its own earlier answer, then `text`."""
+        return await self._session().afollow_up(self, text, **options)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            from workbench.sessions import session
+
+            return session()
+        return self.session
 
     def pairs(self) -> Iterator[tuple[Job, Reply]]:
         """Each job with its reply."""

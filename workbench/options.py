@@ -7,10 +7,12 @@ option is added here and type-checked everywhere (`Unpack[CompareOptions]`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
+    from workbench.providers.content import File, Schema
     from workbench.run import Listener
     from workbench.streaming import TextCallback
 
@@ -36,16 +38,24 @@ class CompareOptions(TypedDict, total=False):
     """Hears each call start, stream, retry and finish."""
     on_text: TextCallback | None
     """Called with (model, piece) as each piece of text arrives."""
+    files: Sequence[str | Path | File] | str | Path | File | None
+    """Files (images, PDFs, text) sent with each prompt: paths or `File`s."""
+    schema: Mapping[str, Any] | type[Any] | Schema | None
+    """A JSON Schema (dict) or pydantic model the answers must follow; `Reply.data` holds it."""
     temperature: float | None
     max_tokens: int | None
     top_p: float | None
     seed: int | None
     stop: str | Sequence[str]
+    reasoning: str | int | None
+    """How hard reasoning models think: "low", "medium", "high", or a budget of tokens."""
+    cache: bool | None
+    """Ask the provider to cache the system prompt and files (Anthropic's cache_control)."""
 
 
-PARAMS = ("temperature", "max_tokens", "top_p", "seed", "stop")
+PARAMS = ("temperature", "max_tokens", "top_p", "seed", "stop", "reasoning", "cache")
 """The options that are sampling parameters (they go into each Prompt's Params)."""
-PLAN = ("system", "samples", "replay", "max_calls", *PARAMS)
+PLAN = ("system", "samples", "replay", "max_calls", "files", "schema", *PARAMS)
 """The options that shape the calls (checked before anything is sent)."""
 
 

@@ -18,6 +18,7 @@ from workbench.loop import BackgroundLoop
 from workbench.options import CompareOptions, split
 from workbench.providers import registry
 from workbench.providers.base import Model, Prompt, Reply
+from workbench.providers.content import files_of
 from workbench.run import Forwarding, Job, Listener, Runner, close_models
 from workbench.streaming import CallbackListener, Stream
 
@@ -100,6 +101,8 @@ class Session:
                 f"{', '.join(given)} given with Prompt objects, which carry their own: build "
                 "them with Prompt.of(text, system=..., temperature=...) instead"
             )
+        if params.get("files") is not None:  # read once, whatever the number of prompts
+            params["files"] = files_of(params["files"])
         built = [
             p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items
         ]
@@ -185,6 +188,55 @@ class Session:
         """
         plan, run = split(options)
         built, names, jobs = self.plan(prompts, models, **plan)
+        samples = int(plan.get("samples", 1))
+        return await self._run(built, names, samples, jobs, run, runner)
+
+    async def afollow_up(
+        self,
+        earlier: Comparison,
+        text: str,
+        *,
+        runner: Runner | None = None,
+        **options: Unpack[CompareOptions],
+    ) -> Comparison:
+        """Continue each model's own conversation: its earlier answer, then `text`.
+
+        Only answers that came (`ok`) are followed up; each new record names the record it
+        follows (`parent`). Options: the running ones, and `files` for this turn.
+        """
+        plan, run = split(options)
+        extra = sorted(set(plan) - {"files"})
+        if extra:
+            raise InvalidOption(
+                f"{extra[0]} cannot change in a follow-up: the conversation keeps its own; "
+                "start a new comparison to change it"
+            )
+        files = files_of(plan.get("files"))
+        answered = zip(earlier.jobs, earlier.replies, earlier.record_ids, strict=True)
+        # Each job as it was (alias, params, the sample's own seed), one turn longer.
+        jobs = [
+            Job(j.spec, j.prompt.followed_by(r.text, text, files), j.prompt_index, j.sample, rid)
+            for j, r, rid in answered
+            if r.ok
+        ]
+        if not jobs:
+            raise InvalidOption("no answer to follow up: every call of that comparison failed")
+        names = [m for m in earlier.models if any(j.spec.label == m for j in jobs)]
+        prompts = {job.prompt_index: job.prompt for job in reversed(jobs)}
+        built = [prompts[i] for i in sorted(prompts)]
+        jobs = [Job(j.spec, j.prompt, built.index(prompts[j.prompt_index]), j.sample, j.parent)
+                for j in jobs]  # fmt: skip
+        return await self._run(built, names, earlier.samples, jobs, run, runner)
+
+    async def _run(
+        self,
+        built: list[Prompt],
+        names: list[str],
+        samples: int,
+        jobs: list[Job],
+        run: dict[str, Any],
+        runner: Runner | None,
+    ) -> Comparison:
         listener = run.get("listener")
         if run.get("on_text") is not None:
             listener = CallbackListener(run["on_text"], listener)
@@ -204,10 +256,22 @@ class Session:
             if self.labbook is not None:  # committed in the background, soon
                 self.labbook.compared(built[0].text, names)
         ids = tuple(r["id"] if r else None for r in records)
-        samples = int(plan.get("samples", 1))
         return Comparison(
-            tuple(built), tuple(names), samples, tuple(jobs), tuple(replies), ids, self.labbook
+            tuple(built),
+            tuple(names),
+            samples,
+            tuple(jobs),
+            tuple(replies),
+            ids,
+            self.labbook,
+            self,
         )
+
+    def follow_up(
+        self, earlier: Comparison, text: str, **options: Unpack[CompareOptions]
+    ) -> Comparison:
+        """`afollow_up` for code without an event loop of its own."""
+        return self._loop.run(self.afollow_up(earlier, text, **options))
 
     def astream(
         self,

@@ -198,6 +198,7 @@ class LabBook:
                 "request_hash": prompt_hash(job.spec.full_name, job.prompt),
                 "prompt": {**job.prompt.to_dict(), "sample": job.sample},
                 "reply": reply_data,
+                **({"parent": job.parent} if job.parent else {}),  # a follow-up's earlier turn
             }
 
         return self.submit("call", fields)

@@ -192,9 +192,9 @@ class Prompt:
             d["schema"] = self.schema.to_dict()
         return d
 
-    def followed_by(self, answer: str, text: str) -> Prompt:
-        """The next turn: this prompt, the model's answer, then `text` from the user."""
-        turns = (*self.messages, Message("assistant", answer), Message("user", text))
+    def followed_by(self, answer: str, text: str, files: tuple[File, ...] = ()) -> Prompt:
+        """The next turn: this prompt, the model's answer, then `text` (and files) from the user."""
+        turns = (*self.messages, Message("assistant", answer), Message("user", text, files))
         return replace(self, messages=turns)
 
     def with_system(self, system: str | None) -> Prompt:
