@@ -58,10 +58,14 @@ class LabBookSettings:
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens; cached input at its own rates where they are given."""
 
     input: float
     output: float
+    cache_read: float | None = None
+    """Input read from the provider's cache (None: billed as ordinary input)."""
+    cache_write: float | None = None
+    """Input written to the cache (None: billed as ordinary input)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,12 @@ class Config:
             for name, body in data.get("aliases", {}).items()
         }
         prices = {
-            name: Price(float(body["input"]), float(body["output"]))
+            name: Price(
+                float(body["input"]),
+                float(body["output"]),
+                _rate(body.get("cache_read")),
+                _rate(body.get("cache_write")),
+            )
             for name, body in data.get("prices", {}).items()
         }
         book = dict(data.get("labbook", {}))
@@ -188,7 +197,12 @@ _RULES: dict[str, dict[str, Rule]] = {
         "timeout_s": SECONDS_ABOVE_0,
         "options": (lambda v: isinstance(v, Mapping), "a table, e.g. { n_ctx = 4096 }"),
     },
-    "price": {"input": PER_MTOK, "output": PER_MTOK},
+    "price": {
+        "input": PER_MTOK,
+        "output": PER_MTOK,
+        "cache_read": PER_MTOK,
+        "cache_write": PER_MTOK,
+    },
 }
 _SECTIONS = ("aliases", "budget", "labbook", "prices", "providers", "run")
 _ALIAS_KEYS = ("model", "system", *Params.__dataclass_fields__)
@@ -286,6 +300,10 @@ def _check_alias(name: str, body: Any, where: str, below: Any) -> None:
         Params.from_mapping({k: v for k, v in body.items() if k not in ("model", "system")})
     except InvalidPrompt as e:
         raise ConfigError(f"{where}: {section} {e}") from None
+
+
+def _rate(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _check_price(name: str, body: Any, where: str, below: Any) -> None:

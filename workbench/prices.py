@@ -24,6 +24,10 @@ class Quote:
     input_per_mtok: float
     output_per_mtok: float
     source: str
+    cache_read_per_mtok: float | None = None
+    """Input read from the provider's cache; None: billed as ordinary input."""
+    cache_write_per_mtok: float | None = None
+    """Input written to the cache; None: billed as ordinary input."""
 
     @property
     def free(self) -> bool:
@@ -31,25 +35,42 @@ class Quote:
         return self.input_per_mtok == 0 and self.output_per_mtok == 0
 
     def cost(self, usage: Usage) -> float | None:
-        """The price of `usage` in USD; None when a priced count is unknown."""
-        total = 0.0
-        for tokens, rate in (
-            (usage.input_tokens, self.input_per_mtok),
-            (usage.output_tokens, self.output_per_mtok),
-        ):
-            if rate == 0:
-                continue
-            if tokens is None:
-                return None
-            total += tokens * rate
+        """The price of `usage` in USD; None when a priced count is unknown.
+
+        Input tokens read from or written to the cache are priced at the cache rates; the
+        rest of the input at the input rate. Unreported cache counts mean none were cached.
+        """
+        if self.free:
+            return 0.0
+        if usage.input_tokens is None or usage.output_tokens is None:
+            return None
+        read = usage.cached_input_tokens or 0
+        written = usage.cache_write_tokens or 0
+        plain = max(0, usage.input_tokens - read - written)
+        total = (
+            plain * self.input_per_mtok
+            + read * _or(self.cache_read_per_mtok, self.input_per_mtok)
+            + written * _or(self.cache_write_per_mtok, self.input_per_mtok)
+            + usage.output_tokens * self.output_per_mtok
+        )
         return total / 1_000_000
+
+
+def _or(rate: float | None, default: float) -> float:
+    return default if rate is None else rate
 
 
 def quote(provider: str, model_id: str, config: Config) -> Quote | None:
     """The price per token of a model, or None when nothing knows it."""
     configured: Price | None = config.prices.get(f"{provider}:{model_id}")
     if configured is not None:
-        return Quote(configured.input, configured.output, "config")
+        return Quote(
+            configured.input,
+            configured.output,
+            "config",
+            configured.cache_read,
+            configured.cache_write,
+        )
     settings = config.providers.get(provider)
     if settings is not None and settings.type in FREE_TYPES:
         return Quote(0.0, 0.0, f"free ({settings.type})")
@@ -66,12 +87,20 @@ def _genai_quote(vendor: str, model_id: str) -> Quote | None:
 
     try:
         # Price a thousand of each, scaled: the base rate, below any long-context tier.
+        def per_mtok(**tokens: int) -> float:
+            price = calc_price(PriceUsage(**tokens), model_id, provider_id=vendor)
+            return float(price.total_price) * 1000
+
         one_in = calc_price(PriceUsage(input_tokens=1000), model_id, provider_id=vendor)
-        one_out = calc_price(PriceUsage(output_tokens=1000), model_id, provider_id=vendor)
+        read = per_mtok(input_tokens=1000, cache_read_tokens=1000)
+        write = per_mtok(input_tokens=1000, cache_write_tokens=1000)
+        output = per_mtok(output_tokens=1000)
     except LookupError:
         return None
     return Quote(
         float(one_in.total_price) * 1000,
-        float(one_out.total_price) * 1000,
+        output,
         f"genai-prices:{vendor}/{one_in.model.id}",
+        read,
+        write,
     )
