@@ -1,4 +1,4 @@
-"""What a call costs: the price table's rates, cached input at the cache rates, unknown stays unknown."""
+"""What a call costs: table rates, cached input at cache rates, unknown stays unknown."""
 
 from __future__ import annotations
 
