@@ -69,9 +69,9 @@ def test_system_or_params_with_prompt_objects_is_an_error_not_silently_dropped(
 def test_an_unknown_option_is_named(wire: dict[str, Any]) -> None:
     import workbench as wb
 
-    with wb.Session(wire_config(wire), labbook=False) as session:  # type: ignore[arg-type]
-        with pytest.raises(wb.InvalidOption, match="unknown option 'temprature'"):
-            session.compare("hi", ["openai:gpt-test"], temprature=0.2)  # type: ignore[call-arg]
+    session = wb.Session(wire_config(wire), labbook=False)  # type: ignore[arg-type]
+    with session, pytest.raises(wb.InvalidOption, match="unknown option 'temprature'"):
+        session.compare("hi", ["openai:gpt-test"], temprature=0.2)  # type: ignore[call-arg]
     assert not wire["openai"].requests
 
 
