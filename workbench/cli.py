@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from workbench.errors import InvalidOption, InvalidPrompt, WorkbenchError
+from workbench.magics import reasoning_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +121,21 @@ def main() -> None:
     type=int,
     help="Allow this many calls (models x samples); default [run] max_calls, 5000.",
 )
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    help="A file to send (image, PDF, text); repeat for more.",
+)
+@click.option(
+    "--schema",
+    "schema_path",
+    help="A JSON Schema file the answers must follow (structured output).",
+)
+@click.option(
+    "-r", "--reasoning", help="How hard reasoning models think: low, medium, high, or N tokens."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the replies, as JSON lines.")
 @click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming.")
 @friendly
@@ -133,6 +149,9 @@ def compare(
     samples: int,
     budget: float | None,
     max_calls: int | None,
+    files: tuple[str, ...],
+    schema_path: str | None,
+    reasoning: str | None,
     as_json: bool,
     no_stream: bool,
 ) -> None:
@@ -163,11 +182,15 @@ def compare(
     if system is not None:
         _utf8(system, "the system prompt")
     prompt = read_stdin_prompt() if prompt == "-" else _utf8(prompt, "the prompt")
-    params = {
-        k: v
-        for k, v in {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}.items()
-        if v is not None
+    asked = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "reasoning": None if reasoning is None else reasoning_value(reasoning),
+        "files": list(files) or None,
+        "schema": None if schema_path is None else read_schema(schema_path),
     }
+    params = {k: v for k, v in asked.items() if v is not None}
     comparison = run_compare(
         prompt,
         list(models) or None,
@@ -201,6 +224,21 @@ def compare(
         sys.exit(1)
 
 
+def read_schema(path: str) -> dict[str, Any]:
+    """A JSON Schema from a file, or a one-line error naming the file."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InvalidOption(f"--schema {path}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:
+        raise InvalidOption(f"--schema {path}: not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise InvalidOption(
+            f"--schema {path}: a JSON Schema is an object, not {type(value).__name__}"
+        )
+    return value
+
+
 @main.command()
 @friendly
 def quickstart() -> None:
@@ -217,6 +255,9 @@ def quickstart() -> None:
         samples=1,
         budget=None,
         max_calls=None,
+        files=(),
+        schema_path=None,
+        reasoning=None,
         as_json=False,
         no_stream=False,
     )

@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 
 FRAME_COLUMNS = [
     "prompt_index", "prompt", "model", "resolved", "sample", "text", "ok", "error_type",
-    "error", "input_tokens", "output_tokens", "usage_source", "cost_usd", "latency_s",
-    "first_token_s", "queued_s", "wall_s", "finish_reason", "model_version", "attempts",
-    "started_at", "system", "params",
+    "error", "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
+    "cache_write_tokens", "usage_source", "cost_usd", "latency_s", "first_token_s", "queued_s",
+    "wall_s", "finish_reason", "model_version", "attempts", "started_at", "system", "params",
+    "files", "data", "thinking", "parent",
 ]  # fmt: skip
+_COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
+           "cache_write_tokens", "attempts")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,18 +156,25 @@ class Comparison:
         """The replies that failed."""
         return [r for r in self.replies if not r.ok]
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per reply: tokens, cost, latency, errors; categories for model names."""
+    def to_frame(self, expand: bool = False) -> pd.DataFrame:
+        """One row per reply: tokens, cost, latency, errors; categories for model names.
+
+        With `expand=True`, a structured answer's fields become columns of their own
+        (`data.title`, `data.year`, nested ones as `data.author.name`), so extractions compare
+        cell by cell across models; replies without a value have <NA> there.
+        """
         import pandas as pd
 
         rows = [_row(job, reply) for job, reply in self.pairs()]
         frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
         frame["model"] = pd.Categorical(frame["model"], categories=list(self.models))
         frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
-        for col in ("input_tokens", "output_tokens", "attempts"):
+        for col in _COUNTS:
             frame[col] = frame[col].astype("Int64")
         for col in ("cost_usd", "latency_s", "first_token_s", "queued_s", "wall_s"):
             frame[col] = frame[col].astype("Float64")
+        if expand:
+            frame = _expanded(frame)
         return frame
 
     def pivot(self, values: str = "text") -> pd.DataFrame:
@@ -201,6 +211,9 @@ def _row(job: Job, reply: Reply) -> dict[str, Any]:
         "error": reply.error.message if reply.error else None,
         "input_tokens": reply.usage.input_tokens if reply.ok else None,
         "output_tokens": reply.usage.output_tokens if reply.ok else None,
+        "reasoning_tokens": reply.usage.reasoning_tokens if reply.ok else None,
+        "cached_input_tokens": reply.usage.cached_input_tokens if reply.ok else None,
+        "cache_write_tokens": reply.usage.cache_write_tokens if reply.ok else None,
         "usage_source": reply.usage.source if reply.ok else None,
         "cost_usd": reply.cost_usd,
         "latency_s": reply.latency_s,
@@ -213,4 +226,20 @@ def _row(job: Job, reply: Reply) -> dict[str, Any]:
         "started_at": reply.started_at,
         "system": job.prompt.system,
         "params": job.prompt.params.to_dict(),
+        "files": [f.name for f in job.prompt.files],
+        "data": reply.to_dict()["data"] if reply.data is not None else None,
+        "thinking": reply.thinking,
+        "parent": job.parent,
     }
+
+
+def _expanded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each structured answer's fields spread into `data.<field>` columns."""
+    import pandas as pd
+
+    values = [v if isinstance(v, dict) else {} for v in frame["data"]]
+    spread = pd.json_normalize(values, sep=".").add_prefix("data.")
+    spread.index = frame.index
+    for column in spread.columns:  # pandas' nullable dtypes: a missing field is <NA>
+        spread[column] = spread[column].convert_dtypes()
+    return pd.concat([frame, spread], axis=1)

@@ -98,6 +98,20 @@ def compare_parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--temperature", type=float)
     p.add_argument("-m", "--max-tokens", type=int, dest="max_tokens")
     p.add_argument("-n", "--samples", type=int, default=1, help="answers per model")
+    p.add_argument(
+        "-f", "--file", action="append", dest="files", help="a file to send (repeat for more)"
+    )
+    p.add_argument("-r", "--reasoning", help="low, medium, high, or a budget of tokens")
+    p.add_argument(
+        "--schema", type=_variable, help="a notebook variable: a JSON Schema dict or pydantic model"
+    )
+    p.add_argument(
+        "-u",
+        "--follow-up",
+        type=_variable,
+        dest="follow_up",
+        help="a notebook variable holding a Comparison: continue each model's conversation",
+    )
     p.add_argument("-o", "--out", type=_variable, help="bind the Comparison to this variable")
     return p
 
@@ -148,13 +162,12 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     if missing:
         names = ", ".join("{" + m + "}" for m in missing)
         print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
-    options: dict[str, Any] = {"samples": args.samples}
-    for key in ("system", "temperature", "max_tokens"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
+    options = _options(args, namespace)
     wb = session()
     try:
-        live = LiveRun(wb, prompt, args.models or wb.default_models(), **options)
+        after = _earlier(args.follow_up, namespace)
+        models = args.models or ([] if after else wb.default_models())
+        live = LiveRun(wb, prompt, models, after=after, **options)
     except WorkbenchError as e:
         from IPython.core.error import UsageError
 
@@ -186,6 +199,49 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     if args.out:
         namespace[args.out] = comparison
     return comparison
+
+
+def _options(args: argparse.Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison's options from the magic's line (a follow-up takes files only)."""
+    from workbench.errors import InvalidOption
+
+    options: dict[str, Any] = {}
+    if args.follow_up is None:
+        options["samples"] = args.samples
+        for key in ("system", "temperature", "max_tokens"):
+            if getattr(args, key) is not None:
+                options[key] = getattr(args, key)
+        if args.reasoning is not None:
+            options["reasoning"] = (
+                int(args.reasoning) if args.reasoning.isdigit() else args.reasoning
+            )
+        if args.schema is not None:
+            if args.schema not in namespace:
+                raise InvalidOption(f"--schema {args.schema}: no such variable in the notebook")
+            options["schema"] = namespace[args.schema]
+    if args.files:
+        options["files"] = args.files
+    return options
+
+
+def reasoning_value(text: str) -> str | int:
+    """A reasoning option as typed: a budget of tokens when it is a whole number."""
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _earlier(name: str | None, namespace: Mapping[str, Any]) -> Comparison | None:
+    """The Comparison a `--follow-up` names."""
+    if name is None:
+        return None
+    from workbench.comparison import Comparison
+    from workbench.errors import InvalidOption
+
+    value = namespace.get(name)
+    if not isinstance(value, Comparison):
+        raise InvalidOption(
+            f"--follow-up {name}: not a Comparison in the notebook (bind one with --out {name})"
+        )
+    return value
 
 
 def workbench_line(line: str) -> Any:

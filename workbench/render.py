@@ -26,6 +26,8 @@ _CSS = """
 .wb-head{font-weight:600;margin-bottom:4px}
 .wb-sub{color:#6b7280;font-weight:400;font-size:11px;margin-left:4px}
 .wb-answer{overflow-wrap:anywhere}
+.wb-thinking{color:#4b5563;font-size:12px;margin:2px 0 4px}
+.wb-thinking summary{cursor:pointer}
 .wb-answer pre{background:#f8f8f8;padding:6px;overflow-x:auto;border-radius:4px}
 .wb-meta{color:#4b5563;font-size:11px;margin-top:6px;border-top:1px solid #e5e7eb;padding-top:4px}
 .wb-error{color:#991b1b;background:#fef2f2;border:1px solid #fecaca;border-radius:4px;
@@ -58,10 +60,17 @@ def markdown_html(text: str) -> str:
 
 
 def usage_text(usage: Usage) -> str:
-    """Token counts as known: "12 in / 30 out tok", "? in / ? out tok (not reported)"."""
+    """Token counts as known: "12 in / 30 out tok", "? in / ? out tok (not reported)".
+
+    The parts are said where reported: "12 in (8 cached) / 30 out (20 reasoning) tok".
+    """
+    parts = (
+        (usage.input_tokens, "in", usage.cached_input_tokens, "cached"),
+        (usage.output_tokens, "out", usage.reasoning_tokens, "reasoning"),
+    )
     counts = " / ".join(
-        f"{'?' if n is None else n} {side}"
-        for n, side in ((usage.input_tokens, "in"), (usage.output_tokens, "out"))
+        f"{'?' if n is None else n} {side}" + (f" ({part} {what})" if part else "")
+        for n, side, part, what in parts
     )
     if usage.source is None:
         return f"{counts} tok (not reported)"
@@ -105,9 +114,19 @@ def error_html(reply: Reply) -> str:
     )
 
 
+def thinking_html(thinking: str | None) -> str:
+    """The model's thinking, collapsed under the answer's heading (empty when there is none)."""
+    if not thinking:
+        return ""
+    return (
+        '<details class="wb-thinking"><summary>thinking</summary>'
+        f"<div>{markdown_html(thinking)}</div></details>"
+    )
+
+
 def reply_html(reply: Reply) -> str:
-    """One reply's answer (or error) with its figures underneath."""
-    body = error_html(reply)
+    """One reply's answer (or error) with its thinking collapsed and its figures underneath."""
+    body = error_html(reply) + thinking_html(reply.thinking)
     if reply.error is None or reply.text:
         body += f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
     return f'{body}<div class="wb-meta">{html.escape(meta_line(reply))}</div>'

@@ -205,12 +205,21 @@ class Session:
         follows (`parent`). Options: the running ones, and `files` for this turn.
         """
         plan, run = split(options)
+        built, names, jobs = self.plan_follow_up(earlier, text, **plan)
+        return await self._run(built, names, earlier.samples, jobs, run, runner)
+
+    def plan_follow_up(
+        self, earlier: Comparison, text: str, **plan: Any
+    ) -> tuple[list[Prompt], list[str], list[Job]]:
+        """The follow-up's jobs: each answered job one turn longer, naming its record."""
         extra = sorted(set(plan) - {"files"})
         if extra:
             raise InvalidOption(
                 f"{extra[0]} cannot change in a follow-up: the conversation keeps its own; "
                 "start a new comparison to change it"
             )
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidPrompt(f"the follow-up needs some text, not {text!r}")
         files = files_of(plan.get("files"))
         answered = zip(earlier.jobs, earlier.replies, earlier.record_ids, strict=True)
         # Each job as it was (alias, params, the sample's own seed), one turn longer.
@@ -222,11 +231,11 @@ class Session:
         if not jobs:
             raise InvalidOption("no answer to follow up: every call of that comparison failed")
         names = [m for m in earlier.models if any(j.spec.label == m for j in jobs)]
-        prompts = {job.prompt_index: job.prompt for job in reversed(jobs)}
-        built = [prompts[i] for i in sorted(prompts)]
-        jobs = [Job(j.spec, j.prompt, built.index(prompts[j.prompt_index]), j.sample, j.parent)
-                for j in jobs]  # fmt: skip
-        return await self._run(built, names, earlier.samples, jobs, run, runner)
+        firsts = {job.prompt_index: job.prompt for job in reversed(jobs)}
+        built = [firsts[i] for i in sorted(firsts)]
+        place = {index: n for n, index in enumerate(sorted(firsts))}
+        jobs = [Job(j.spec, j.prompt, place[j.prompt_index], j.sample, j.parent) for j in jobs]
+        return built, names, jobs
 
     async def _run(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from workbench.render import error_html, meta_line
+from workbench.render import error_html, meta_line, thinking_html
 from workbench.widgets.markup import answer_html, verbatim
 
 if TYPE_CHECKING:
@@ -35,9 +35,10 @@ def body_html(state: ColumnState) -> str:
 
 def reply_body(reply: Reply) -> str:
     """A finished reply: its error (and any text it got before failing), or its answer."""
+    thinking = thinking_html(reply.thinking)
     if reply.error is None:
-        return answer_html(reply.text)
-    return error_html(reply) + (answer_html(reply.text) if reply.text else "")
+        return thinking + answer_html(reply.text)
+    return error_html(reply) + thinking + (answer_html(reply.text) if reply.text else "")
 
 
 def stats_text(state: ColumnState) -> str:

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import InvalidPrompt
+from workbench.magics import reasoning_value
+from workbench.providers.base import REASONING_EFFORTS
+from workbench.providers.content import File, files_of, sniff
 
 if TYPE_CHECKING:
     from workbench.config import Config
@@ -91,10 +94,30 @@ class Controls:
             style={"description_width": "7.5em"},
             layout=w.Layout(width="12.5em"),
         )
+        reasoning = params.pop("reasoning", None)
+        self.reasoning = w.Combobox(
+            value="" if reasoning is None else str(reasoning),
+            options=list(REASONING_EFFORTS),
+            placeholder="default",
+            description="reasoning",
+            ensure_option=False,
+            style={"description_width": "7.5em"},
+            layout=w.Layout(width="16em"),
+        )
+        self.reasoning.add_class("wb-reasoning")
+        self.attach = w.FileUpload(
+            accept="image/*,application/pdf,text/*,.md,.csv,.json",
+            multiple=True,
+            description="attach files",
+            layout=w.Layout(width="16em"),
+        )
+        self.attach.add_class("wb-attach")
         self.system.value = params.pop("system", None) or ""
         self.extra = params
-        """Other parameters given to `wb.panel` (top_p, seed, stop, ...), sent as they are."""
-        self.params_box: Any = w.VBox([self.temperature, self.max_tokens, self.samples])
+        """Other parameters given to `wb.panel` (top_p, seed, stop, files, schema...), as given."""
+        self.params_box: Any = w.VBox(
+            [self.temperature, self.max_tokens, self.samples, self.reasoning, self.attach]
+        )
 
     def request(self) -> tuple[str, list[str], dict[str, Any]]:
         """The prompt, the chosen models and the options for `acompare`; bad input raises."""
@@ -113,7 +136,23 @@ class Controls:
             options["max_tokens"] = max_tokens
         if self.system.value.strip():
             options["system"] = self.system.value
+        if self.reasoning.value.strip():
+            options["reasoning"] = reasoning_value(self.reasoning.value)
+        attached = self.attached()
+        if attached:
+            options["files"] = [*files_of(options.get("files")), *attached]
         return prompt, models, options
+
+    def attached(self) -> list[File]:
+        """The files attached with the upload button, as Files (their type from their bytes)."""
+        return [
+            File.of(
+                bytes(item["content"]),
+                item["name"],
+                sniff(bytes(item["content"]), item["name"]) or item.get("type") or None,
+            )
+            for item in self.attach.value
+        ]
 
     def load(self, prompt: str, system: str | None, models: Sequence[str]) -> None:
         """Put an earlier prompt back (from the history) to rerun or to send elsewhere."""

@@ -82,14 +82,21 @@ class LiveRun(Listener):
         *,
         on_change: Callable[[set[str]], None] | None = None,
         interval_s: float = INTERVAL_S,
+        after: Comparison | None = None,
         **options: Any,
     ) -> None:
         """Plan the run (bad names and parameters raise here, before anything is sent)."""
         self.session = session
         self.prompt = prompt
         self.options = options
-        _, self.labels, jobs = session.plan(prompt, list(models), **_plan_options(options))
-        samples = int(options.get("samples", 1))
+        self.after = after
+        if after is None:
+            _, self.labels, jobs = session.plan(prompt, list(models), **_plan_options(options))
+            samples = int(options.get("samples", 1))
+        else:  # a follow-up: each model's own conversation, one turn longer
+            planned = _plan_options(options)
+            _, self.labels, jobs = session.plan_follow_up(after, prompt, **planned)
+            samples = after.samples
         self.columns = {
             j.spec.label: ColumnState(j.spec.label, j.spec.full_name, samples) for j in jobs
         }
@@ -142,9 +149,14 @@ class LiveRun(Listener):
 
     async def _go(self, then: Callable[[LiveRun], None] | None) -> None:
         try:
-            self.comparison = await self.session.acompare(
-                self.prompt, self.labels, listener=self, runner=self._runner, **self.options
-            )
+            if self.after is not None:
+                self.comparison = await self.session.afollow_up(
+                    self.after, self.prompt, listener=self, runner=self._runner, **self.options
+                )
+            else:
+                self.comparison = await self.session.acompare(
+                    self.prompt, self.labels, listener=self, runner=self._runner, **self.options
+                )
         except BaseException as e:  # shown by whoever waits; never lost in the loop thread
             self.error = e
         finally:
@@ -210,6 +222,7 @@ class LiveRun(Listener):
 
 
 def _plan_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The options `Session.plan` takes (the rest are for `acompare` only)."""
-    skip = {"budget_usd", "concurrency", "stream"}
-    return {k: v for k, v in options.items() if k not in skip}
+    """The options `Session.plan` takes (the rest are for running the calls)."""
+    from workbench.options import split
+
+    return split(options)[0]  # type: ignore[arg-type]

@@ -85,7 +85,19 @@ class Panel:
             [w.VBox([c.prompt, c.system], layout=w.Layout(flex="1 1 auto")), c.models, c.params_box]
         )
         buttons = w.HBox([self.run_button, self.stop_button, self.status])
-        self.box: Any = w.VBox([w.HTML(css()), top, buttons, self.columns_box, self.spend, extras])
+        self.follow_text = w.Text(
+            placeholder="follow up: each model continues its own conversation…",
+            layout=w.Layout(flex="1 1 auto"),
+            disabled=True,
+        )
+        self.follow_text.add_class("wb-follow-text")
+        self.follow_button = w.Button(description="Follow up", icon="reply", disabled=True)
+        self.follow_button.add_class("wb-follow")
+        self.follow_button.on_click(lambda _b: self._clicked_follow_up())
+        follow = w.HBox([self.follow_text, self.follow_button], layout=w.Layout(width="100%"))
+        self.box: Any = w.VBox(
+            [w.HTML(css()), top, buttons, self.columns_box, follow, self.spend, extras]
+        )
         self.box.add_class("wb-panel")
         self.columns: list[Column] = []
         self.live: LiveRun | None = None
@@ -117,6 +129,34 @@ class Panel:
         self.run_button.disabled, self.stop_button.disabled = True, False
         self._say(f"running on {', '.join(live.labels)}…")
         return live.start(then=self._done)
+
+    def follow_up(self, text: str | None = None) -> LiveRun:
+        """Continue each model's own conversation with `text` (or what is in the follow-up box)."""
+        if self.live is not None and self.live.running:
+            raise WorkbenchError("a comparison is already running: wait for it or press Stop")
+        if self.comparison is None:
+            raise WorkbenchError("nothing to follow up yet: Run a prompt first")
+        text = self.follow_text.value if text is None else text
+        options: dict[str, Any] = {}
+        attached = self.controls.attached()
+        if attached:
+            options["files"] = attached
+        live = LiveRun(
+            self.session, text, [], after=self.comparison, on_change=self._redraw, **options
+        )
+        self.live, self.comparison = live, None
+        self._show_columns(live.labels, live)
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.follow_button.disabled = self.follow_text.disabled = True
+        self._say(f"following up on {', '.join(live.labels)}…")
+        return live.start(then=self._done)
+
+    def _clicked_follow_up(self) -> None:
+        try:
+            self.follow_up()
+            self.follow_text.value = ""
+        except WorkbenchError as e:
+            self._say(str(e))
 
     def stop(self) -> None:
         """Cancel the calls in flight; what streamed so far stays, marked Cancelled."""
@@ -154,6 +194,8 @@ class Panel:
         cmp = live.comparison
         assert cmp is not None
         self.comparison = cmp
+        answered = any(r.ok for r in cmp)
+        self.follow_button.disabled = self.follow_text.disabled = not answered
         recorded = cmp.labbook is not None and bool(cmp.record_ids) and all(cmp.record_ids)
         for column in self.columns:
             column.decisions.enable(recorded, answered=cmp.reply(column.label).ok)
