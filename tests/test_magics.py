@@ -174,3 +174,26 @@ def test_odd_magic_options_are_usage_errors(parse: Any, message: str) -> None:
 def test_a_cell_line_with_unclosed_quotes_is_a_usage_error(tmp_path: Path) -> None:
     outputs = execute(tmp_path, "%load_ext workbench", '%%compare local -s "Be brief\nhi')
     assert "UsageError" in text_of(outputs[1]) and "no closing quotation" in text_of(outputs[1])
+
+
+def test_compare_magic_follows_up_a_comparison_and_refuses_what_is_not_one(
+    tmp_path: Path,
+) -> None:
+    outputs = execute(
+        tmp_path,
+        "%load_ext workbench",
+        "%%compare local terse -m 12 --out first\nWhat is 2+2?",
+        "%%compare --follow-up first --out second\nAnd in one word?",
+        "import json\n"
+        "print(json.dumps({'parents': [j.parent for j in second.jobs],\n"
+        "  'firsts': list(first.record_ids), 'models': list(second.models),\n"
+        "  'turns': [len(j.prompt.turns) for j in second.jobs]}))",
+        "nothing = 3",
+        "%%compare --follow-up nothing\nMore?",
+    )
+    for cell in outputs[:4]:
+        assert not [o for o in cell if o.output_type == "error"], text_of(cell)
+    facts = json.loads(outputs[3][0]["text"])
+    assert facts["parents"] == facts["firsts"] and facts["models"] == ["local", "terse"]
+    assert facts["turns"] == [3, 3]
+    assert "not a Comparison in the notebook" in text_of(outputs[5])

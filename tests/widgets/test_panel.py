@@ -292,3 +292,39 @@ def test_a_total_over_replies_of_unknown_cost_says_it_is_partial(
     assert "+ 1 reply of unknown cost" in p.spend.value
     assert "estimated" in p.spend.value  # the session's spend says part of it is a guess
     assert "+ 1 reply of unknown cost" in comparison._repr_html_()
+
+
+def test_the_follow_up_box_continues_each_models_conversation(session: Session) -> None:
+    p = panel(MODELS[:2], session=session)
+    assert p.follow_button.disabled  # nothing to follow up yet
+    run(p, "Capital of France?")
+    assert not p.follow_button.disabled
+    first = p.comparison
+    assert first is not None
+    p.follow_text.value = "And in one word?"
+    p.follow_button.click()
+    p.wait(30)
+    second = p.comparison
+    assert second is not None and second is not first
+    assert [j.parent for j in second.jobs] == list(first.record_ids)
+    assert all(len(j.prompt.turns) == 3 for j in second.jobs)
+    assert p.follow_text.value == "" and "And in one word?" in p.columns[0].answer.value
+
+
+def test_attached_files_and_reasoning_reach_the_calls(session: Session) -> None:
+    from datetime import UTC, datetime
+
+    p = panel(["local", MODELS[0]], session=session)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    upload = {"name": "fig.png", "type": "", "size": len(png), "content": memoryview(png)}
+    p.controls.attach.value = ({**upload, "last_modified": datetime.now(UTC)},)
+    p.controls.reasoning.value = "high"
+    p.controls.prompt.value = "What is in the figure?"
+    _, _, options = p.controls.request()
+    assert options["reasoning"] == "high"
+    [file] = options["files"]
+    assert (file.name, file.media_type, file.data) == ("fig.png", "image/png", png)
+    run(p, "What is in the figure?")
+    local = p.live.comparison["local"]  # type: ignore[union-attr]
+    assert local.error is not None and local.error.type == "Unsupported"
+    assert "Unsupported" in p.columns[0].answer.value
