@@ -144,6 +144,9 @@ class Schema:
     name: str = "answer"
     model: type[Any] | None = field(default=None, compare=False)
 
+    def __hash__(self) -> int:  # a Prompt (and a Job) holding it is a dict key
+        return hash((self.name, json.dumps(self.json_schema, sort_keys=True, default=str)))
+
     @classmethod
     def of(cls, value: Mapping[str, Any] | type[Any] | Schema) -> Schema:
         """From a JSON Schema dict or a pydantic model class."""
