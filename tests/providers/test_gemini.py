@@ -80,7 +80,7 @@ def test_request_sends_only_what_is_set() -> None:
     assert request["config"] == {"automatic_continuation": False}
 
 
-def test_completion_skips_thoughts_and_counts_them_as_output() -> None:
+def test_completion_keeps_thoughts_apart_and_counts_them_as_output() -> None:
     response = types.GenerateContentResponse(
         candidates=[
             types.Candidate(
@@ -98,9 +98,10 @@ def test_completion_skips_thoughts_and_counts_them_as_output() -> None:
     )
     completion = completion_from_response(response)
     assert completion == Completion(
-        "Four.", completion.usage, "length", "gemini-3-pro-preview-11-2025"
+        "Four.", completion.usage, "length", "gemini-3-pro-preview-11-2025", thinking="let me think"
     )
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (5, 13)
+    assert completion.usage.reasoning_tokens == 10
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_stream_usage_is_a_running_total_and_a_blocked_prompt_is_filtered() -> N
     last["modelVersion"] = "m-1"
     chunks = [first, last]
     pieces = [acc.add(types.GenerateContentResponse.model_validate(c)) for c in chunks]
-    assert pieces == ["a ", "b"]
+    assert pieces == [("a ", ""), ("b", "")]
     assert acc.completion() == Completion("a b", acc.usage, "stop", "m-1")
     assert (acc.usage.input_tokens, acc.usage.output_tokens) == (9, 2)
 

@@ -1,4 +1,11 @@
-"""Google Gemini (the Gemini Developer API) through the official google-genai SDK."""
+"""Google Gemini (the Gemini Developer API) through the official google-genai SDK.
+
+Files go inline (`inlineData`), before each turn's text. A schema asks for JSON
+(`response_mime_type` + `response_json_schema`, the schema as given). Reasoning: an effort is
+a `thinking_level` (Gemini 3 and later), or a budget on Gemini 1.x/2.x, which take no level;
+a number is a `thinking_budget` everywhere. Thoughts are asked for (`include_thoughts`) and
+kept apart from the answer. Gemini caches on its own: cached tokens are reported, not asked.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,22 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from workbench.errors import ConnectionFailed, MissingKey, ProviderError
+from workbench.errors import ConnectionFailed, MissingKey, ProviderError, Unsupported
 from workbench.providers import classify
 from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
-from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+from workbench.providers.base import (
+    Completion,
+    Limits,
+    Message,
+    Model,
+    Prompt,
+    ProviderSettings,
+    TextSink,
+    Usage,
+)
+from workbench.providers.content import File, FileKind
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -26,6 +43,17 @@ if TYPE_CHECKING:
 DEFAULT_KEY_ENV = "GEMINI_API_KEY"
 LABEL = "gemini"
 _ROLES = {"user": "user", "assistant": "model"}
+# The image and text types Gemini documents (image-understanding, document-processing): no GIF.
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
+_TEXT_TYPES = frozenset(
+    {"text/plain", "text/markdown", "text/csv", "text/html", "text/xml", "text/css", "text/rtf"}
+    | {"text/javascript", "text/x-python"}
+)
+# Gemini 3 takes a thinking level; Gemini 1.x and 2.x only a budget, onto which efforts map
+# as Google's own OpenAI-compatible endpoint maps reasoning_effort for Gemini 2.5.
+_LEVELS = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
+_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
+_BUDGET_ONLY = re.compile(r"(^|/)gemini-[12]\.")
 # Gemini's own words for "the answer was withheld"; normalize_finish_reason knows only "safety".
 _FILTERED = {"recitation", "blocklist", "prohibited_content", "spii", "model_armor"} | {
     "image_safety",
@@ -57,8 +85,44 @@ def request_from_prompt(prompt: Prompt, model_id: str) -> dict[str, Any]:
         config["seed"] = p.seed
     if p.stop:
         config["stop_sequences"] = list(p.stop)
-    contents = [{"role": _ROLES[m.role], "parts": [{"text": m.content}]} for m in prompt.turns]
+    if p.reasoning is not None:
+        config["thinking_config"] = thinking_config(p.reasoning, model_id)
+    if prompt.schema is not None:
+        # The answer's text is the JSON; the runner parses it, streamed or not (the SDK's
+        # `.parsed` is the same json.loads, and is missing from streams).
+        config["response_mime_type"] = "application/json"
+        config["response_json_schema"] = dict(prompt.schema.json_schema)
+    # Gemini caches repeated prompt prefixes on its own: `Params.cache` needs nothing sent.
+    contents = [_content(m) for m in prompt.turns]
     return {"model": model_id, "contents": contents, "config": config}
+
+
+def _content(message: Message) -> dict[str, Any]:
+    """One turn as Gemini content: its files first (as Gemini advises), then its text."""
+    parts: list[dict[str, Any]] = [_inline(f) for f in message.files]
+    if message.content or not parts:
+        parts.append({"text": message.content})
+    return {"role": _ROLES[message.role], "parts": parts}
+
+
+def _inline(file: File) -> dict[str, Any]:
+    """`types.Part.from_bytes(data=..., mime_type=...)` as a dict: the SDK sends `inlineData`."""
+    mime = file.media_type
+    if file.kind == "text" and mime not in _TEXT_TYPES:
+        mime = "text/plain"  # JSON and other text: Gemini documents only these text types
+    return {"inline_data": {"data": file.data, "mime_type": mime}}
+
+
+def thinking_config(reasoning: str | int, model_id: str) -> dict[str, Any]:
+    """`ThinkingConfig` for an effort or a budget; thoughts included, to show them apart."""
+    config: dict[str, Any] = {"include_thoughts": True}
+    if isinstance(reasoning, int):
+        config["thinking_budget"] = reasoning  # Gemini 3 still takes budgets
+    elif _BUDGET_ONLY.search(model_id):
+        config["thinking_budget"] = _BUDGETS[reasoning]
+    else:
+        config["thinking_level"] = _LEVELS[reasoning]
+    return config
 
 
 def finish_reason_of(raw: str | None) -> str | None:
@@ -74,7 +138,13 @@ def usage_from(meta: GenerateContentResponseUsageMetadata) -> Usage:
     known = [n for n in parts if n is not None]
     # No candidate tokens reported with a prompt count known: Gemini omits zero counts.
     output = sum(known) if known else (0 if meta.prompt_token_count is not None else None)
-    return Usage.reported(meta.prompt_token_count, output)
+    # promptTokenCount already includes the cached tokens (implicit or explicit caching).
+    return Usage(
+        meta.prompt_token_count,
+        output,
+        reasoning_tokens=meta.thoughts_token_count,
+        cached_input_tokens=meta.cached_content_token_count,
+    )
 
 
 @dataclass
@@ -82,29 +152,34 @@ class Accumulator:
     """Builds one Completion from a response or from the chunks of a stream."""
 
     pieces: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model_version: str | None = None
 
-    def add(self, chunk: GenerateContentResponse) -> str:
-        """Take one response or chunk; return the answer text it adds."""
+    def add(self, chunk: GenerateContentResponse) -> tuple[str, str]:
+        """Take one response or chunk; return the answer text and the thinking it adds."""
         if chunk.model_version:
             self.model_version = chunk.model_version
         if chunk.usage_metadata is not None:
             # Each chunk carries the running total so far, not an increment.
             self.usage = usage_from(chunk.usage_metadata)
-        text = ""
+        text = thought = ""
         if chunk.candidates:
             candidate = chunk.candidates[0]
-            if candidate.content and candidate.content.parts:
-                text = "".join(p.text for p in candidate.content.parts if p.text and not p.thought)
+            parts = (candidate.content.parts if candidate.content else None) or []
+            # Parts with thought=True are the model's thinking, never the answer.
+            text = "".join(p.text for p in parts if p.text and not p.thought)
+            thought = "".join(p.text for p in parts if p.text and p.thought)
             if candidate.finish_reason is not None:
                 self.finish_reason = finish_reason_of(candidate.finish_reason.value)
         elif chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason is not None:
             self.finish_reason = "content_filter"
         if text:
             self.pieces.append(text)
-        return text
+        if thought:
+            self.thoughts.append(thought)
+        return text, thought
 
     @property
     def text(self) -> str:
@@ -115,7 +190,10 @@ class Accumulator:
         """Everything gathered, as a Completion; without a finishReason it is incomplete."""
         if self.finish_reason is None:
             raise classify.incomplete(LABEL, self.text, "the answer ended without a finishReason")
-        return Completion(self.text, self.usage, self.finish_reason, self.model_version)
+        thinking = "".join(self.thoughts) or None
+        return Completion(
+            self.text, self.usage, self.finish_reason, self.model_version, thinking=thinking
+        )
 
 
 def completion_from_response(response: GenerateContentResponse) -> Completion:
@@ -235,6 +313,15 @@ class GeminiModel(Model):
     """A Gemini model over the Gemini Developer API."""
 
     provider = "gemini"
+    file_kinds: ClassVar[frozenset[FileKind]] = frozenset({"image", "pdf", "text"})
+    structured = True
+    reasoning = True
+    limits = Limits(
+        pdf=50_000_000,
+        request=100_000_000,
+        source="Gemini API docs, file input methods, since 2026-01-12: inline data up to "
+        "100 MB base64-encoded per request, PDFs up to 50 MB",
+    )
 
     def __init__(self, model_id: str, settings: ProviderSettings) -> None:
         super().__init__(model_id, settings)
@@ -244,6 +331,25 @@ class GeminiModel(Model):
             raise MissingKey(self.provider, env)
         self._key = key
         self._client: Client | None = None
+
+    def check(self, prompt: Prompt) -> None:
+        """The generic checks, then what only Gemini refuses: GIFs, text that is not UTF-8."""
+        super().check(prompt)
+        for file in prompt.files:
+            if file.kind == "image" and file.media_type not in _IMAGE_TYPES:
+                takes = ", ".join(sorted(_IMAGE_TYPES))
+                raise Unsupported(
+                    f"{self.name} cannot read {file.name} ({file.media_type}): "
+                    f"its images are {takes}"
+                )
+            if file.kind == "text":
+                try:
+                    file.data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Unsupported(
+                        f"{self.name} reads text files as UTF-8 and {file.name} is not: "
+                        "save it as UTF-8"
+                    ) from None
 
     def prepare(self) -> None:
         """Import the SDK and build the client."""
@@ -270,10 +376,10 @@ class GeminiModel(Model):
         on_text: TextSink | None = None,
         on_thinking: TextSink | None = None,
     ) -> Completion:
-        """Send one prompt; stream pieces to `on_text` when given."""
+        """Send one prompt; stream answer pieces to `on_text`, thinking to `on_thinking`."""
         request = request_from_prompt(prompt, self.model_id)
         models = self._models()
-        if on_text is None:
+        if on_text is None and on_thinking is None:
             try:
                 response = await models.generate_content(**request)
             except Exception as exc:
@@ -283,16 +389,17 @@ class GeminiModel(Model):
         try:
             async with aclosing(self._chunks(models, request)) as chunks:
                 async for chunk in chunks:
-                    piece = accumulator.add(chunk)
-                    if not piece:
-                        continue
-                    try:
-                        on_text(piece)  # a failing sink is the caller's error, not the provider's
+                    piece, thought = accumulator.add(chunk)
+                    try:  # a failing sink is the caller's error, not the provider's
+                        if thought and on_thinking is not None:
+                            on_thinking(thought)
+                        if piece and on_text is not None:
+                            on_text(piece)
                     except BaseException:
                         await _abandon(chunks)
                         raise
         except ConnectionFailed as error:  # lost mid-stream: what came is kept, and retried
-            if not accumulator.pieces:
+            if not (accumulator.pieces or accumulator.thoughts):
                 raise
             raise classify.incomplete(
                 LABEL, accumulator.text, f"the connection was lost: {error}"
