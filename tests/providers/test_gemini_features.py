@@ -531,12 +531,6 @@ def test_a_comparison_with_a_file_and_thinking_then_a_follow_up(
     assert server.rejected == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="lead: Prompt (its Schema's json_schema dict) is unhashable, and sessions.py keys "
-    "Recording.futures by Job: any comparison with schema= raises TypeError",
-)
 def test_a_comparison_with_a_schema_gives_the_value(session: Session) -> None:
     reply = session.compare("Who is Ada?", [NAME], schema=Person)[NAME]
     assert reply.ok, reply.error
