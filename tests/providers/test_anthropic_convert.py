@@ -117,7 +117,8 @@ def test_cache_marks_the_system_prompt_and_the_last_file_block() -> None:
     assert request["system"] == [
         {"type": "text", "text": "You review papers.", "cache_control": EPHEMERAL}
     ]
-    blocks = [b for m in request["messages"] if isinstance(m["content"], list) for b in m["content"]]
+    lists = [m["content"] for m in request["messages"] if isinstance(m["content"], list)]
+    blocks = [b for content in lists for b in content]
     marked = [b["type"] for b in blocks if "cache_control" in b]
     assert marked == ["image"]  # the last file, in the last turn that has files
     assert blocks[-2]["type"] == "image" and blocks[-2]["cache_control"] == EPHEMERAL
@@ -196,12 +197,14 @@ def test_a_budget_is_at_least_1024_and_the_answer_keeps_its_max_tokens() -> None
     assert request["max_tokens"] == 1124
 
 
-def test_a_budget_on_4_7_and_later_is_refused_before_sending() -> None:
-    _model("claude-opus-4-6").check(Prompt.of("Why?", reasoning=3000))  # deprecated, taken
+def test_a_budget_on_4_6_and_later_is_refused_before_sending() -> None:
+    _model("claude-haiku-4-5").check(Prompt.of("Why?", reasoning=3000))
+    _model("claude-mythos-preview").check(Prompt.of("Why?", reasoning=3000))  # the API decides
     _model("claude-opus-4-7").check(Prompt.of("Why?", reasoning="high"))
-    for later in ("claude-opus-4-7", "claude-sonnet-5"):
-        with pytest.raises(Unsupported, match="give reasoning as an effort"):
+    for later in ("claude-opus-4-6", "claude-opus-4-7", "claude-sonnet-5"):
+        with pytest.raises(Unsupported, match="give reasoning as an effort") as caught:
             _model(later).check(Prompt.of("Why?", reasoning=3000))
+        assert later in str(caught.value)
 
 
 def test_reasoning_and_a_schema_share_output_config() -> None:

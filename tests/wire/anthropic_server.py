@@ -313,7 +313,8 @@ def problems(body: dict[str, Any]) -> str | None:
 def _block_problem(block: dict[str, Any]) -> str | None:
     kind = block.get("type")
     if kind == "text":
-        return None if str(block.get("text", "")).strip() else "text content blocks must be non-empty"
+        empty = not str(block.get("text", "")).strip()
+        return "text content blocks must be non-empty" if empty else None
     source = block.get("source") or {}
     if kind == "image":
         if source.get("type") != "base64" or source.get("media_type") not in IMAGE_TYPES:

@@ -21,9 +21,9 @@ answer is JSON text, streamed as it forms.
 Reasoning takes one of Anthropic's two forms, by the model's version:
 - Claude 4.6 and later (and names without a version): adaptive thinking,
   `thinking={"type": "adaptive", "display": "summarized"}` with `output_config.effort` set to
-  the effort. Anthropic deprecated budgets on 4.6, and 4.7 and later refuse them, so a
-  budget is refused there before sending (`check`); for a name without a version the API
-  decides.
+  the effort. A budget of tokens is refused there before sending (`check`): Anthropic
+  deprecated budgets on 4.6 (the SDK warns against them) and 4.7 and later answer them with
+  a 400. For a name without a version, a budget is sent and the API decides.
 - earlier models: extended thinking with a budget, `thinking={"type": "enabled",
   "budget_tokens": N}`, each effort as EFFORT_BUDGETS says; a whole number is sent as the
   budget, at least MIN_BUDGET (the API's floor).
@@ -89,8 +89,8 @@ take budgets (32,000, Claude Opus 4 and 4.1), and Anthropic finds returns dimini
 
 ADAPTIVE_SINCE = (4, 6)
 """The first Claude version with adaptive thinking (and `output_config.effort`)."""
-BUDGETS_UNTIL = (4, 6)
-"""The last Claude version that takes a thinking budget (deprecated there)."""
+BUDGETS_UNTIL = (4, 5)
+"""The last Claude version that takes a thinking budget without deprecation."""
 
 LIMITS = Limits(
     image=5 * 1024 * 1024 * 3 // 4,
@@ -201,7 +201,7 @@ def thinks_adaptively(model_id: str) -> bool:
 
 
 def refuses_budget(model_id: str) -> bool:
-    """Whether the model is known to refuse a thinking budget (4.7 on; unknown: let it say)."""
+    """Whether a budget is refused for this model (4.6 on; a name without a version: no)."""
     version = claude_version(model_id)
     return version is not None and version > BUDGETS_UNTIL
 
