@@ -199,9 +199,8 @@ def test_a_budget_is_at_least_1024_and_the_answer_keeps_its_max_tokens() -> None
 
 def test_a_budget_on_4_6_and_later_is_refused_before_sending() -> None:
     _model("claude-haiku-4-5").check(Prompt.of("Why?", reasoning=3000))
-    _model("claude-mythos-preview").check(Prompt.of("Why?", reasoning=3000))  # the API decides
     _model("claude-opus-4-7").check(Prompt.of("Why?", reasoning="high"))
-    for later in ("claude-opus-4-6", "claude-opus-4-7", "claude-sonnet-5"):
+    for later in ("claude-opus-4-6", "claude-opus-4-7", "claude-sonnet-5", "claude-mythos-preview"):
         with pytest.raises(Unsupported, match="give reasoning as an effort") as caught:
             _model(later).check(Prompt.of("Why?", reasoning=3000))
         assert later in str(caught.value)

@@ -22,8 +22,8 @@ Reasoning takes one of Anthropic's two forms, by the model's version:
 - Claude 4.6 and later (and names without a version): adaptive thinking,
   `thinking={"type": "adaptive", "display": "summarized"}` with `output_config.effort` set to
   the effort. A budget of tokens is refused there before sending (`check`): Anthropic
-  deprecated budgets on 4.6 (the SDK warns against them) and 4.7 and later answer them with
-  a 400. For a name without a version, a budget is sent and the API decides.
+  deprecated budgets on 4.6 and Mythos Preview (the SDK warns against them there), and 4.7
+  and later answer them with a 400.
 - earlier models: extended thinking with a budget, `thinking={"type": "enabled",
   "budget_tokens": N}`, each effort as EFFORT_BUDGETS says; a whole number is sent as the
   budget, at least MIN_BUDGET (the API's floor).
@@ -88,9 +88,8 @@ take budgets (32,000, Claude Opus 4 and 4.1), and Anthropic finds returns dimini
 32,000 thinking tokens."""
 
 ADAPTIVE_SINCE = (4, 6)
-"""The first Claude version with adaptive thinking (and `output_config.effort`)."""
-BUDGETS_UNTIL = (4, 5)
-"""The last Claude version that takes a thinking budget without deprecation."""
+"""The first Claude version with adaptive thinking (and `output_config.effort`); from it on,
+thinking budgets are deprecated or refused."""
 
 LIMITS = Limits(
     image=5 * 1024 * 1024 * 3 // 4,
@@ -195,15 +194,13 @@ def claude_version(model_id: str) -> tuple[int, int] | None:
 
 
 def thinks_adaptively(model_id: str) -> bool:
-    """Whether the model takes adaptive thinking (4.6 on, or a name without a version)."""
+    """Whether the model thinks adaptively, taking efforts and no budget (4.6 on, or no version).
+
+    Names without a version are the newest models' (claude-mythos-preview), which think
+    adaptively only.
+    """
     version = claude_version(model_id)
     return version is None or version >= ADAPTIVE_SINCE
-
-
-def refuses_budget(model_id: str) -> bool:
-    """Whether a budget is refused for this model (4.6 on; a name without a version: no)."""
-    version = claude_version(model_id)
-    return version is not None and version > BUDGETS_UNTIL
 
 
 def thinking_of(reasoning: str | int, model_id: str) -> tuple[dict[str, Any], str | None, int]:
@@ -411,7 +408,7 @@ class AnthropicModel(Model):
                     f"{self.name} cannot be held to this schema: {classify.one_line(e)}"
                 ) from None
         budget = prompt.params.reasoning
-        if isinstance(budget, int) and refuses_budget(self.model_id):
+        if isinstance(budget, int) and thinks_adaptively(self.model_id):
             raise Unsupported(
                 f"{self.name} thinks adaptively and takes no budget of tokens: give "
                 f"reasoning as an effort (low, medium or high) instead of {budget}"
