@@ -77,7 +77,7 @@ def test_completion_from_response_joins_text_blocks() -> None:
         }
     )
     assert completion_from_response(message) == Completion(
-        "Hello there", Usage(15, 2), "length", "claude-x-20261101"
+        "Hello there", Usage(15, 2, cached_input_tokens=5), "length", "claude-x-20261101"
     )
 
 
@@ -110,7 +110,7 @@ def _stream_events(*pieces: str, stop: str = "end_turn") -> list[RawMessageStrea
 def test_stream_state_collects_text_usage_reason_and_model() -> None:
     state = StreamState()
     returned = [state.feed(e) for e in _stream_events("Hel", "lo")]
-    assert [p for p in returned if p] == ["Hel", "lo"]
+    assert [p for p in returned if p] == [("text", "Hel"), ("text", "lo")]
     # output_tokens is a running total: the last one counts, they are not added up.
     assert state.completion() == Completion("Hello", Usage(12, 7), "stop", "claude-x-20261101")
 
@@ -190,9 +190,7 @@ def shared_server() -> Iterator[AnthropicServer]:
 
 @pytest.fixture
 def server(shared_server: AnthropicServer, monkeypatch: pytest.MonkeyPatch) -> AnthropicServer:
-    shared_server.requests.clear()
-    shared_server.steps.clear()
-    shared_server.stream_error = None
+    shared_server.reset()
     monkeypatch.setenv(KEY_ENV, shared_server.api_key)
     return shared_server
 
