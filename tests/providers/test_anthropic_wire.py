@@ -233,12 +233,6 @@ def test_files_thinking_cache_and_a_follow_up_through_a_session(wire: dict[str, 
     assert body["thinking"]["type"] == "adaptive" and body["system"][0]["cache_control"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="sessions.py keys its recording futures by Job, and a Job whose Prompt has a "
-    "Schema cannot be hashed (Schema.json_schema is a dict): the lead's fix removes this mark",
-)
 def test_a_schema_through_a_session(wire: dict[str, Any]) -> None:
     name = "anthropic:claude-test"
     with Session(wire_config(wire), labbook=False) as session:  # type: ignore[arg-type]

@@ -351,16 +351,10 @@ class Reply:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in field order."""
         d = {f.name: getattr(self, f.name) for f in _REPLY_FIELDS}  # not `asdict`: no deep copies
-        u = self.usage
-        d["usage"] = {
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "source": u.source,
-        }
-        e = self.error
-        d["error"] = (
-            None if e is None else {"type": e.type, "message": e.message, "status": e.status}
-        )
+        d["usage"] = _flat(self.usage)
+        d["error"] = None if self.error is None else _flat(self.error)
+        dump = getattr(self.data, "model_dump", None)  # a pydantic model's value, as JSON
+        d["data"] = dump(mode="json") if callable(dump) else self.data
         d["started_at"] = self.started_at.isoformat() if self.started_at else None
         return d
 
