@@ -1,4 +1,9 @@
-"""OpenAI through the official `openai` SDK and the Chat Completions API."""
+"""OpenAI through the official `openai` SDK and the Chat Completions API.
+
+The request is built in `openai_request` (files, schemas, reasoning: the decisions are
+there); this module reads answers (text, thinking, usage and its parts), maps errors, and
+holds the client. `compat.CompatModel` reuses all of it for OpenAI-compatible servers.
+"""
 
 from __future__ import annotations
 
