@@ -286,3 +286,19 @@ def test_a_server_refusing_a_part_is_a_bad_request_in_its_column(server: OpenAIS
     server.queue(ChatStep(status=400))
     with pytest.raises(BadRequest):
         call(openai_model(server), Prompt.of("?", files=[PNG]))
+
+
+def test_files_and_an_effort_through_the_runner(server: OpenAIServer, tmp_path: Path) -> None:
+    figure = tmp_path / "fig2.png"
+    figure.write_bytes(PNG.data)
+    config = Config.load({"providers": {"openai": {"base_url": server.base_url}}})
+    with Session(config, labbook=False) as session:
+        comparison = session.compare(
+            "What does figure 2 show?", ["openai:gpt-test"], files=[figure], reasoning="medium"
+        )
+    reply = comparison["openai:gpt-test"]
+    assert reply.ok, reply.error
+    assert reply.usage.reasoning_tokens == REASONING_TOKENS["medium"]
+    body = server.requests[0].body
+    assert body["reasoning_effort"] == "medium"
+    assert [p["type"] for p in body["messages"][0]["content"]] == ["image_url", "text"]
