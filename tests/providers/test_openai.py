@@ -148,7 +148,8 @@ def test_stream_state_collects_pieces_finish_usage_and_model() -> None:
         state.add(_chunk(None, "stop")),
         state.add(_chunk(usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11})),
     ]
-    assert pieces == ["", "Fo", "ur.", "", ""]
+    assert [text for text, _ in pieces] == ["", "Fo", "ur.", "", ""]
+    assert all(thought == "" for _, thought in pieces)
     assert state.completion() == Completion("Four.", Usage(9, 2), "stop", "gpt-test-v2")
 
 
@@ -267,7 +268,9 @@ def call(
 def test_normal_answer(server: OpenAIServer) -> None:
     server.queue(Step(text="Four.", input_tokens=21, output_tokens=2, finish_reason="length"))
     completion, pieces = call(make(server))
-    assert completion == Completion("Four.", Usage(21, 2), "length", "gpt-test")
+    # OpenAI reports its cached and reasoning tokens even when there are none: 0, known.
+    usage = Usage(21, 2, reasoning_tokens=0, cached_input_tokens=0)
+    assert completion == Completion("Four.", usage, "length", "gpt-test")
     assert pieces == []
     [request] = server.requests
     assert request.path == "/v1/chat/completions"
@@ -290,7 +293,8 @@ def test_streaming(server: OpenAIServer) -> None:
     server.queue(Step(text="two plus two is four", input_tokens=30, output_tokens=5))
     completion, pieces = call(make(server), stream=True)
     assert len(pieces) == 5 and "".join(pieces) == "two plus two is four"
-    assert completion == Completion("two plus two is four", Usage(30, 5), "stop", "gpt-test")
+    usage = Usage(30, 5, reasoning_tokens=0, cached_input_tokens=0)
+    assert completion == Completion("two plus two is four", usage, "stop", "gpt-test")
     body = server.requests[0].body
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 

@@ -1,4 +1,9 @@
-"""OpenAI through the official `openai` SDK and the Chat Completions API."""
+"""OpenAI through the official `openai` SDK and the Chat Completions API.
+
+The request is built in `openai_request` (files, schemas, reasoning: the decisions are
+there); this module reads answers (text, thinking, usage and its parts), maps errors, and
+holds the client. `compat.CompatModel` reuses all of it for OpenAI-compatible servers.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +14,29 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from workbench.errors import ConnectionFailed, MalformedResponse, MissingKey, ProviderError
 from workbench.providers import classify
 from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
-from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
+from workbench.providers.base import (
+    Completion,
+    Limits,
+    Model,
+    Prompt,
+    ProviderSettings,
+    TextSink,
+    Usage,
+)
+from workbench.providers.content import FileKind
+from workbench.providers.openai_request import budget_refusal, request_from_prompt
+
+__all__ = [
+    "OpenAIModel",
+    "StreamState",
+    "completion_from_response",
+    "error_from_exception",
+    "request_from_prompt",
+]
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-
-def request_from_prompt(
-    prompt: Prompt, model_id: str, max_tokens_field: str = "max_completion_tokens"
-) -> dict[str, Any]:
-    """Build the keyword arguments of `chat.completions.create` for a prompt."""
-    messages: list[dict[str, str]] = []
-    if prompt.system:
-        messages.append({"role": "system", "content": prompt.system})
-    messages.extend({"role": m.role, "content": m.content} for m in prompt.turns)
-    kwargs: dict[str, Any] = {"model": model_id, "messages": messages}
-    p = prompt.params
-    if p.temperature is not None:
-        kwargs["temperature"] = p.temperature
-    if p.max_tokens is not None:
-        # OpenAI deprecated max_tokens (reasoning models reject it); compat servers know only it.
-        kwargs[max_tokens_field] = p.max_tokens
-    if p.top_p is not None:
-        kwargs["top_p"] = p.top_p
-    if p.seed is not None:
-        kwargs["seed"] = p.seed
-    if p.stop:
-        kwargs["stop"] = list(p.stop)
-    return kwargs
 
 
 def _count(value: Any) -> int | None:
@@ -45,13 +44,39 @@ def _count(value: Any) -> int | None:
 
 
 def _usage(raw: Any) -> Usage | None:
-    """The usage a response or chunk reported; None when it reported none."""
+    """The usage a response or chunk reported, with its parts; None when it reported none.
+
+    Reasoning tokens are counted in completion_tokens and cached ones in prompt_tokens, as
+    `Usage` wants them. DeepSeek reports its cache hits as `prompt_cache_hit_tokens`.
+    """
     if raw is None:
         return None
-    usage = Usage.reported(
-        _count(getattr(raw, "prompt_tokens", None)), _count(getattr(raw, "completion_tokens", None))
+    prompt_details = getattr(raw, "prompt_tokens_details", None)
+    completion_details = getattr(raw, "completion_tokens_details", None)
+    cached = _count(getattr(prompt_details, "cached_tokens", None))
+    if cached is None:
+        cached = _count(getattr(raw, "prompt_cache_hit_tokens", None))
+    usage = Usage(
+        _count(getattr(raw, "prompt_tokens", None)),
+        _count(getattr(raw, "completion_tokens", None)),
+        reasoning_tokens=_count(getattr(completion_details, "reasoning_tokens", None)),
+        cached_input_tokens=cached,
+        cache_write_tokens=_count(getattr(prompt_details, "cache_write_tokens", None)),
     )
     return usage if usage.source else None
+
+
+def _thinking(holder: Any) -> str:
+    """Thinking text a compatible server put beside the answer (never part of it).
+
+    DeepSeek, vLLM and llama.cpp's server say `reasoning_content`; Ollama and newer vLLM
+    say `reasoning`. OpenAI's Chat Completions returns no thinking text.
+    """
+    for key in ("reasoning_content", "reasoning"):
+        value = getattr(holder, key, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _text(value: Any) -> str:
@@ -68,6 +93,7 @@ def completion_from_response(response: ChatCompletion, label: str = "openai") ->
         choice = choices[0]
         message = choice.message
         text = _text(message.content) or _text(getattr(message, "refusal", None))
+        thinking = _thinking(message) or None
         finish = normalize_finish_reason(getattr(choice, "finish_reason", None))
         usage = _usage(getattr(response, "usage", None)) or Usage()
         model_version = getattr(response, "model", None) or None
@@ -75,37 +101,42 @@ def completion_from_response(response: ChatCompletion, label: str = "openai") ->
         raise MalformedResponse(f"unreadable chat completion ({type(exc).__name__})") from None
     if finish is None:
         raise classify.incomplete(label, text, "the answer has no finish_reason")
-    return Completion(text, usage, finish, model_version)
+    return Completion(text, usage, finish, model_version, thinking=thinking)
 
 
 @dataclass
 class StreamState:
-    """Collects a Chat Completions stream: text pieces, usage, finish reason, model."""
+    """Collects a Chat Completions stream: text and thinking, usage, finish reason, model."""
 
     pieces: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
     model_version: str | None = None
     chunks: int = 0
 
-    def add(self, chunk: ChatCompletionChunk) -> str:
-        """Take one chunk; return its new text ("" if none)."""
+    def add(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
+        """Take one chunk; return its new text and its new thinking ("" if none)."""
         try:
             self.chunks += 1
             self.model_version = getattr(chunk, "model", None) or self.model_version
             self.usage = _usage(getattr(chunk, "usage", None)) or self.usage
-            piece = ""
+            piece = thought = ""
             for choice in chunk.choices or ():  # the include_usage chunk has none
                 if getattr(choice, "index", 0) != 0:
                     continue
                 delta = getattr(choice, "delta", None)
                 piece += _text(getattr(delta, "content", None))
+                piece += _text(getattr(delta, "refusal", None))
+                thought += _thinking(delta)
                 self.finish_reason = getattr(choice, "finish_reason", None) or self.finish_reason
         except (AttributeError, TypeError, ValueError) as exc:
             raise MalformedResponse(f"unreadable stream chunk ({type(exc).__name__})") from None
         if piece:
             self.pieces.append(piece)
-        return piece
+        if thought:
+            self.thoughts.append(thought)
+        return piece, thought
 
     @property
     def text(self) -> str:
@@ -126,6 +157,7 @@ class StreamState:
             usage=self.usage or Usage(),
             finish_reason=normalize_finish_reason(self.finish_reason),
             model_version=self.model_version,
+            thinking="".join(self.thoughts) or None,
         )
 
 
@@ -199,12 +231,27 @@ def error_from_exception(
     return classify.unexpected(label, exc, secrets)
 
 
+_MB = 1_000_000  # the limits are given in MB, and messages show sizes in MB
+
+
 class OpenAIModel(Model):
     """A model served by OpenAI's Chat Completions API."""
 
     provider: ClassVar[str] = "openai"
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     key_required: ClassVar[bool] = True
+    file_kinds: ClassVar[frozenset[FileKind]] = frozenset({"image", "pdf", "text"})
+    structured: ClassVar[bool] = True
+    reasoning: ClassVar[bool] = True
+    limits: ClassVar[Limits] = Limits(
+        image=20 * _MB,
+        pdf=32 * _MB,
+        request=50 * _MB,
+        source="OpenAI's images and PDF guides, 2026-11: 20 MB an image, 32 MB of PDF, "
+        "50 MB a request",
+    )
+    flat_text: ClassVar[bool] = False
+    """Send text-only content (text files included) as one string, not a list of parts."""
 
     def __init__(self, model_id: str, settings: ProviderSettings) -> None:
         super().__init__(model_id, settings)
@@ -213,10 +260,31 @@ class OpenAIModel(Model):
             raise MissingKey(settings.name, settings.api_key_env)
         self._key = key
         self._client: AsyncOpenAI | None = None
+        self.schema_form = "json_schema"  # how a schema is sent: openai_request.SCHEMA_FORMS
 
     def _api_key(self) -> str | None:
         """Return the key to send (None lets the SDK read OPENAI_API_KEY)."""
         return self._key
+
+    def check(self, prompt: Prompt) -> None:
+        """Also refuse a budget of thinking tokens and text files that are not UTF-8."""
+        super().check(prompt)
+        budget = prompt.params.reasoning
+        if isinstance(budget, int) and not isinstance(budget, bool):
+            raise budget_refusal(self.name, budget)
+        for file in prompt.files:
+            if file.kind == "text":
+                file.text()  # sent as text: InvalidPrompt now, before anything is sent
+
+    def request(self, prompt: Prompt) -> dict[str, Any]:
+        """The keyword arguments of `chat.completions.create` for this model."""
+        return request_from_prompt(
+            prompt,
+            self.model_id,
+            self.max_tokens_field,
+            flat_text=self.flat_text,
+            schema_form=self.schema_form,
+        )
 
     def prepare(self) -> None:
         """Import the SDK and build the client."""
@@ -240,12 +308,15 @@ class OpenAIModel(Model):
         on_text: TextSink | None = None,
         on_thinking: TextSink | None = None,
     ) -> Completion:
-        """Send one prompt; stream text to `on_text`; raise a ProviderError on failure."""
-        kwargs = request_from_prompt(prompt, self.model_id, self.max_tokens_field)
+        """Send one prompt; stream text to `on_text` and thinking to `on_thinking`.
+
+        Streams when either is given; raises a ProviderError on failure.
+        """
+        kwargs = self.request(prompt)
         client = self.client()  # outside the try: a missing SDK is a set-up error, not the call's
         state: StreamState | None = None
         try:
-            if on_text is None:
+            if on_text is None and on_thinking is None:
                 response = await client.chat.completions.create(**kwargs)
                 return completion_from_response(response, self.name)
             stream = await client.chat.completions.create(
@@ -254,8 +325,10 @@ class OpenAIModel(Model):
             state = StreamState()
             async with stream:
                 async for chunk in stream:
-                    piece = state.add(chunk)
-                    if piece:
+                    piece, thought = state.add(chunk)
+                    if thought and on_thinking is not None:
+                        on_thinking(thought)
+                    if piece and on_text is not None:
                         on_text(piece)
             return state.completion(self.name)
         except Exception as exc:
