@@ -271,10 +271,6 @@ def test_cached_tokens_are_priced_at_the_cache_rate_through_the_runner(
     assert two.cost_usd == pytest.approx(expected) and two.cost_usd < one.cost_usd
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead: Schema holds a dict, so a Job with a schema is unhashable (sessions.py:392)",
-)
 def test_a_schema_through_the_runner_gives_the_value(server: OpenAIServer) -> None:
     config = Config.load({"providers": {"openai": {"base_url": server.base_url}}})
     with Session(config, labbook=False) as session:
