@@ -296,11 +296,99 @@ def export_log() -> nbformat.NotebookNode:
     )
 
 
+def files_and_schemas() -> nbformat.NotebookNode:
+    """What today's models take: files, structured output, reasoning, follow-ups."""
+    return _notebook(
+        [
+            _md(
+                "# Files, schemas, reasoning and follow-ups\n\n"
+                "Each provider gets these in its own native form; a model that cannot take "
+                "something says so **in its own column, before anything is sent**, and the "
+                "others run. Without keys, `gpt` fails in its column (set `OPENAI_API_KEY`); "
+                "the local model runs everything it can."
+            ),
+            _code(
+                "from pathlib import Path\n\n"
+                "import matplotlib\n\n"
+                'matplotlib.use("Agg")\n'
+                "import matplotlib.pyplot as plt\n"
+                "from pydantic import BaseModel\n\n"
+                "import workbench as wb\n\n"
+                "fig, ax = plt.subplots(figsize=(3, 2))\n"
+                'ax.bar(["2024", "2025", "2026"], [3, 5, 9])\n'
+                'ax.set_title("Papers per year")\n'
+                'fig.savefig("fig.png")\n'
+                'Path("notes.txt").write_text("Met Ada. The audit is due Friday. Budget: 5 USD.")'
+            ),
+            _md(
+                "## Files\n\n"
+                "Images, PDFs and text files: `files=[...]` (the magic and the CLI take "
+                "`-f`, the panel has *attach files*). The lab notebook keeps each file once, "
+                "named by its sha256, and the request hash covers the bytes."
+            ),
+            _code(
+                "chart = wb.compare(\n"
+                '    "What does this chart show? One sentence.", files=["fig.png"], '
+                'models=["gpt", "local"]\n'
+                ")\n"
+                "chart"
+            ),
+            _code(
+                "notes = wb.compare(\n"
+                '    "When is the audit due?", files=["notes.txt"], models=["local", "teacher"], '
+                "max_tokens=48\n"
+                ")\n"
+                "notes"
+            ),
+            _md(
+                "## Structured output\n\n"
+                "`schema=` takes a JSON Schema or a pydantic model; each provider uses its "
+                "native structured mode (the local model, llama.cpp's JSON grammar). "
+                "`Reply.data` holds the value, and `to_frame(expand=True)` spreads its fields "
+                "into columns, so extractions compare cell by cell."
+            ),
+            _code(
+                "class Paper(BaseModel):\n"
+                "    title: str\n"
+                "    year: int\n\n\n"
+                "facts = wb.compare(\n"
+                "    \"Extract the title and the year: 'Attention Is All You Need' came out in "
+                '2017.",\n'
+                "    schema=Paper,\n"
+                '    models=["local", "teacher"],\n'
+                "    max_tokens=64,\n"
+                ")\n"
+                'facts.to_frame(expand=True)[["model", "ok", "data.title", "data.year"]]'
+            ),
+            _md(
+                "## Reasoning\n\n"
+                '`reasoning="low" | "medium" | "high"` (or a budget of tokens) goes to each '
+                "provider in its own form; reasoning tokens are counted apart and any thinking "
+                "text is kept apart from the answer. The local model does not reason: its "
+                "column says so."
+            ),
+            _code('wb.compare("Is 221 a prime number?", models=["gpt", "local"], reasoning="low")'),
+            _md(
+                "## Follow-ups\n\n"
+                "Each model continues **its own** conversation (its earlier answer in the "
+                "history). Every record names the one it follows, so the lab notebook keeps "
+                "the thread, and replay answers it offline."
+            ),
+            _code(
+                'more = facts.follow_up("Now give only the year, as a number.")\n'
+                'more.to_frame()[["model", "text", "parent"]]'
+            ),
+            _code('wb.log.thread(more.record_id("local"))[["kind", "model", "prompt", "text"]]'),
+        ]
+    )
+
+
 NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
     "quickstart": quickstart,
     "side_by_side": side_by_side,
     "many_prompts": many_prompts,
     "export_log": export_log,
+    "files_and_schemas": files_and_schemas,
 }
 
 
