@@ -149,12 +149,17 @@ def export(
             except ValueError:
                 raise InvalidOption(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
     text = labbook_log.export(
-        fmt, since=since, until=until, model=list(models), tag=list(tags), folder=_root()
+        fmt,
+        output,  # written there, its links to stored files relative to it
+        since=since,
+        until=until,
+        model=list(models),
+        tag=list(tags),
+        folder=_root(),
     )
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
         click.echo(f"wrote {output}", err=True)
 
 
