@@ -122,8 +122,8 @@ def export(
     import os
 
     from workbench.export import export as render
-    from workbench.labbook.filestore import FOLDER
     from workbench.labbook.book import files_between
+    from workbench.labbook.filestore import FOLDER
     from workbench.labbook.query import load_records
     from workbench.labbook.when import day
 

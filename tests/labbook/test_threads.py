@@ -75,6 +75,9 @@ def test_each_follow_up_names_its_parent_and_the_thread_reads_back_whole(
     assert list(wb.log.thread(ids[0])["id"]) == ids[:1]
     with pytest.raises(NotRecorded, match="no record 'NOPE'"):
         wb.log.thread("NOPE")
+    listed = CliRunner().invoke(main, ["log", "--kind", "call"]).output.splitlines()
+    assert [line.endswith(f"(follows {ids[0][-8:]})") for line in listed] == [False, True, False]
+    assert listed[2].endswith(f"(follows {ids[1][-8:]})")
 
 
 def test_frames_carry_the_thread_usage_timing_and_file_columns(
@@ -98,28 +101,29 @@ def test_frames_carry_the_thread_usage_timing_and_file_columns(
     assert first["input_tokens"] == reply.usage.input_tokens
 
 
-def test_a_whole_thread_replays_offline_with_no_model_loaded(repo: Path, thread: list[Any]) -> None:
-    script = (
-        """
+REPLAY_THREAD = """
 import json, sys
 from workbench.config import Config
 from workbench.sessions import Session
+first_text, *later = sys.argv[1:]
 with Session(Config.load()) as session:
     out = []
     for name, options in (("local", {"replay": True}), ("replay:local", {})):
-        first = session.compare(%r, name, files=["notes.txt"], max_tokens=16, **options)
-        second = first.follow_up(%r)
-        third = second.follow_up(%r)
-        replies = [t[name] for t in (first, second, third)]
-        out.append([(r.text, r.error and r.error.message) for r in replies])
+        turns = [session.compare(first_text, name, files=["notes.txt"], max_tokens=16, **options)]
+        for text in later:
+            turns.append(turns[-1].follow_up(text))
+        out.append([(t[name].text, t[name].error and t[name].error.message) for t in turns])
 print(json.dumps({"turns": out, "loaded": "llama_cpp" in sys.modules}))
 """
-        % TURNS
-    )  # noqa: UP031
+"""Turn by turn, from a fresh process: replay=True, then `replay:local` by name."""
+
+
+def test_a_whole_thread_replays_offline_with_no_model_loaded(repo: Path, thread: list[Any]) -> None:
     env = {**os.environ, "PYTHONPATH": str(WORKTREE)}
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo, env=env, capture_output=True, text=True
-    )
+        [sys.executable, "-c", REPLAY_THREAD, *TURNS],
+        cwd=repo, env=env, capture_output=True, text=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     live = [[turn["local"].text, None] for turn in thread]

@@ -89,6 +89,8 @@ class LabBook:
         self._commit_lock = threading.Lock()
         self._committer = Committer(self._commit_in_background, commit_every_s)
         self._announce = announce
+        self._stored: set[str] = set()
+        """Hashes of the files this session stored (only the writer thread touches it)."""
         if git is not None:  # records appended but not yet committed are committed at exit
             atexit.register(self._commit_at_exit)
 
@@ -226,6 +228,8 @@ class LabBook:
         """
         withheld: set[str] = set()
         for file in prompt.files:
+            if file.sha256 in self._stored:  # this session stored it already
+                continue
             if filestore.holds_secret(file, self.redact):
                 withheld.add(file.sha256)
                 notice(
@@ -238,6 +242,7 @@ class LabBook:
                 filestore.put(self.root, file)
             except OSError as e:
                 raise store.unwritable(self.root, e) from e
+            self._stored.add(file.sha256)
         return withheld
 
     def decide(

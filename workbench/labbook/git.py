@@ -39,7 +39,9 @@ README = """\
 Kept by research-workbench: every prompt sent to a language model, every answer and every
 decision, one JSON Lines file per session under `YYYY/MM/DD/`. The files are append-only and
 hash-chained (each record carries the hash of the one before it); git commits date them.
-Do not edit them by hand. To check that nothing was changed or removed, run:
+Files sent with prompts (images, PDFs, text) are kept once each under `files/`, named by the
+SHA-256 of their bytes, which the records quote. Do not edit any of them by hand. To check
+that nothing was changed or removed, run:
 
     workbench log verify
 """
