@@ -194,10 +194,8 @@ class LocalModel(Model):
             if on_text is not None:
                 loop.call_soon_threadsafe(on_text, piece)
 
-        request = request_from_prompt(prompt)
-        files = [f.name for f in prompt.files]
         try:
-            return await asyncio.to_thread(self._generate, request, files, emit, stop)
+            return await asyncio.to_thread(self._generate, prompt, emit, stop)
         finally:
             stop.set()  # a cancelled or timed-out call stops generating at the next token
 
@@ -210,9 +208,9 @@ class LocalModel(Model):
             "n_ctx under [providers.local] options"
         )
 
-    def _generate(
-        self, request: dict[str, Any], files: list[str], emit: TextSink, stop: threading.Event
-    ) -> Completion:
+    def _generate(self, prompt: Prompt, emit: TextSink, stop: threading.Event) -> Completion:
+        request = request_from_prompt(prompt)  # here, off the loop: files are decoded
+        files = [f.name for f in prompt.files]
         llama = _llama(self._path, self._n_ctx)
         pieces: list[str] = []
         finish: str | None = None
