@@ -133,7 +133,7 @@ def test_html_is_one_self_contained_escaped_printable_page(book: Book) -> None:
     hashes = positions(data, [r["hash"] for r in records])
     assert hashes == sorted(hashes)
     assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags
-    assert {name for name, _ in page.attrs} <= {"lang", "charset", "class"}
+    assert {name for name, _ in page.attrs} <= {"lang", "charset", "class", "id"}  # anchors
     assert not re.search(r"url\(|@import|https?://|<script", text)
     assert page.tags.count("article") == 13 and page.tags.count("section") == 3  # verify + 2 days
     assert "@media print" in text and "break-inside: avoid" in text

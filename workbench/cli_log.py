@@ -78,6 +78,8 @@ def one_line(record: dict[str, object]) -> str:
         text = prompt["messages"][-1]["content"] if prompt.get("messages") else ""
         answer = reply.get("text") or (reply.get("error") or {}).get("type", "")
         gist = f"{record.get('model')}: {clip(text, 40)!r} -> {clip(str(answer), 50)!r}"
+        if record.get("parent"):  # a follow-up: the turn it continues
+            gist += f" (follows {str(record['parent'])[-8:]})"
     elif kind == "decision":
         choice = str(data.get("choice") or "")[-8:]
         gist = f"{data.get('verdict')} {choice} {data.get('reason') or ''}".strip()
@@ -149,12 +151,17 @@ def export(
             except ValueError:
                 raise InvalidOption(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
     text = labbook_log.export(
-        fmt, since=since, until=until, model=list(models), tag=list(tags), folder=_root()
+        fmt,
+        output,  # written there, its links to stored files relative to it
+        since=since,
+        until=until,
+        model=list(models),
+        tag=list(tags),
+        folder=_root(),
     )
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
         click.echo(f"wrote {output}", err=True)
 
 

@@ -3,7 +3,9 @@
 Markdown and HTML read as a diary: a header summarising the period (dates, counts by kind,
 models, total spend) and how to verify it, then every record in time order, grouped by day,
 each with its time, author, model, prompt, answer, cost, hash and the git commit that first
-held it; decisions and notes sit in the flow with the records they judged. JSON Lines gives
+held it; decisions and notes sit in the flow with the records they judged. A follow-up names
+the turn it follows (a link to it) and each file sent links to its stored copy (relative
+links into the lab notebook's `files/` folder). JSON Lines gives
 the records verbatim, each session's together in chain order (so they re-verify: hashes and
 `prev` links are untouched), CSV the tidy frame of `workbench.labbook.query.to_frame`.
 `commit_index(load_records(files), git)` gives the `first_commits` mapping from the git layer.
@@ -57,6 +59,9 @@ class Entry:
     facts: list[tuple[str, str]] = field(default_factory=list)
     blocks: list[tuple[str, str]] = field(default_factory=list)
     """(heading, multi-line text): prompt, answer, reason, note."""
+    id: str = ""
+    refs: list[tuple[str, str, str]] = field(default_factory=list)
+    """(name, text, relative link): the turn a follow-up follows, the files sent."""
 
 
 def export(
@@ -68,8 +73,13 @@ def export(
     model: Choice | None = None,
     tag: Choice | None = None,
     first_commits: dict[str, tuple[str, str]] | None = None,
+    files_href: str = "files",
 ) -> str:
-    """The records (filtered as `to_frame` filters) as one document in `fmt` (see FORMATS)."""
+    """The records (filtered as `to_frame` filters) as one document in `fmt` (see FORMATS).
+
+    `files_href` is where the lab notebook's `files/` folder is, seen from the document
+    (Markdown and HTML link each file sent to `<files_href>/ab/abcdef...`).
+    """
     if fmt not in FORMATS:
         raise InvalidOption(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     items = records if isinstance(records, list) else list(records)
@@ -80,7 +90,7 @@ def export(
         return "".join(dumps(_raw(items[i])).decode() for i in frame.index[order])
     if fmt == "csv":
         return _csv(frame)
-    entries = _entries(frame, _lookup(frame, items), first_commits or {})
+    entries = _entries(frame, _lookup(frame, items), first_commits or {}, files_href)
     head = _header(frame, since, until, model, tag)
     return _markdown(head, entries) if fmt == "md" else _html(head, entries)
 
@@ -106,12 +116,14 @@ def _csv(frame: pd.DataFrame) -> str:
         return ["" if v is None else json.dumps(v, ensure_ascii=False) for v in values]
 
     flat = frame.assign(params=encode(frame["params"]), links=encode(frame["links"]))
+    flat = flat.assign(files=encode(frame["files"]), data=encode(frame["data"]))
     return str(flat.assign(tags=encode(frame["tags"])).to_csv(index=False))
 
 
 def _lookup(frame: pd.DataFrame, items: Sequence[dict[str, Any] | Line]) -> dict[str, str]:
-    """A short description of every record a decision or note in the frame is about."""
+    """A short description of every record a decision or note is about, or a call follows."""
     wanted = {i for links in frame["links"] for i in links}
+    wanted |= {p for p in frame["parent"].dropna()}
     found: dict[str, str] = {}
     for record in (_raw(item) for item in items) if wanted else ():
         if record.get("id") in wanted:
@@ -145,10 +157,14 @@ def _header(
 
 
 def _entries(
-    frame: pd.DataFrame, about: dict[str, str], commits: dict[str, tuple[str, str]]
+    frame: pd.DataFrame,
+    about: dict[str, str],
+    commits: dict[str, tuple[str, str]],
+    files_href: str,
 ) -> list[Entry]:
     entries = []
     rows = cast(list[dict[str, Any]], frame.to_dict("records"))
+    shown = set(frame["id"])
     for r in rows:
         commit = commits.get(r["hash"])
         entry = Entry(
@@ -158,6 +174,7 @@ def _entries(
             title=str(r["kind"]),
             hash=str(r["hash"]),
             commit=f"{commit[0]} ({commit[1]})" if commit else "not yet committed",
+            id=str(r["id"]),
             facts=[
                 ("Author", _text(r["author"])),
                 ("Record", f"{r['id']} (session {r['session']})"),
@@ -169,11 +186,17 @@ def _entries(
             tokens = f"{_text(r['input_tokens'])} in, {_text(r['output_tokens'])} out"
             cost = "unknown" if pd.isna(r["cost_usd"]) else f"${r['cost_usd']:.4f}"
             entry.facts += [("Cost", f"{cost} ({tokens} tokens)")]
+            entry.refs += _call_refs(r, about, shown, files_href)
             if _text(r["system"]):
                 entry.blocks.append(("System", r["system"]))
             entry.blocks.append(("Prompt", _text(r["prompt"])))
+            if _text(r["thinking"]):
+                entry.blocks.append(("Thinking", r["thinking"]))
             if r["ok"] is True:
                 entry.blocks.append(("Answer", _text(r["text"])))
+                if r["data"] is not None:
+                    value = json.dumps(r["data"], indent=2, ensure_ascii=False)
+                    entry.blocks.append(("Data", value))
             else:
                 entry.blocks.append(("Error", f"{_text(r['error_type'])}: {_text(r['error'])}"))
         elif kind == "decision":
@@ -197,6 +220,25 @@ def _entries(
     return entries
 
 
+def _call_refs(
+    r: dict[str, Any], about: dict[str, str], shown: set[str], files_href: str
+) -> list[tuple[str, str, str]]:
+    """A call's links: the turn it follows (when exported too), then each file sent."""
+    refs = []
+    parent = r["parent"]
+    if _text(parent):
+        gist = about.get(parent, "not among these records")
+        refs.append(("Follows", f"{parent}: {gist}", f"#{parent}" if parent in shown else ""))
+    for f in r["files"]:
+        sha = str(f.get("sha256", ""))
+        size = f.get("size")
+        facts = [str(f.get("media_type", "")), f"{size:,} bytes" if isinstance(size, int) else ""]
+        text = f"{f.get('name')} ({', '.join(x for x in facts if x)}; sha256 {sha[:12]})"
+        stored = f.get("stored", True) is not False and len(sha) == 64 and sha.isalnum()
+        refs.append(("File", text, f"{files_href}/{sha[:2]}/{sha}" if stored else ""))
+    return refs
+
+
 def _stamp(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -218,18 +260,26 @@ def _markdown(head: list[tuple[str, str]], entries: list[Entry]) -> str:
     out += [f"- **{name}:** {_md(value)}" for name, value in head]
     out += ["", "## How to verify", ""]
     out += [f"{paragraph}\n" for paragraph in HOW_TO_VERIFY]
+    linked = {href[1:] for e in entries for _, _, href in e.refs if href.startswith("#")}
     day = None
     for e in entries:
         if e.day != day:
             day = e.day
             out += [f"## {day}", ""]
+        out += [f'<a id="{e.id}"></a>', ""] if e.id in linked else []  # ids: [0-9A-Z]
         out += [f"### {e.time} · {_md(e.kind)} · {_md(e.title)}", ""]
         out += [f"- **{name}:** {_md(value)}" for name, value in e.facts]
+        out += [f"- **{name}:** {_md_link(text, href)}" for name, text, href in e.refs]
         out += [f"- **Hash:** `{e.hash}`", f"- **Commit:** {_md(e.commit)}", ""]
         for name, text in e.blocks:
             fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
             out += [f"**{name}**", "", f"{fence}text", text, fence, ""]
     return "\n".join(out)
+
+
+def _md_link(text: str, href: str) -> str:
+    """Escaped text, as a link when there is somewhere to go (`<...>`: any path is taken)."""
+    return f"[{_md(text)}](<{href}>)" if href else _md(text)
 
 
 def _md(text: str) -> str:
@@ -267,7 +317,7 @@ def _html(head: list[tuple[str, str]], entries: list[Entry]) -> str:
     out = [
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">',
         f"<title>{e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>",
-        f"<header>\n<h1>{e(title)}</h1>\n{_dl(head)}",
+        f"<header>\n<h1>{e(title)}</h1>\n{_dl(_unlinked(head))}",
         '<section class="verify">\n<h2>How to verify</h2>',
         *(f"<p>{_code(p)}</p>" for p in HOW_TO_VERIFY),
         "</section>\n</header>",
@@ -278,9 +328,11 @@ def _html(head: list[tuple[str, str]], entries: list[Entry]) -> str:
             out.append("</section>" if day is not None else "")
             day = entry.day
             out.append(f'<section class="day">\n<h2>{e(day)}</h2>')
-        facts = [*entry.facts, ("Hash", entry.hash), ("Commit", entry.commit)]
+        facts = [*_unlinked(entry.facts), *entry.refs]
+        facts += _unlinked([("Hash", entry.hash), ("Commit", entry.commit)])
+        anchor = f' id="{e(entry.id)}"' if entry.id else ""
         out += [
-            f'<article class="entry {e(entry.kind)}">',
+            f'<article{anchor} class="entry {e(entry.kind)}">',
             f'<h3><time>{e(entry.time)}</time> <span class="kind">{e(entry.kind)}</span> '
             f"{e(entry.title)}</h3>",
             _dl(facts),
@@ -291,9 +343,19 @@ def _html(head: list[tuple[str, str]], entries: list[Entry]) -> str:
     return "\n".join(line for line in out if line)
 
 
-def _dl(pairs: list[tuple[str, str]]) -> str:
-    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in pairs)
-    return f"<dl>{rows}</dl>"
+def _unlinked(pairs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    return [(name, text, "") for name, text in pairs]
+
+
+def _dl(rows: list[tuple[str, str, str]]) -> str:
+    """(name, text, link) rows as a definition list; the text a link where there is one."""
+    e = html.escape
+    cells = "".join(
+        f'<dt>{e(k)}</dt><dd><a href="{e(href)}">{e(v)}</a></dd>' if href else
+        f"<dt>{e(k)}</dt><dd>{e(v)}</dd>"
+        for k, v, href in rows
+    )  # fmt: skip
+    return f"<dl>{cells}</dl>"
 
 
 def _code(text: str) -> str:

@@ -4,6 +4,7 @@
     wb.log.to_frame(model="local", since="2026-11-01")   # one row per record
     wb.log.answers()                                     # prompt x model
     wb.log.cost_by_model_by_day()
+    wb.log.thread(cmp.record_ids[0])                     # a follow-up's whole conversation
     wb.log.export("md", "record.md", since="2026-11-01")
     wb.log.commit()                                      # commit now (else within seconds)
 
@@ -33,6 +34,7 @@ __all__ = [
     "first_commits",
     "history",
     "root",
+    "thread",
     "to_frame",
     "verify",
 ]
@@ -89,6 +91,19 @@ def decisions(**filters: Any) -> pd.DataFrame:
     return query.decisions(to_frame(**filters))
 
 
+def thread(record_id: str) -> pd.DataFrame:
+    """The conversation ending at `record_id` (an id or its last characters), first turn first.
+
+    Each follow-up's record names the one it follows (`parent`); the frame has one row per
+    turn, as `to_frame` has them.
+    """
+    from workbench.labbook import query
+    from workbench.labbook.book import files
+    from workbench.labbook.query import read_frame
+
+    return query.thread(read_frame(files(root()), kind="call"), record_id)
+
+
 def export(
     fmt: str = "md",
     path: str | Path | None = None,
@@ -101,14 +116,20 @@ def export(
 ) -> str:
     """The dated record as md, html, jsonl or csv text; also written to `path` when given.
 
-    `folder` is the lab notebook to export (default: the current session's).
+    `folder` is the lab notebook to export (default: the current session's). Files sent
+    with prompts are linked relative to `path` (else to the working directory).
     """
+    import os
+
     from workbench.export import export as render
     from workbench.labbook.book import files_between
+    from workbench.labbook.filestore import FOLDER
     from workbench.labbook.query import load_records
     from workbench.labbook.when import day
 
     folder = folder or root()
+    seen_from = Path(path).parent if path is not None else Path.cwd()
+    files_href = os.path.relpath((folder / FOLDER).resolve(), seen_from.resolve())
     records = load_records(files_between(folder, day(since), day(until)))
     text = render(
         records,
@@ -118,6 +139,7 @@ def export(
         model=list(model) if model else None,
         tag=list(tag) if tag else None,
         first_commits=first_commits(records, folder),
+        files_href=Path(files_href).as_posix(),
     )
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")

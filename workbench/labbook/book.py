@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import InvalidOption
-from workbench.labbook import store
+from workbench.labbook import filestore, store
 from workbench.labbook.background import Committer, Writer
 from workbench.labbook.chain import REPLACEMENT, SCHEMA_VERSION, new_id, prompt_hash, whole
 from workbench.labbook.redact import Redactor
@@ -41,7 +41,7 @@ from workbench.notices import notice
 
 if TYPE_CHECKING:
     from workbench.labbook.git import GitSync
-    from workbench.providers.base import Reply
+    from workbench.providers.base import Prompt, Reply
     from workbench.run import Job
 
 VERDICTS = ("pick", "reject")
@@ -89,6 +89,8 @@ class LabBook:
         self._commit_lock = threading.Lock()
         self._committer = Committer(self._commit_in_background, commit_every_s)
         self._announce = announce
+        self._stored: set[str] = set()
+        """Hashes of the files this session stored (only the writer thread touches it)."""
         if git is not None:  # records appended but not yet committed are committed at exit
             atexit.register(self._commit_at_exit)
 
@@ -183,25 +185,65 @@ class LabBook:
                 once=f"commit failed {self.root} {type(e).__name__}",
             )
 
+    def admit(self, prompts: Iterable[Prompt]) -> None:
+        """Before anything is sent: refuse a text file that holds a secret (InvalidPrompt).
+
+        Files are stored as they are (their hash names them), so one holding a key cannot
+        be redacted: it is refused instead. Nothing is refused while recording is paused.
+        """
+        if not self.paused:
+            filestore.refuse_secrets((f for p in prompts for f in p.files), self.redact)
+
     def record_call(self, job: Job, reply: Reply) -> Future[dict[str, Any]] | None:
-        """Queue the record of one finished call (a Session recorder); nothing while paused."""
+        """Queue the record of one finished call (a Session recorder); nothing while paused.
+
+        The prompt's files are stored (`filestore`) before the record that names them.
+        """
         if self.paused:
             return None
 
         def fields() -> dict[str, Any]:  # in the writer thread
-            reply_data = reply.to_dict()
-            for key in ("model", "resolved"):
-                reply_data.pop(key)
+            prompt = job.prompt.to_dict()
+            withheld = self._store_files(job.prompt)
+            for message in prompt["messages"] if withheld else ():
+                for file in message.get("files", ()):
+                    if file["sha256"] in withheld:
+                        file["stored"] = False  # sent, not kept: it holds a secret
             return {
                 "model": job.spec.label,
                 "resolved": job.spec.full_name,
                 "request_hash": prompt_hash(job.spec.full_name, job.prompt),
-                "prompt": {**job.prompt.to_dict(), "sample": job.sample},
-                "reply": reply_data,
+                "prompt": {**prompt, "sample": job.sample},
+                "reply": reply_fields(reply),
                 **({"parent": job.parent} if job.parent else {}),  # a follow-up's earlier turn
             }
 
         return self.submit("call", fields)
+
+    def _store_files(self, prompt: Prompt) -> set[str]:
+        """Store the prompt's files; the hashes of those withheld (text holding a secret).
+
+        `admit` refuses those before sending; a call that skipped it (a runner used without
+        a session) is still recorded, naming the file, which is then not kept.
+        """
+        withheld: set[str] = set()
+        for file in prompt.files:
+            if file.sha256 in self._stored:  # this session stored it already
+                continue
+            if filestore.holds_secret(file, self.redact):
+                withheld.add(file.sha256)
+                notice(
+                    f"{file.name} was sent but is not kept in the lab notebook: it holds what "
+                    "looks like a secret (its record names it by hash)",
+                    once=f"withheld {file.sha256}",
+                )
+                continue
+            try:
+                filestore.put(self.root, file)
+            except OSError as e:
+                raise store.unwritable(self.root, e) from e
+            self._stored.add(file.sha256)
+        return withheld
 
     def decide(
         self,
@@ -304,6 +346,27 @@ class LabBook:
     def records(self) -> list[dict[str, Any]]:
         """Every record of every session, in time order."""
         return records(self.root)
+
+
+def reply_fields(reply: Reply) -> dict[str, Any]:
+    """A reply as its call record holds it: every usage count, the value as JSON."""
+    data = reply.to_dict()
+    for key in ("model", "resolved"):
+        data.pop(key)
+    u = reply.usage
+    data["usage"] = {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "source": u.source,
+        "reasoning_tokens": u.reasoning_tokens,
+        "cached_input_tokens": u.cached_input_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+    }
+    value = reply.data
+    if hasattr(value, "model_dump"):  # a pydantic model's instance: recorded as its JSON
+        value = value.model_dump(mode="json")
+    data["data"] = value
+    return data
 
 
 def files(root: Path) -> list[Path]:

@@ -84,12 +84,24 @@ def _utf8(text: str) -> tuple[bytes, bool]:
 def prompt_hash(model: str, prompt: Prompt) -> str:
     """`request_hash` of a Prompt: the one key records, replays and audits all use."""
     data = prompt.to_dict()
-    return request_hash(model, data["messages"], data["params"])
+    return request_hash(model, data["messages"], data["params"], data.get("schema"))
 
 
-def request_hash(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-    """The replay key of a call: the resolved model, the messages and the set params."""
-    payload = {"model": model, "messages": messages, "params": params}
+def request_hash(
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
+    schema: dict[str, Any] | None = None,
+) -> str:
+    """The replay key of a call: the resolved model, the messages and the set params.
+
+    Files are in the messages by name, type, size and sha256, so the key covers their bytes;
+    a schema (structured output) is part of the request too, only when there is one (so
+    the keys of requests without one are what they always were).
+    """
+    payload: dict[str, Any] = {"model": model, "messages": messages, "params": params}
+    if schema is not None:
+        payload["schema"] = schema
     return hashlib.sha256(canonical(payload)).hexdigest()
 
 

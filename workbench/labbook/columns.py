@@ -16,18 +16,28 @@ import pandas as pd
 
 COLUMNS = (
     "id", "ts", "day", "kind", "session", "seq", "author", "source", "repo_head",
-    "model", "resolved", "request_hash", "prompt", "system", "params", "text", "ok",
-    "error_type", "error", "input_tokens", "output_tokens", "cost_usd", "latency_s",
-    "first_token_s", "finish_reason", "model_version", "attempts", "links", "tags",
+    "model", "resolved", "request_hash", "parent", "prompt", "system", "params", "files",
+    "text", "data", "thinking", "ok", "error_type", "error",
+    "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
+    "cache_write_tokens", "usage_source", "cost_usd", "latency_s", "first_token_s",
+    "queued_s", "wall_s", "finish_reason", "model_version", "attempts", "links", "tags",
     "verdict", "choice", "reason", "note", "hash", "file", "line",
 )  # fmt: skip
+"""The frame's columns. Of a call: `parent` is the record it follows up (its thread's
+previous turn); `files` what was sent with it (name, media_type, size, sha256 of each, in
+order; stored under `files/` in the lab notebook); `data` the structured answer (the JSON
+value, with a schema); `thinking` the model's thinking where the provider returned it;
+the token counts' parts (reasoning, cached, cache writes) and who counted (`usage_source`)."""
 
 _ROW = COLUMNS[:2] + COLUMNS[3:-2]
 """The columns `_row` reads from a record (`day` is derived, `file` and `line` are known)."""
 _CATEGORIES = ("kind", "session", "model", "resolved")
-_INTS = ("seq", "input_tokens", "output_tokens", "attempts")
-_FLOATS = ("cost_usd", "latency_s", "first_token_s")
-_OTHERS = ("ts", "day", "params", "ok", "links", "tags", "file", "line")
+_INTS = (
+    "seq", "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
+    "cache_write_tokens", "attempts",
+)  # fmt: skip
+_FLOATS = ("cost_usd", "latency_s", "first_token_s", "queued_s", "wall_s")
+_OTHERS = ("ts", "day", "params", "files", "data", "ok", "links", "tags", "file", "line")
 _STRINGS = tuple(c for c in COLUMNS if c not in (*_CATEGORIES, *_INTS, *_FLOATS, *_OTHERS))
 _EMPTY: dict[str, Any] = {}
 _REASONED = ("decision", "pause")
@@ -49,19 +59,28 @@ def _row(r: dict[str, Any]) -> tuple[Any, ...]:
         r.get("id"), r.get("ts"), kind, r.get("session"), r.get("seq"),
         author.get("name") if type(author) is dict else author,
         r.get("source"), r.get("repo_head"), r.get("model"), r.get("resolved"),
-        r.get("request_hash"),
+        r.get("request_hash"), r.get("parent"),
         m[-1].get("content") if m and m[-1].get("role") == "user" else _last_user(m),
         (m[0].get("content") if len(m) < 3 else _system(m)) if system else None,
         prompt.get("params") if call else None,
-        reply.get("text"), (not error) if call else None, error.get("type"), error.get("message"),
-        usage.get("input_tokens"), usage.get("output_tokens"),
+        _files(m) if call else [],
+        reply.get("text"), reply.get("data"), reply.get("thinking"),
+        (not error) if call else None, error.get("type"), error.get("message"),
+        usage.get("input_tokens"), usage.get("output_tokens"), usage.get("reasoning_tokens"),
+        usage.get("cached_input_tokens"), usage.get("cache_write_tokens"), usage.get("source"),
         reply.get("cost_usd"), reply.get("latency_s"), reply.get("first_token_s"),
+        reply.get("queued_s"), reply.get("wall_s"),
         reply.get("finish_reason"), reply.get("model_version"), reply.get("attempts"),
         r.get("links") or [], r.get("tags") or [],
         data.get("verdict") if decision else None, data.get("choice") if decision else None,
         data.get("reason") if kind in _REASONED else None, data.get("text") if note else None,
         r.get("hash"),
     )  # fmt: skip
+
+
+def _files(messages: Sequence[dict[str, Any]]) -> list[Any]:
+    """Every file named in the messages, in order."""
+    return [f for m in messages if "files" in m for f in m["files"] or ()]
 
 
 def _last_user(messages: Sequence[dict[str, Any]]) -> str | None:
@@ -126,6 +145,8 @@ class _Columns:
             "ts": ts,
             "day": pd.Categorical.from_codes(np.where(named[codes], codes, -1), days, ordered=True),
             "params": v["params"],
+            "files": v["files"],
+            "data": v["data"],
             "ok": _joined(p["ok"]) if p["ok"] else pd.array(v["ok"], dtype="boolean"),
             "links": v["links"],
             "tags": v["tags"],

@@ -23,6 +23,7 @@ from pathlib import Path
 import git
 
 from workbench.errors import LabBookError
+from workbench.labbook.filestore import FOLDER as FILES
 from workbench.labbook.store import make_folder
 from workbench.notices import notice
 
@@ -38,7 +39,9 @@ README = """\
 Kept by research-workbench: every prompt sent to a language model, every answer and every
 decision, one JSON Lines file per session under `YYYY/MM/DD/`. The files are append-only and
 hash-chained (each record carries the hash of the one before it); git commits date them.
-Do not edit them by hand. To check that nothing was changed or removed, run:
+Files sent with prompts (images, PDFs, text) are kept once each under `files/`, named by the
+SHA-256 of their bytes, which the records quote. Do not edit any of them by hand. To check
+that nothing was changed or removed, run:
 
     workbench log verify
 """
@@ -205,9 +208,9 @@ class GitSync:
         return False
 
     def _commit(self, message: str, names: list[str] | None = None) -> str | None:
-        if names is None:  # the dated folders (and audit runs): never a foreign file beside them
+        if names is None:  # the dated folders, audit runs, stored files: nothing foreign
             names = [p.name for p in self.root.glob("[0-9][0-9][0-9][0-9]") if p.is_dir()]
-            names += ["audits"] if (self.root / "audits").is_dir() else []
+            names += [n for n in ("audits", FILES) if (self.root / n).is_dir()]
         paths = [(self.root / name).relative_to(self.top).as_posix() for name in sorted(names)]
         rewritten = self._rewritten(paths)
         spec = [*(f":(literal){p}" for p in paths), *(f":(exclude,literal){p}" for p in rewritten)]
@@ -248,20 +251,28 @@ class GitSync:
         return self._config
 
     def _rewritten(self, paths: list[str]) -> list[str]:
-        """Committed session files whose committed lines are not all still at their start."""
+        """Files git must not take: changed where committed (it would bury the evidence).
+
+        Session files whose committed lines are not all still at their start; stored files
+        (named by their bytes' hash) changed or removed since committed.
+        """
         if not paths or not self.repo.head.is_valid():
             return []
         spec = [f":(literal){p}" for p in paths]
         names = self.repo.git.diff("HEAD", "--name-only", "-z", "--no-renames", "--", *spec)
+        stored = f"{self.pathspec}/{FILES}/".removeprefix("./").lstrip("/")
         bad = []
         for name in filter(None, str(names).split("\0")):
+            if name.startswith(stored):
+                bad += [name] if self._blob(name) is not None else []
+                continue
             old = self._blob(name) if name.endswith(".jsonl") else None
             old = old and old[: old.rfind(b"\n") + 1]  # a torn last line may be completed later
             if old and _read_bytes(self.top / name, len(old)) != old:
                 bad.append(name)
         if bad:
             notice(
-                "lab notebook files not committed because committed records in them were "
+                "lab notebook files not committed because what was committed of them was "
                 f"changed or removed (run `workbench log verify`): {', '.join(bad)}",
                 once=f"rewritten {self.top} {' '.join(bad)}",
             )

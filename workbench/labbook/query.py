@@ -10,7 +10,8 @@ the next load parses only what was appended since. Loading is read-only for the 
 files: an unterminated last line (a torn tail) is skipped, never moved.
 
 Pivots: `answers` (prompt × model), `cost_by_model_by_day` (day × model), `decisions` (each
-verdict joined to the calls it judged).
+verdict joined to the calls it judged). `thread` follows a follow-up's `parent` links back to
+the conversation's first turn.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from workbench.errors import CorruptLine
+from workbench.errors import CorruptLine, InvalidOption, NotRecorded
 from workbench.labbook import cache as cached
 from workbench.labbook.columns import (
     _FLOATS,
@@ -169,7 +170,8 @@ _VERSION = f"pandas {pd.__version__}, numpy {np.__version__}"
 _SHARED = tuple(
     _i for _i, _name in enumerate(_ROW)
     if _name in ("kind", "session", "author", "source", "repo_head", "model", "resolved",
-                 "system", "error_type", "error", "finish_reason", "model_version", "verdict")
+                 "system", "error_type", "error", "usage_source", "finish_reason", "model_version",
+                 "verdict")
 )  # fmt: skip
 """The row columns whose values repeat: one string object per distinct value in a cache."""
 
@@ -390,3 +392,27 @@ def decisions(frame: pd.DataFrame) -> pd.DataFrame:
     out = rows.merge(calls, on="call", how="left").reset_index(drop=True)
     out["chosen"] = (out["call"] == out["choice"]).fillna(False).astype(bool)
     return out
+
+
+def thread(frame: pd.DataFrame, record_id: str) -> pd.DataFrame:
+    """The conversation that ends at `record_id`, first turn first: its `parent` links followed.
+
+    `record_id` is a record's id or its last characters (`workbench log` shows the last 8).
+    A parent missing from `frame` ends the walk: the thread starts at the earliest found.
+    """
+    ids = frame["id"].astype(object).to_numpy()
+    wanted = record_id.strip().upper()
+    found = [i for i, rid in enumerate(ids) if isinstance(rid, str) and rid.endswith(wanted)]
+    if not wanted or not found:
+        raise NotRecorded(f"no record {record_id!r} in the lab notebook: `workbench log` lists ids")
+    if len(found) > 1:
+        raise InvalidOption(f"{record_id!r} matches {len(found)} records: give more characters")
+    at = {rid: i for i, rid in enumerate(ids)}
+    parents = frame["parent"].astype(object).to_numpy()
+    chain = [found[0]]
+    while isinstance(parents[chain[-1]], str) and parents[chain[-1]] in at:
+        step = at[parents[chain[-1]]]
+        if step in chain:  # a loop cannot be made by appending, but records can be edited
+            break
+        chain.append(step)
+    return frame.iloc[chain[::-1]]

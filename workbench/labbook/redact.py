@@ -76,6 +76,10 @@ class Redactor:
         """`value` with every secret replaced by [REDACTED]."""
         return self._current().sub(REDACTED, value)
 
+    def finds(self, value: str) -> bool:
+        """Whether `value` holds anything `text` would redact."""
+        return self._current().search(value) is not None
+
     def __call__(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string redacted (keys too)."""
         return _redact(value, self._current())

@@ -82,7 +82,7 @@ def append_many(
     finally:
         os.close(fd)
     if created:  # make the new directory entry durable too
-        _fsync(path.parent)
+        fsync(path.parent)
     return sealed[skip:]
 
 
@@ -96,7 +96,7 @@ def set_aside_torn_tail(fd: int, path: Path) -> Path | None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     aside = path.with_name(f"{path.name}.{stamp}.torn")
     aside.write_bytes(torn)
-    _fsync(aside)
+    fsync(aside)
     os.ftruncate(fd, start)
     os.fsync(fd)
     return aside
@@ -185,7 +185,7 @@ def unwritable(path: Path, error: OSError) -> LabBookUnwritable:
     )
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
     """Flush a file or a directory entry to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:

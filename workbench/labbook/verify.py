@@ -7,6 +7,10 @@ itself. The first place a file breaks is reported in words: a record was *edited
 were *removed*, *reordered* or *inserted*, or a line is *not JSON*. With a git history, a file
 shorter than what git has committed has had *committed records removed from the end* (which
 the chain alone cannot see: the last line of a truncated file still chains).
+
+Every file a call record names (`prompt.messages[].files[].sha256`) must be stored in the
+lab notebook (`files/ab/abcdef...`, see `workbench.labbook.filestore`) with exactly that
+hash: a stored file *missing* or *changed* is reported at the first record that names it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from workbench.labbook import filestore
 from workbench.labbook.chain import SCHEMA_VERSION, record_hash
 
 EDITED = "edited"
@@ -35,6 +41,8 @@ NOT_A_RECORD = "not a record"
 UNKNOWN_VERSION = "unknown version"
 TRUNCATED = "committed records removed from the end"
 MISSING = "missing"
+FILE_MISSING = "stored file missing"
+FILE_CHANGED = "stored file changed"
 TORN = "torn tail"
 """A warning: an unfinished write set aside (or about to be), not data."""
 
@@ -74,6 +82,8 @@ class VerifyReport:
 
     files_checked: int = 0
     records_checked: int = 0
+    stored_checked: int = 0
+    """Stored files (images, PDFs, text sent with prompts) re-hashed."""
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -89,6 +99,8 @@ class VerifyReport:
             f"{self.records_checked} record{'s' * (self.records_checked != 1)} in "
             f"{self.files_checked} file{'s' * (self.files_checked != 1)}"
         )
+        if self.stored_checked:
+            checked += f" and {_lines(self.stored_checked, 'stored file')}"
         if self.ok:
             lines.append(f"ok: {checked}, every chain intact")
         else:
@@ -121,7 +133,45 @@ def verify(
         problem = _check(path, found[path], git, report)
         if problem is not None:
             report.problems.append(problem)
+    _check_stored(chains, found, report)
     return report
+
+
+def _check_stored(chains: list[Path], found: dict[Path, _Chain], report: VerifyReport) -> None:
+    """Re-hash each stored file the records name, once; a problem per missing or changed one."""
+    seen: set[Path] = set()
+    for path in chains:
+        root = filestore.root_of(path)
+        if root is None:
+            continue
+        for line, rid, name, sha in found[path].named:
+            if not _HEX.fullmatch(sha):
+                message = f"record {rid} names {name} by {sha!r}, which is not a sha256"
+                report.problems.append(Problem(path, line, rid, FILE_MISSING, message))
+                continue
+            where = filestore.path_of(root, sha)
+            if where in seen:
+                continue
+            seen.add(where)
+            report.stored_checked += 1
+            try:
+                intact = filestore.digest(where) == sha
+            except FileNotFoundError:
+                kind, why = FILE_MISSING, "is missing"
+            except OSError as e:
+                kind, why = FILE_MISSING, f"cannot be read ({e.strerror or e})"
+            else:
+                if intact:
+                    continue
+                kind, why = FILE_CHANGED, "was changed (its bytes no longer have that hash)"
+            message = (
+                f"record {rid} names {name} (sha256 {sha[:12]}…), but "
+                f"{filestore.relative(sha)} {why}"
+            )
+            report.problems.append(Problem(path, line, rid, kind, message))
+
+
+_HEX = re.compile("[0-9a-f]{64}")
 
 
 PARALLEL_BYTES = 64 << 20
@@ -164,6 +214,8 @@ class _Chain:
     records: int = 0
     torn: Problem | None = None
     problem: Problem | None = None
+    named: tuple[tuple[int, str | None, str, str], ...] = ()
+    """(line, record id, file name, sha256) of each stored file a call record names."""
 
 
 def _examine(path: Path) -> _Chain:
@@ -179,7 +231,8 @@ def _examine(path: Path) -> _Chain:
         torn = Problem(path, len(raw) + 1, None, TORN, message)
     records: list[dict[str, Any] | str] = []
     hashes: list[str | None] = []
-    for line in raw:
+    named: list[tuple[int, str | None, str, str]] = []
+    for number, line in enumerate(raw, start=1):
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -187,8 +240,10 @@ def _examine(path: Path) -> _Chain:
         quick = _quick_hash(value) if type(value) is dict else None
         records.append(value if quick is not None else _parse(line))
         hashes.append(quick)
+        if b'"sha256"' in line and isinstance(records[-1], dict):  # a record naming files
+            named += [(number, *ref) for ref in filestore.named(records[-1])]
     count = sum(isinstance(r, dict) for r in records)
-    return _Chain(True, len(records), count, torn, _walk(path, records, hashes))
+    return _Chain(True, len(records), count, torn, _walk(path, records, hashes), tuple(named))
 
 
 def _check(

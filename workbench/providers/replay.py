@@ -44,6 +44,11 @@ class ReplayModel(Model):
     """Answers from recorded calls; `model_id` is the full name of the model replayed."""
 
     provider = "replay"
+    # Whatever the replayed model took, its record answers: a request it could not take was
+    # never recorded, and is a ReplayMissing naming it.
+    file_kinds = frozenset({"image", "pdf", "text"})
+    structured = True
+    reasoning = True
 
     def __init__(self, model_id: str, settings: ProviderSettings) -> None:
         super().__init__(model_id, settings)
@@ -67,7 +72,7 @@ class ReplayModel(Model):
         on_text: TextSink | None = None,
         on_thinking: TextSink | None = None,
     ) -> Completion:
-        """The recorded reply to exactly this request, streamed back in one piece."""
+        """The recorded reply to exactly this request, streamed back in one piece (each)."""
         key = prompt_hash(self.model_id, prompt)
         record = recorded_replies(self._labbook_root()).get(key)
         if record is None:
@@ -76,6 +81,8 @@ class ReplayModel(Model):
                 f"(request {key[:12]}) in {self._labbook_root()}: run it live first"
             )
         reply = record["reply"]
+        if on_thinking is not None and reply.get("thinking"):
+            on_thinking(reply["thinking"])
         if on_text is not None and reply["text"]:
             on_text(reply["text"])
         return Completion(
@@ -83,4 +90,6 @@ class ReplayModel(Model):
             usage=Usage.from_dict(reply.get("usage")),
             finish_reason=reply.get("finish_reason"),
             model_version=reply.get("model_version"),
+            data=reply.get("data"),
+            thinking=reply.get("thinking"),
         )
