@@ -115,7 +115,13 @@ class Session:
             for spec in specs
             for s in range(samples)
         ]
+        self._admit(jobs)
         return built, names, jobs
+
+    def _admit(self, jobs: Sequence[Job]) -> None:
+        """Refuse, before anything is sent, a text file the lab notebook could not keep."""
+        if self.labbook is not None:  # a text file holding a key: it cannot be redacted
+            self.labbook.admit(job.prompt for job in jobs)
 
     def _model_names(self, models: str | Sequence[str] | None) -> list[str]:
         if models is None:
@@ -235,6 +241,7 @@ class Session:
         built = [firsts[i] for i in sorted(firsts)]
         place = {index: n for n, index in enumerate(sorted(firsts))}
         jobs = [Job(j.spec, j.prompt, place[j.prompt_index], j.sample, j.parent) for j in jobs]
+        self._admit(jobs)
         return built, names, jobs
 
     async def _run(

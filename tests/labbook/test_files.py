@@ -135,10 +135,6 @@ def test_admit_refuses_a_text_file_holding_a_secret_and_nothing_else(
     book.close()
 
 
-@pytest.mark.xfail(
-    strict=True,  # passes, and so fails here, once Session.plan calls LabBook.admit: drop this
-    reason="the lead's Session.plan and plan_follow_up must call LabBook.admit (see the report)",
-)
 def test_a_session_refuses_a_text_file_holding_a_key_before_anything_is_sent(repo: Path) -> None:
     (repo / "env.txt").write_text(f"OPENAI_API_KEY={KEY}\n")
     refused = pytest.raises(InvalidPrompt, match=r"^env\.txt holds what looks like a secret")

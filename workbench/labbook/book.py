@@ -349,23 +349,10 @@ class LabBook:
 
 
 def reply_fields(reply: Reply) -> dict[str, Any]:
-    """A reply as its call record holds it: every usage count, the value as JSON."""
+    """A reply as its call record holds it (`Reply.to_dict` without the model's names)."""
     data = reply.to_dict()
     for key in ("model", "resolved"):
         data.pop(key)
-    u = reply.usage
-    data["usage"] = {
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "source": u.source,
-        "reasoning_tokens": u.reasoning_tokens,
-        "cached_input_tokens": u.cached_input_tokens,
-        "cache_write_tokens": u.cache_write_tokens,
-    }
-    value = reply.data
-    if hasattr(value, "model_dump"):  # a pydantic model's instance: recorded as its JSON
-        value = value.model_dump(mode="json")
-    data["data"] = value
     return data
 
 
