@@ -1,8 +1,9 @@
 """Exercise files: YAML read with line numbers, checked against the shipped JSON Schema.
 
 Loading collects every problem (bad YAML, unknown or missing fields, wrong types, a
-template field an item lacks, an unknown scorer or model) and raises one `ExerciseError`
-that lists them all, each with its file, line and field.
+template field an item lacks, an unknown scorer or model, a file an item names that cannot
+be sent, a schema that is not a JSON Schema) and raises one `ExerciseError` that lists them
+all, each with its file, line and field.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ExerciseError, ExerciseProblem, InvalidOption, UnknownModel
+from workbench.providers.content import Schema
 
 if TYPE_CHECKING:
     from workbench.audit.items import Item
@@ -48,6 +50,10 @@ class Exercise:
     sample: int | None = None
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    """The item fields whose values name files to send with the prompt."""
+    schema: Schema | None = None
+    """The JSON Schema every answer must follow (structured output), if any."""
 
     @property
     def digest(self) -> str:
@@ -191,6 +197,12 @@ ONE_OF_HINTS = {
     "items": "items must be a list of mappings, or {file: items.csv}, {glob: 'src/*.py'} "
     "or {pairs: {spec: 'specs/*.md', module: 'src/*.py'}}",
     "scorer": "scorer must be a name (e.g. exact) or {type: ..., options}",
+    "files": "files must name the item field(s) that hold file paths: files: figure or "
+    "files: [figure, table]",
+    "schema": "schema must be a JSON Schema (a mapping) or the path of a .json file relative "
+    "to the exercise",
+    "reasoning": "reasoning must be low, medium, high or a budget of thinking tokens (a whole "
+    "number >= 1)",
 }
 
 
@@ -242,8 +254,10 @@ def loads(
 ) -> Exercise:
     """Check exercise YAML text; relative item paths start at `base`.
 
-    `check=False` skips the JSON Schema (for a copy that was checked when the run began).
+    `check=False` is for a copy that was checked when the run began: no JSON Schema, and
+    neither the items' files nor a schema file are read (the run keeps them).
     """
+    from workbench.audit.files import attach, names
     from workbench.audit.items import load_items
     from workbench.audit.scorers import build_scorer
 
@@ -262,7 +276,7 @@ def loads(
             problems.append(lines.problem(("template",), f"bad template: {e}; use {{{{ for {{"))
             template = None
         else:
-            if not used:
+            if not used and "files" not in data:  # with files, the files tell items apart
                 problems.append(
                     lines.problem(("template",), "the template uses no item field, e.g. {text}")
                 )
@@ -271,15 +285,26 @@ def loads(
     expected_field = data.get("expected", "expected")
     if not isinstance(expected_field, str):
         expected_field = "expected"
+    file_fields = names(data.get("files")) if "files" not in bad_top else ()
     if "items" in data and "items" not in bad_top:
-        items, item_problems = load_items(data["items"], lines, base, id_field, expected_field)
+        items, item_problems = load_items(
+            data["items"], lines, base, id_field, expected_field, file_fields
+        )
         problems.extend(item_problems)
         if template is not None and "template" not in bad_top:
             problems.extend(_missing_fields(template, items))
+        if file_fields and check and not item_problems:
+            items, file_problems = attach(items, file_fields, base, lines)
+            problems.extend(file_problems)
 
+    shape = None
+    if "schema" in data and "schema" not in bad_top:
+        shape, schema_problems = load_schema(data["schema"], lines, base, read=check)
+        problems.extend(schema_problems)
     scorer = None
     if "scorer" not in bad_top:
-        scorer, scorer_problems = build_scorer(data.get("scorer", "exact"), lines, base, config)
+        default = "json" if "schema" in data else "exact"  # a schema's answers are values
+        scorer, scorer_problems = build_scorer(data.get("scorer", default), lines, base, config)
         problems.extend(scorer_problems)
     if config is not None and isinstance(data.get("models"), list) and "models" not in bad_top:
         problems.extend(check_models(data["models"], config, lines))
@@ -287,7 +312,7 @@ def loads(
     if budget_wrong is not None:
         problems.append(lines.problem(("budget_usd",), budget_wrong))
     if scorer is not None and template is not None and not problems:
-        problems.extend(_unusable(scorer, template, items))
+        problems.extend(_unusable(scorer, template, items, shape))
     if problems:
         raise ExerciseError(sorted(problems, key=lambda p: (p.file != file, p.line or 0)))
     assert scorer is not None and template is not None
@@ -309,6 +334,8 @@ def loads(
         sample=data.get("sample"),
         seed=int(data.get("seed", 0)),
         params=dict(data.get("params", {})),
+        files=file_fields,
+        schema=shape,
     )
 
 
@@ -331,11 +358,17 @@ def _missing_fields(template: str, items: Sequence[Item]) -> list[ExerciseProble
     return problems
 
 
-def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[ExerciseProblem]:
-    """Items the run could not use: a template that fails on them, an unreadable expected value.
+def _unusable(
+    scorer: Scorer, template: str, items: Sequence[Item], shape: Schema | None
+) -> list[ExerciseProblem]:
+    """Items the run could not use: a template that fails on them, a bad expected value.
 
-    Found here, before anything is sent, rather than as a crash in the middle of a run.
+    An expected value is bad when the scorer cannot read it, or (json with a schema) when it
+    does not fit the schema, so no answer could equal it. Found here, before anything is
+    sent, rather than as a crash in the middle of a run.
     """
+    from workbench.audit.scorers import Json
+
     problems = []
     for item in items:
         try:
@@ -347,11 +380,101 @@ def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[Exer
         if item.expected is None:
             continue
         try:
-            scorer.expect(item.expected)
+            want = scorer.expect(item.expected)
         except (ValueError, TypeError) as e:
             why = f"the {scorer.name} scorer cannot read expected {item.expected!r}: {e}"
             problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
+            continue
+        misfit = unfit(shape, json.loads(want)) if shape and isinstance(scorer, Json) else None
+        if misfit is not None:
+            why = f"expected {item.expected!r} does not fit the schema {misfit}: no answer can"
+            problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
     return problems
+
+
+def unfit(shape: Schema, value: Any) -> str | None:
+    """Why `value` does not fit the schema (where, and what is wrong); None when it does."""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(shape.json_schema).iter_errors(value), key=str)
+    if not errors:
+        return None
+    where = "/".join(str(p) for p in errors[0].absolute_path) or "the top"
+    return f"at {where}: {errors[0].message}"
+
+
+def load_schema(
+    value: Any, lines: Lines, base: Path, *, read: bool = True
+) -> tuple[Schema | None, list[ExerciseProblem]]:
+    """The schema an exercise gives inline or as a .json file beside it, or its problems.
+
+    With `read=False` a schema file is not read (None): the run keeps the schema it began with.
+    """
+    _validator_class()  # jsonschema without its slow IRI checkers (see there)
+    if not isinstance(value, str):
+        return _checked_schema(value, lines.file, lambda path: lines.line(("schema", *path)))
+    if not read:
+        return None, []
+    from workbench.audit.files import inside
+
+    where, why = inside(value, base)
+    if where is None:
+        return None, [lines.problem(("schema",), why)]
+    try:
+        text = where.read_text(encoding="utf-8")
+        found = json.loads(text)
+    except OSError as e:
+        why = f"cannot read the schema file {value}: {e.strerror}"
+        return None, [lines.problem(("schema",), why)]
+    except UnicodeDecodeError:
+        return None, [lines.problem(("schema",), f"the schema file {value} is not UTF-8 text")]
+    except json.JSONDecodeError as e:
+        return None, [ExerciseProblem(value, e.lineno, "schema", f"not JSON: {e.msg}")]
+    if not isinstance(found, dict):
+        why = f"the schema file {value} must hold a JSON object (a JSON Schema)"
+        return None, [lines.problem(("schema",), why)]
+    return _checked_schema(found, value, lambda path: _json_line(text, path))
+
+
+def _checked_schema(
+    value: dict[str, Any], file: str, line_of: Callable[[Path_], int | None]
+) -> tuple[Schema | None, list[ExerciseProblem]]:
+    """The Schema, or the problem `check_schema` finds, at the line of the part it is about."""
+    try:
+        return Schema.of(value), []
+    except InvalidOption as e:
+        return None, [ExerciseProblem(file, line_of(_schema_error_path(value)), "schema", str(e))]
+
+
+def _json_line(text: str, path: Path_) -> int | None:
+    """The line of a JSON document where the value at `path` is (its key's line); None: unknown."""
+    line = 1
+    for part in path:
+        if not isinstance(part, str):
+            return line  # inside a list: the list's line is near enough
+        found = text.find(json.dumps(part), _offset(text, line))
+        if found < 0:
+            return line
+        line = text.count("\n", 0, found) + 1
+    return line
+
+
+def _offset(text: str, line: int) -> int:
+    """Where line `line` (1-based) of `text` starts."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.index("\n", start) + 1
+    return start
+
+
+def _schema_error_path(value: dict[str, Any]) -> tuple[str | int, ...]:
+    """Where in a schema the error `check_schema` reports is (for its line)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    error = best_match(meta.iter_errors(value))
+    return tuple(error.absolute_path) if error is not None else ()
 
 
 def check_models(names: Sequence[Any], config: Config, lines: Lines) -> list[ExerciseProblem]:

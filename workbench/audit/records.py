@@ -51,6 +51,8 @@ class AnswerRow(TypedDict):
     sample: int
     text: str
     """As the lab notebook records it (redacted); scored as such."""
+    data: Any
+    """With a schema: the answer's parsed value, as recorded (None: no schema, or no value)."""
     answer: str | None
     key: str | None
     correct: bool | None
@@ -78,6 +80,7 @@ def answer_row(
     live: bool,
     key: str | None,
     judge_record: str | None = None,
+    data: Any = None,
 ) -> AnswerRow:
     """The row of one answer: what was read and judged, what the call cost and took."""
     return AnswerRow(
@@ -85,6 +88,7 @@ def answer_row(
         resolved=job.spec.full_name,
         sample=job.sample,
         text=text,
+        data=data,
         answer=score.answer if score else None,
         key=key,
         correct=score.correct if score else None,
@@ -155,4 +159,6 @@ def reply_from(record: dict[str, Any]) -> Reply:
         error=ReplyError(error["type"], error["message"], error.get("status")) if error else None,
         attempts=data.get("attempts", 0),
         started_at=datetime.fromisoformat(started) if started else None,
+        data=data.get("data"),
+        thinking=data.get("thinking"),
     )
