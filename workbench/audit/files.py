@@ -157,7 +157,11 @@ def inside(path: str, base: Path) -> tuple[Path | None, str]:
     if given.is_absolute() or path.startswith("~"):
         return None, f"{path} is not relative: give it relative to the exercise's folder {base}"
     where = base / given
-    if not where.resolve().is_relative_to(base.resolve()):
+    try:
+        resolved = where.resolve()
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        return None, f"{path} cannot be followed to a file: {e}"
+    if not resolved.is_relative_to(base.resolve()):
         return None, (
             f"{path} is outside the exercise's folder {base}: an exercise sends only files in "
             "its folder or below"

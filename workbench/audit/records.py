@@ -29,7 +29,9 @@ class CallRecorder(Listener):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.futures: dict[Job, Future[dict[str, Any]]] = {}
+        # By the job object itself: a Job with a schema is not hashable (its JSON Schema is
+        # a dict), and two equal jobs are still two calls.
+        self._futures: dict[int, tuple[Job, Future[dict[str, Any]]]] = {}
         self.budget_hit = False
 
     def finished(self, job: Job, reply: Reply) -> None:
@@ -40,7 +42,12 @@ class CallRecorder(Listener):
         for record in self.session.recorders:
             future = record(job, reply)
             if future is not None:
-                self.futures.setdefault(job, future)
+                self._futures.setdefault(id(job), (job, future))
+
+    def record_of(self, job: Job) -> Future[dict[str, Any]] | None:
+        """The future of this job's record (once: it is forgotten), None when not recorded."""
+        kept = self._futures.pop(id(job), None)
+        return kept[1] if kept is not None and kept[0] is job else None
 
 
 class AnswerRow(TypedDict):

@@ -351,7 +351,7 @@ class Execution:
         if todo:
             replies = await self.runner.run([jobs[k] for k in todo])
             for k, reply in zip(todo, replies, strict=True):
-                future = self.recorder.futures.pop(jobs[k], None)
+                future = self.recorder.record_of(jobs[k])
                 record_id = (await asyncio.wrap_future(future))["id"] if future else None
                 out[k] = (reply, record_id, True)
         done = [x for x in out if x is not None]
