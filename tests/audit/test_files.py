@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from tests.audit.helpers import write
 from tests.audit.scripted import Script, registered
-from workbench.audit import load, rerun, resume, run_audit
+from workbench.audit import combine, load, rerun, resume, run_audit
 from workbench.audit.files import FILES
 from workbench.cli import main
 from workbench.config import Config
@@ -232,3 +232,32 @@ def test_a_text_file_holding_a_key_is_refused_in_one_line(isolated: Path, script
     assert "notes.md (item up, field figure) holds a key-like string" in result.output
     assert not list((isolated.parent / "home").rglob("audits/*")), "no run was made"
     assert script.received == []
+
+
+def test_shards_with_files_combine_and_the_combination_replays(
+    isolated: Path, script: Script
+) -> None:
+    figures(isolated)
+    write(isolated, "figures.yaml", FIGURES)
+    script.answer = answer_by_figure
+    one = run_audit("figures.yaml", shard="1/2", progress=False, notebook=False)
+    two = run_audit("figures.yaml", shard="2/2", progress=False, notebook=False)
+    assert [len(list((r.path / FILES).iterdir())) for r in (one, two)] == [1, 1]  # its own only
+    combined = combine([one.name, two.name])
+    assert len(list((combined.path / FILES).iterdir())) == 2
+    before = len(script.received)
+    replayed = rerun(combined.name, progress=False)  # reads every item's file from its copies
+    assert len(script.received) == before
+    assert replayed.outcomes().equals(combined.outcomes())
+
+
+def test_a_judge_sees_the_files_it_grades_answers_about(isolated: Path, script: Script) -> None:
+    figures(isolated)
+    judged = FIGURES.replace("scorer: normalised", "scorer: {type: judge, model: b}")
+    write(isolated, "figures.yaml", judged.replace("models: [a, b]", "models: [a]"))
+    script.answer = lambda model, prompt: "PASS: it does" if model == "b" else "rise"
+    run = run_audit("figures.yaml", progress=False, notebook=False)
+    assert run.status == "complete"
+    asked = script.prompts("b")
+    assert sorted(p.files[0].data for p in asked) == sorted([PNG_A, PNG_B])
+    assert all("Answer to grade:\nrise" in p.text for p in asked)

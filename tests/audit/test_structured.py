@@ -256,3 +256,20 @@ def test_a_papermill_run_with_a_schema_on_the_local_model(isolated: Path) -> Non
     assert isinstance(answer["data"], dict) and isinstance(answer["data"]["city"], str)
     assert answer["key"] == json.dumps(answer["data"], sort_keys=True, ensure_ascii=False)
     assert "data.city" in run.answers(expand=True).columns
+
+
+def test_a_key_in_the_schema_is_redacted_before_it_is_sent(
+    isolated: Path, script: Script, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "sk-proj-FAKEauditPastedOpenAI0123456789abcd"
+    (isolated / "capital.json").write_text(json.dumps({**SCHEMA, "description": f"use {key}"}))
+    head, items = CAPITALS.split("models:")
+    write(
+        isolated, "founded.yaml", head.split("schema:")[0] + "schema: capital.json\nmodels:" + items
+    )
+    script.answer = answer
+    run = run_audit("founded.yaml", progress=False, notebook=False)
+    assert "the schema" in capsys.readouterr().err
+    sent = {p.schema.json_schema["description"] for _, p in script.received if p.schema}
+    assert sent == {"use [REDACTED]"}
+    assert key not in (run.path / "manifest.json").read_text()
