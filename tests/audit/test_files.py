@@ -175,7 +175,7 @@ def test_a_run_sends_the_files_and_resume_and_replay_find_their_calls(
     run = run_audit("figures.yaml", progress=False, notebook=False)
     assert run.status == "complete-with-errors"
     sent = script.prompts("a")
-    assert [[(f.name, f.data) for f in p.files] for p in sent] == [
+    assert sorted([(f.name, f.data) for f in p.files] for p in sent) == [
         [("a.png", PNG_A)],
         [("b.png", PNG_B)],
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -146,15 +146,15 @@ def parse(text: str, file: str) -> tuple[Any, Lines | None, list[ExerciseProblem
 
 def validate(data: dict[str, Any], lines: Lines) -> list[ExerciseProblem]:
     """Every JSON Schema violation, unknown fields named one by one."""
-    validator_class = _validator_class()
-    validator = validator_class(schema())
+    found = validator_class()
+    validator = found(schema())
     problems: list[ExerciseProblem] = []
     for error in validator.iter_errors(data):
         problems.extend(_explain(error, lines))
     return problems
 
 
-def _validator_class() -> Any:
+def validator_class() -> Any:
     """Jsonschema's Draft 2020-12 validator, imported without its IRI format checkers.
 
     jsonschema imports `rfc3987_syntax` when it is installed (JupyterLab brings it) and
@@ -260,6 +260,7 @@ def loads(
     from workbench.audit.files import attach, names
     from workbench.audit.items import load_items
     from workbench.audit.scorers import build_scorer
+    from workbench.audit.structured import load_schema
 
     data, lines, problems = parse(text, file)
     if data is None or lines is None:
@@ -368,6 +369,7 @@ def _unusable(
     sent, rather than as a crash in the middle of a run.
     """
     from workbench.audit.scorers import Json
+    from workbench.audit.structured import unfit
 
     problems = []
     for item in items:
@@ -390,91 +392,6 @@ def _unusable(
             why = f"expected {item.expected!r} does not fit the schema {misfit}: no answer can"
             problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
     return problems
-
-
-def unfit(shape: Schema, value: Any) -> str | None:
-    """Why `value` does not fit the schema (where, and what is wrong); None when it does."""
-    from jsonschema import Draft202012Validator
-
-    errors = sorted(Draft202012Validator(shape.json_schema).iter_errors(value), key=str)
-    if not errors:
-        return None
-    where = "/".join(str(p) for p in errors[0].absolute_path) or "the top"
-    return f"at {where}: {errors[0].message}"
-
-
-def load_schema(
-    value: Any, lines: Lines, base: Path, *, read: bool = True
-) -> tuple[Schema | None, list[ExerciseProblem]]:
-    """The schema an exercise gives inline or as a .json file beside it, or its problems.
-
-    With `read=False` a schema file is not read (None): the run keeps the schema it began with.
-    """
-    _validator_class()  # jsonschema without its slow IRI checkers (see there)
-    if not isinstance(value, str):
-        return _checked_schema(value, lines.file, lambda path: lines.line(("schema", *path)))
-    if not read:
-        return None, []
-    from workbench.audit.files import inside
-
-    where, why = inside(value, base)
-    if where is None:
-        return None, [lines.problem(("schema",), why)]
-    try:
-        text = where.read_text(encoding="utf-8")
-        found = json.loads(text)
-    except OSError as e:
-        why = f"cannot read the schema file {value}: {e.strerror}"
-        return None, [lines.problem(("schema",), why)]
-    except UnicodeDecodeError:
-        return None, [lines.problem(("schema",), f"the schema file {value} is not UTF-8 text")]
-    except json.JSONDecodeError as e:
-        return None, [ExerciseProblem(value, e.lineno, "schema", f"not JSON: {e.msg}")]
-    if not isinstance(found, dict):
-        why = f"the schema file {value} must hold a JSON object (a JSON Schema)"
-        return None, [lines.problem(("schema",), why)]
-    return _checked_schema(found, value, lambda path: _json_line(text, path))
-
-
-def _checked_schema(
-    value: dict[str, Any], file: str, line_of: Callable[[Path_], int | None]
-) -> tuple[Schema | None, list[ExerciseProblem]]:
-    """The Schema, or the problem `check_schema` finds, at the line of the part it is about."""
-    try:
-        return Schema.of(value), []
-    except InvalidOption as e:
-        return None, [ExerciseProblem(file, line_of(_schema_error_path(value)), "schema", str(e))]
-
-
-def _json_line(text: str, path: Path_) -> int | None:
-    """The line of a JSON document where the value at `path` is (its key's line); None: unknown."""
-    line = 1
-    for part in path:
-        if not isinstance(part, str):
-            return line  # inside a list: the list's line is near enough
-        found = text.find(json.dumps(part), _offset(text, line))
-        if found < 0:
-            return line
-        line = text.count("\n", 0, found) + 1
-    return line
-
-
-def _offset(text: str, line: int) -> int:
-    """Where line `line` (1-based) of `text` starts."""
-    start = 0
-    for _ in range(line - 1):
-        start = text.index("\n", start) + 1
-    return start
-
-
-def _schema_error_path(value: dict[str, Any]) -> tuple[str | int, ...]:
-    """Where in a schema the error `check_schema` reports is (for its line)."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-    error = best_match(meta.iter_errors(value))
-    return tuple(error.absolute_path) if error is not None else ()
 
 
 def check_models(names: Sequence[Any], config: Config, lines: Lines) -> list[ExerciseProblem]:

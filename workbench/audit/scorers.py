@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench.audit.functions import load_function
+from workbench.audit.structured import canonical
 from workbench.errors import ExerciseProblem, ScorerError
 
 if TYPE_CHECKING:
@@ -193,21 +194,6 @@ class Numeric(Scorer):
         if self.config.get("relative"):
             return math.isclose(x, y, rel_tol=tolerance, abs_tol=0.0)
         return abs(x - y) <= tolerance + 1e-12
-
-
-def canonical(value: Any) -> str:
-    """A JSON value as one text, equal for equal values: keys sorted, 1.0 written as 1."""
-    return json.dumps(_plain(value), sort_keys=True, ensure_ascii=False)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)  # JSON has one number type: 1.0 is 1 (true stays true: bool first)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 class Json(Scorer):
