@@ -196,6 +196,8 @@ def test_a_run_sends_the_files_and_resume_and_replay_find_their_calls(
         [PNG_A, PNG_B]
     )  # the run's own copies
     assert [str(o) for o in done.outcomes()["outcome"]] == ["agree-correct", "agree-correct"]
+    shown = done.compare("up")  # side by side, with the figure the models were sent
+    assert [f.data for f in shown.prompts[0].files] == [PNG_A]
 
     before = len(script.received)
     replayed = rerun(run.name, progress=False)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.audit.helpers import write
@@ -141,6 +142,8 @@ def test_answers_are_scored_and_agree_as_values_and_a_misfit_is_an_error(
 
     replayed = rerun(run.name, progress=False)
     assert replayed.answers(expand=True).equals(run.answers(expand=True))
+    side = run.compare("de").to_frame(expand=True).set_index("model")
+    assert list(side["data.city"]) == ["Berlin", "Bonn"]
 
 
 def test_a_python_scorer_gets_the_value(isolated: Path, script: Script) -> None:
@@ -246,16 +249,21 @@ def test_a_papermill_run_with_a_schema_on_the_local_model(isolated: Path) -> Non
         pytest.skip("the local extra (llama-cpp-python) is not installed")
     from workbench.providers.local import LocalModel
 
-    if not LocalModel.structured:
-        pytest.skip("waits for the local model's JSON-schema grammar (LocalModel.structured)")
     write(isolated, "local.yaml", LOCAL)
     run = run_audit("local.yaml", progress=False)  # papermill, on a real kernel
-    [row] = run.rows
-    [answer] = row["answers"]
+    nb = nbformat.read(run.path / "audit.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert not [o for c in cells for o in c.outputs if o.output_type == "error"]
+    [answer] = run.rows[0]["answers"]
+    if not LocalModel.structured:  # refused in its own answer, before anything is sent
+        assert answer["error"].startswith("Unsupported: local:")
+        assert "cannot be held to a schema" in answer["error"]
+        pytest.skip("the value waits for the local model's JSON-schema grammar on main")
     assert answer["error"] is None, answer
     assert isinstance(answer["data"], dict) and isinstance(answer["data"]["city"], str)
     assert answer["key"] == json.dumps(answer["data"], sort_keys=True, ensure_ascii=False)
-    assert "data.city" in run.answers(expand=True).columns
+    shown = next(c for c in cells if "answers(expand=True)" in c.source)
+    assert "data.city" in str(shown.outputs)  # the notebook's table of fields
 
 
 def test_a_key_in_the_schema_is_redacted_before_it_is_sent(
