@@ -294,7 +294,7 @@ def loads(
         problems.extend(item_problems)
         if template is not None and "template" not in bad_top:
             problems.extend(_missing_fields(template, items))
-        if file_fields and check and not item_problems:
+        if file_fields and check:
             items, file_problems = attach(items, file_fields, base, lines)
             problems.extend(file_problems)
 

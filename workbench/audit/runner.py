@@ -263,10 +263,11 @@ class Execution:
     # -- one item ------------------------------------------------------------------------
 
     async def _item(self, item: Item) -> dict[str, Any] | None:
+        sent = [await asyncio.to_thread(files.read, self.folder.path, f) for f in item.files]
         prompt = Prompt.of(
             self.exercise.render(item),
             system=self.exercise.system,
-            files=[files.read(self.folder.path, f) for f in item.files],
+            files=sent,
             schema=self.schema,
             **self.exercise.params,
         )

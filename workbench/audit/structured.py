@@ -90,25 +90,17 @@ def _checked_schema(
         return None, [ExerciseProblem(file, line_of(_schema_error_path(value)), "schema", str(e))]
 
 
-def _json_line(text: str, path: Path_) -> int | None:
-    """The line of a JSON document where the value at `path` is (its key's line); None: unknown."""
-    line = 1
+def _json_line(text: str, path: Path_) -> int:
+    """The line of a JSON document where the value at `path` is (its last key's line)."""
+    at = -1
     for part in path:
         if not isinstance(part, str):
-            return line  # inside a list: the list's line is near enough
-        found = text.find(json.dumps(part), _offset(text, line))
+            break  # inside a list: the list's line is near enough
+        found = text.find(json.dumps(part), at + 1)  # after the key it is inside
         if found < 0:
-            return line
-        line = text.count("\n", 0, found) + 1
-    return line
-
-
-def _offset(text: str, line: int) -> int:
-    """Where line `line` (1-based) of `text` starts."""
-    start = 0
-    for _ in range(line - 1):
-        start = text.index("\n", start) + 1
-    return start
+            break
+        at = found
+    return text.count("\n", 0, max(at, 0)) + 1
 
 
 def _schema_error_path(value: dict[str, Any]) -> tuple[str | int, ...]:
