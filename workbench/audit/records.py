@@ -29,8 +29,8 @@ class CallRecorder(Listener):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        # By the job object itself: a Job with a schema is not hashable (its JSON Schema is
-        # a dict), and two equal jobs are still two calls.
+        # By the job object itself: this call's record is wanted, and hashing a Job would
+        # hash its whole prompt (a schema dumped to JSON, files) at every lookup.
         self._futures: dict[int, tuple[Job, Future[dict[str, Any]]]] = {}
         self.budget_hit = False
 
