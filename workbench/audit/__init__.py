@@ -6,7 +6,8 @@
     audit.resume(run.name)  # after a budget stop or Ctrl-C; nothing is paid twice
     audit.rerun(run.name)   # replayed from the lab notebook: no network, an equal table
 
-Modules: `exercise` (loading and checking, `schema.json`), `items`, `scorers` (and
+Modules: `exercise` (loading and checking, `schema.json`), `items`, `files` (the files
+items send, kept by each run), `structured` (an exercise's answer schema), `scorers` (and
 `functions`, a user's own), `agreement`, `runner` (what the notebook executes), `records`
 (its calls in the lab notebook, its result rows), `spend` (whole items within the budget,
 what was spent), `secrets` (redaction of every file of a run), `store` (the run folder),

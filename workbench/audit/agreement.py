@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.audit.items import Item
-    from workbench.audit.scorers import Score, Scorer
+    from workbench.audit.scorers import Score, Scorer, Value
     from workbench.providers.base import Reply
 
 OUTCOMES = ("agree-correct", "agree-wrong", "disagree", "no-expected", "error")
@@ -46,16 +46,23 @@ def outcome(
 
 
 def score_all(
-    scorer: Scorer, replies: Sequence[Reply], texts: Sequence[str], item: Item
+    scorer: Scorer,
+    replies: Sequence[Reply],
+    texts: Sequence[str],
+    item: Item,
+    values: Sequence[Value | None] | None = None,
 ) -> list[Score | None]:
-    """A score per reply from its (redacted) text; None where the reply is not an answer.
+    """A score per reply from its (redacted) text and value; None where it is not an answer.
 
-    A failed call and an answer cut short (`IncompleteAnswer`: `reply.ok` is False, though
-    it has text) are never scored: the item's outcome is then `error`.
+    A failed call, an answer cut short (`IncompleteAnswer`: `reply.ok` is False, though
+    it has text) and an answer that does not fit the schema (`InvalidOutput`, its raw text
+    kept) are never scored: the item's outcome is then `error`. `values` holds each
+    structured answer's parsed value (None: no schema).
     """
+    found = values if values is not None else [None] * len(replies)
     return [
-        scorer.score(text, item.expected, item) if reply.ok else None
-        for reply, text in zip(replies, texts, strict=True)
+        scorer.score(text, item.expected, item, value) if reply.ok else None
+        for reply, text, value in zip(replies, texts, found, strict=True)
     ]
 
 

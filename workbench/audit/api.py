@@ -6,12 +6,13 @@ Each start creates a run folder, then executes the audit notebook with papermill
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from workbench.audit import secrets
+from workbench.audit import files, secrets
 from workbench.audit.exercise import Exercise, load
 from workbench.audit.items import Item, select
 from workbench.audit.notebook import check_template, default_template, execute_run
@@ -74,8 +75,10 @@ def run_audit(
     """Run an exercise on every model with papermill; save it under the lab notebook.
 
     With `notebook=False` the run executes in this process instead (no executed notebook).
-    Key-like strings in the exercise or `params` are replaced by [REDACTED] before anything
-    is sent or saved (see `workbench.audit.secrets`), and a notice says where.
+    Key-like strings in the exercise, its schema or `params` are replaced by [REDACTED]
+    before anything is sent or saved (see `workbench.audit.secrets`), and a notice says
+    where; a text file that an item sends and that holds one is refused (files are sent as
+    they are). The run keeps a copy of every file its items send.
     """
     from workbench.labbook import locate
 
@@ -96,9 +99,16 @@ def run_audit(
     if not items:
         raise AuditError(f"shard {shard} of {ex.name} holds no items: use fewer shards")
     clean = _redacted(ex, items, dict(params or {}), redact)
+    base = ex.path.resolve().parent
+    files.check_secrets(items, base, redact)
     folder = RunFolder.create(locate(config), ex.name)
     folder.write_exercise(clean.text)
     folder.write_items(clean.items, redact)
+    try:
+        files.keep(folder.path, items, base)
+    except InvalidOption:
+        shutil.rmtree(folder.path)  # nothing of this run was sent or recorded yet
+        raise
     budget = budget_usd if budget_usd is not None else ex.budget_usd
     folder.write_manifest(
         {
@@ -107,7 +117,7 @@ def run_audit(
             "run": folder.name,
             "created": _now(),
             "exercise": str(exercise),
-            "base": str(ex.path.resolve().parent),
+            "base": str(base),
             "digest": ex.digest,
             "models": names,
             "samples": ex.samples,
@@ -118,6 +128,7 @@ def run_audit(
             "budget_usd": None if budget is None else float(budget),
             "template": str(Path(template).resolve()) if template else None,
             "params": clean.params,
+            "schema": clean.schema,
             "notebook": notebook,
             "total_items": len(items),
             "all_items": len(ex.items),
@@ -135,16 +146,19 @@ class _Clean(NamedTuple):
     text: str
     items: list[Item]
     params: dict[str, Any]
+    schema: dict[str, Any] | None
 
 
 def _redacted(ex: Exercise, items: list[Item], params: dict[str, Any], redact: Redactor) -> _Clean:
     """The exercise's text, items and notebook parameters as the run will send and keep them."""
     if redact.text(ex.name) != ex.name:
         raise InvalidOption(f"the exercise name {redact.text(ex.name)!r} holds a key: rename it")
+    schema = dict(ex.schema.json_schema) if ex.schema is not None else None
     clean = _Clean(
         secrets.exercise_text(ex.text, redact, str(ex.path)),
         secrets.items(items, redact),
         secrets.params(params, redact),
+        redact(schema),
     )
     ids = [item.id for item in clean.items]
     if len(set(ids)) != len(ids):
@@ -153,6 +167,7 @@ def _redacted(ex: Exercise, items: list[Item], params: dict[str, Any], redact: R
         )
     where = [f"item {i}" for i in secrets.changed(items, clean.items)]
     where += ["the exercise text"] if clean.text != ex.text else []
+    where += ["the schema"] if clean.schema != schema else []
     where += [f"-p {k}" for k in params if clean.params.get(k) != params[k]]
     if where:
         shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
@@ -223,6 +238,7 @@ def rerun(
     folder = RunFolder.create(original.folder.labbook_root, str(old["name"]))
     folder.write_exercise((original.path / EXERCISE).read_text(encoding="utf-8"))
     folder.write_items(items, secrets.redactor(redact))
+    files.copy_kept(original.path, folder.path, items)
     manifest = {
         **old,
         "run": folder.name,
@@ -274,6 +290,8 @@ def combine(
                 rows[row["item"]] = row
     ordered = sorted(items.values(), key=lambda i: i.index)
     folder.write_items(ordered, secrets.redactor(redact))
+    for part in parts:
+        files.copy_kept(part.path, folder.path, ordered)
     writer = ResultWriter(folder, secrets.redactor(redact))
     try:
         for row in sorted(rows.values(), key=lambda r: r["index"]):

@@ -1,8 +1,9 @@
 """Exercise files: YAML read with line numbers, checked against the shipped JSON Schema.
 
 Loading collects every problem (bad YAML, unknown or missing fields, wrong types, a
-template field an item lacks, an unknown scorer or model) and raises one `ExerciseError`
-that lists them all, each with its file, line and field.
+template field an item lacks, an unknown scorer or model, a file an item names that cannot
+be sent, a schema that is not a JSON Schema) and raises one `ExerciseError` that lists them
+all, each with its file, line and field.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ExerciseError, ExerciseProblem, InvalidOption, UnknownModel
+from workbench.providers.content import Schema
 
 if TYPE_CHECKING:
     from workbench.audit.items import Item
@@ -48,6 +50,10 @@ class Exercise:
     sample: int | None = None
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    """The item fields whose values name files to send with the prompt."""
+    schema: Schema | None = None
+    """The JSON Schema every answer must follow (structured output), if any."""
 
     @property
     def digest(self) -> str:
@@ -140,15 +146,15 @@ def parse(text: str, file: str) -> tuple[Any, Lines | None, list[ExerciseProblem
 
 def validate(data: dict[str, Any], lines: Lines) -> list[ExerciseProblem]:
     """Every JSON Schema violation, unknown fields named one by one."""
-    validator_class = _validator_class()
-    validator = validator_class(schema())
+    found = validator_class()
+    validator = found(schema())
     problems: list[ExerciseProblem] = []
     for error in validator.iter_errors(data):
         problems.extend(_explain(error, lines))
     return problems
 
 
-def _validator_class() -> Any:
+def validator_class() -> Any:
     """Jsonschema's Draft 2020-12 validator, imported without its IRI format checkers.
 
     jsonschema imports `rfc3987_syntax` when it is installed (JupyterLab brings it) and
@@ -191,6 +197,12 @@ ONE_OF_HINTS = {
     "items": "items must be a list of mappings, or {file: items.csv}, {glob: 'src/*.py'} "
     "or {pairs: {spec: 'specs/*.md', module: 'src/*.py'}}",
     "scorer": "scorer must be a name (e.g. exact) or {type: ..., options}",
+    "files": "files must name the item field(s) that hold file paths: files: figure or "
+    "files: [figure, table]",
+    "schema": "schema must be a JSON Schema (a mapping) or the path of a .json file relative "
+    "to the exercise",
+    "reasoning": "reasoning must be low, medium, high or a budget of thinking tokens (a whole "
+    "number >= 1)",
 }
 
 
@@ -242,10 +254,13 @@ def loads(
 ) -> Exercise:
     """Check exercise YAML text; relative item paths start at `base`.
 
-    `check=False` skips the JSON Schema (for a copy that was checked when the run began).
+    `check=False` is for a copy that was checked when the run began: no JSON Schema, and
+    neither the items' files nor a schema file are read (the run keeps them).
     """
+    from workbench.audit.files import attach, names
     from workbench.audit.items import load_items
     from workbench.audit.scorers import build_scorer
+    from workbench.audit.structured import load_schema
 
     data, lines, problems = parse(text, file)
     if data is None or lines is None:
@@ -262,7 +277,7 @@ def loads(
             problems.append(lines.problem(("template",), f"bad template: {e}; use {{{{ for {{"))
             template = None
         else:
-            if not used:
+            if not used and "files" not in data:  # with files, the files tell items apart
                 problems.append(
                     lines.problem(("template",), "the template uses no item field, e.g. {text}")
                 )
@@ -271,15 +286,26 @@ def loads(
     expected_field = data.get("expected", "expected")
     if not isinstance(expected_field, str):
         expected_field = "expected"
+    file_fields = names(data.get("files")) if "files" not in bad_top else ()
     if "items" in data and "items" not in bad_top:
-        items, item_problems = load_items(data["items"], lines, base, id_field, expected_field)
+        items, item_problems = load_items(
+            data["items"], lines, base, id_field, expected_field, file_fields
+        )
         problems.extend(item_problems)
         if template is not None and "template" not in bad_top:
             problems.extend(_missing_fields(template, items))
+        if file_fields and check:
+            items, file_problems = attach(items, file_fields, base, lines)
+            problems.extend(file_problems)
 
+    shape = None
+    if "schema" in data and "schema" not in bad_top:
+        shape, schema_problems = load_schema(data["schema"], lines, base, read=check)
+        problems.extend(schema_problems)
     scorer = None
     if "scorer" not in bad_top:
-        scorer, scorer_problems = build_scorer(data.get("scorer", "exact"), lines, base, config)
+        default = "json" if "schema" in data else "exact"  # a schema's answers are values
+        scorer, scorer_problems = build_scorer(data.get("scorer", default), lines, base, config)
         problems.extend(scorer_problems)
     if config is not None and isinstance(data.get("models"), list) and "models" not in bad_top:
         problems.extend(check_models(data["models"], config, lines))
@@ -287,7 +313,7 @@ def loads(
     if budget_wrong is not None:
         problems.append(lines.problem(("budget_usd",), budget_wrong))
     if scorer is not None and template is not None and not problems:
-        problems.extend(_unusable(scorer, template, items))
+        problems.extend(_unusable(scorer, template, items, shape))
     if problems:
         raise ExerciseError(sorted(problems, key=lambda p: (p.file != file, p.line or 0)))
     assert scorer is not None and template is not None
@@ -309,6 +335,8 @@ def loads(
         sample=data.get("sample"),
         seed=int(data.get("seed", 0)),
         params=dict(data.get("params", {})),
+        files=file_fields,
+        schema=shape,
     )
 
 
@@ -331,11 +359,18 @@ def _missing_fields(template: str, items: Sequence[Item]) -> list[ExerciseProble
     return problems
 
 
-def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[ExerciseProblem]:
-    """Items the run could not use: a template that fails on them, an unreadable expected value.
+def _unusable(
+    scorer: Scorer, template: str, items: Sequence[Item], shape: Schema | None
+) -> list[ExerciseProblem]:
+    """Items the run could not use: a template that fails on them, a bad expected value.
 
-    Found here, before anything is sent, rather than as a crash in the middle of a run.
+    An expected value is bad when the scorer cannot read it, or (json with a schema) when it
+    does not fit the schema, so no answer could equal it. Found here, before anything is
+    sent, rather than as a crash in the middle of a run.
     """
+    from workbench.audit.scorers import Json
+    from workbench.audit.structured import unfit
+
     problems = []
     for item in items:
         try:
@@ -347,9 +382,14 @@ def _unusable(scorer: Scorer, template: str, items: Sequence[Item]) -> list[Exer
         if item.expected is None:
             continue
         try:
-            scorer.expect(item.expected)
+            want = scorer.expect(item.expected)
         except (ValueError, TypeError) as e:
             why = f"the {scorer.name} scorer cannot read expected {item.expected!r}: {e}"
+            problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
+            continue
+        misfit = unfit(shape, json.loads(want)) if shape and isinstance(scorer, Json) else None
+        if misfit is not None:
+            why = f"expected {item.expected!r} does not fit the schema {misfit}: no answer can"
             problems.append(ExerciseProblem(item.file, item.line, f"{item.where}.expected", why))
     return problems
 

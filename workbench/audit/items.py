@@ -3,6 +3,8 @@
 `{glob: "src/*.py", as: code}` makes one item per file (fields `code` and `code_path`);
 `{pairs: {spec: "specs/*.md", module: "src/*.py"}}` makes one item per pair of files
 (every spec against every module, or with `match: stem` only files of the same stem).
+A field that the exercise's `files:` names holds the file's path instead of its text: the
+file is sent with the prompt (see `files`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import csv
 import itertools
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.audit.files import ItemFile
 from workbench.errors import ExerciseProblem, InvalidOption
 
 if TYPE_CHECKING:
@@ -35,29 +38,48 @@ class Item:
     line: int | None = None
     where: str = ""
     """How to find it: "items[3]" or "data.csv row 4"."""
+    files: tuple[ItemFile, ...] = ()
+    """The files sent with its prompt (named by the fields `files:` lists)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, for a run's items.jsonl."""
-        return {
+        """JSON-ready, for a run's items.jsonl (`files` only when it sends some)."""
+        d = {
             "id": self.id,
             "index": self.index,
             "fields": self.fields,
             "expected": self.expected,
             "where": self.where,
         }
+        if self.files:
+            d["files"] = [f.to_dict() for f in self.files]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Item:
         """Back from `to_dict`."""
+        files = tuple(ItemFile.from_dict(f) for f in data.get("files") or ())
         return cls(
-            data["id"], data["fields"], data.get("expected"), data["index"], where=data["where"]
+            data["id"],
+            data["fields"],
+            data.get("expected"),
+            data["index"],
+            where=data["where"],
+            files=files,
         )
 
 
 def load_items(
-    spec: Any, lines: Lines, base: Path, id_field: str, expected_field: str
+    spec: Any,
+    lines: Lines,
+    base: Path,
+    id_field: str,
+    expected_field: str,
+    paths: Collection[str] = (),
 ) -> tuple[list[Item], list[ExerciseProblem]]:
-    """The items an exercise's `items:` describes, and every problem found in them."""
+    """The items an exercise's `items:` describes, and every problem found in them.
+
+    A glob's or a pair's field named in `paths` holds the file's path, not its text.
+    """
     if isinstance(spec, list):
         rows = [
             (row, lines.file, lines.line(("items", i)), f"items[{i}]") for i, row in enumerate(spec)
@@ -67,7 +89,7 @@ def load_items(
         return _from_file(spec["file"], lines, base, id_field, expected_field)
     if "glob" in spec:
         name = spec.get("as", "text")
-        files, problems = _glob(spec["glob"], lines, base, ("items", "glob"))
+        files, problems = _glob(spec["glob"], lines, base, ("items", "glob"), name not in paths)
         items = [
             Item(
                 rel,
@@ -81,7 +103,7 @@ def load_items(
             for i, (rel, text) in enumerate(files)
         ]
         return items, problems
-    return _pairs(spec, lines, base)
+    return _pairs(spec, lines, base, paths)
 
 
 def _from_rows(
@@ -147,8 +169,9 @@ def _from_file(
 
 
 def _glob(
-    pattern: str, lines: Lines, base: Path, here: tuple[str, ...]
+    pattern: str, lines: Lines, base: Path, here: tuple[str, ...], text: bool = True
 ) -> tuple[list[tuple[str, str]], list[ExerciseProblem]]:
+    """(path, text) of each file matching; (path, path) when `text` is False (a file field)."""
     paths = sorted(p for p in base.glob(pattern) if p.is_file())
     if not paths:
         return [], [lines.problem(here, f"no file matches {pattern!r} (from {base})")]
@@ -156,6 +179,9 @@ def _glob(
     problems = []
     for p in paths:
         rel = p.relative_to(base).as_posix()
+        if not text:
+            files.append((rel, rel))
+            continue
         try:
             files.append((rel, p.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as e:
@@ -164,11 +190,11 @@ def _glob(
 
 
 def _pairs(
-    spec: dict[str, Any], lines: Lines, base: Path
+    spec: dict[str, Any], lines: Lines, base: Path, paths: Collection[str]
 ) -> tuple[list[Item], list[ExerciseProblem]]:
     (a, pattern_a), (b, pattern_b) = spec["pairs"].items()
-    files_a, problems = _glob(pattern_a, lines, base, ("items", "pairs", a))
-    files_b, more = _glob(pattern_b, lines, base, ("items", "pairs", b))
+    files_a, problems = _glob(pattern_a, lines, base, ("items", "pairs", a), a not in paths)
+    files_b, more = _glob(pattern_b, lines, base, ("items", "pairs", b), b not in paths)
     problems += more
     pairs = list(itertools.product(files_a, files_b))
     if spec.get("match", "all") == "stem":

@@ -29,7 +29,9 @@ class CallRecorder(Listener):
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.futures: dict[Job, Future[dict[str, Any]]] = {}
+        # By the job object itself: this call's record is wanted, and hashing a Job would
+        # hash its whole prompt (a schema dumped to JSON, files) at every lookup.
+        self._futures: dict[int, tuple[Job, Future[dict[str, Any]]]] = {}
         self.budget_hit = False
 
     def finished(self, job: Job, reply: Reply) -> None:
@@ -40,7 +42,12 @@ class CallRecorder(Listener):
         for record in self.session.recorders:
             future = record(job, reply)
             if future is not None:
-                self.futures.setdefault(job, future)
+                self._futures.setdefault(id(job), (job, future))
+
+    def record_of(self, job: Job) -> Future[dict[str, Any]] | None:
+        """The future of this job's record (once: it is forgotten), None when not recorded."""
+        kept = self._futures.pop(id(job), None)
+        return kept[1] if kept is not None and kept[0] is job else None
 
 
 class AnswerRow(TypedDict):
@@ -51,6 +58,8 @@ class AnswerRow(TypedDict):
     sample: int
     text: str
     """As the lab notebook records it (redacted); scored as such."""
+    data: Any
+    """With a schema: the answer's parsed value, as recorded (None: no schema, or no value)."""
     answer: str | None
     key: str | None
     correct: bool | None
@@ -78,6 +87,7 @@ def answer_row(
     live: bool,
     key: str | None,
     judge_record: str | None = None,
+    data: Any = None,
 ) -> AnswerRow:
     """The row of one answer: what was read and judged, what the call cost and took."""
     return AnswerRow(
@@ -85,6 +95,7 @@ def answer_row(
         resolved=job.spec.full_name,
         sample=job.sample,
         text=text,
+        data=data,
         answer=score.answer if score else None,
         key=key,
         correct=score.correct if score else None,
@@ -155,4 +166,6 @@ def reply_from(record: dict[str, Any]) -> Reply:
         error=ReplyError(error["type"], error["message"], error.get("status")) if error else None,
         attempts=data.get("attempts", 0),
         started_at=datetime.fromisoformat(started) if started else None,
+        data=data.get("data"),
+        thinking=data.get("thinking"),
     )

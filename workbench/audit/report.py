@@ -54,17 +54,19 @@ def outcomes(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame.set_index("item")
 
 
-def answers(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per answer: text, what was read, right or not and why, cost, latency, tokens.
+def answers(rows: Sequence[dict[str, Any]], *, expand: bool = False) -> pd.DataFrame:
+    """One row per answer: text, value, what was read, right or not and why, cost, tokens.
 
     What is unknown (a token count the provider did not send, an unpriced model's cost)
-    is <NA>, never 0.
+    is <NA>, never 0. With a schema, `data` is each answer's parsed value; `expand=True`
+    spreads its fields into `data.<field>` columns (nested ones dotted), so extractions
+    compare cell by cell across models.
     """
     import pandas as pd
 
     columns = [
-        "item", "model", "sample", "text", "answer", "correct", "why", "error", "cost_usd",
-        "latency_s", "input_tokens", "output_tokens", "record",
+        "item", "model", "sample", "text", "data", "answer", "correct", "why", "error",
+        "cost_usd", "latency_s", "input_tokens", "output_tokens", "record",
     ]  # fmt: skip
     data = [
         {"item": row["item"], **{k: a.get(k) for k in columns[1:]}}
@@ -77,7 +79,23 @@ def answers(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame[col] = frame[col].astype("Float64")
     for col in ("input_tokens", "output_tokens"):
         frame[col] = frame[col].astype("Int64")
-    return frame
+    return spread(frame) if expand else frame
+
+
+def spread(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each answer's value (a JSON object) spread into `data.<field>` columns.
+
+    A field an answer lacks (or an answer with no value) is <NA>; nested objects give
+    dotted names (`data.author.name`); lists stay whole in their cell.
+    """
+    import pandas as pd
+
+    values = [v if isinstance(v, dict) else {} for v in frame["data"]]
+    fields = pd.json_normalize(values, sep=".").add_prefix("data.")
+    fields.index = frame.index
+    for column in fields.columns:  # pandas' nullable dtypes: a missing field is <NA>
+        fields[column] = fields[column].convert_dtypes()
+    return pd.concat([frame, fields], axis=1)
 
 
 def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:

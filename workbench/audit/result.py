@@ -60,9 +60,9 @@ class AuditRun:
         table["review"] = [_verdict(decided.get(str(item))) for item in table.index]
         return table
 
-    def answers(self) -> pd.DataFrame:
-        """One row per answer."""
-        return report.answers(self.rows)
+    def answers(self, *, expand: bool = False) -> pd.DataFrame:
+        """One row per answer; `expand=True` spreads each value's fields into `data.<field>`."""
+        return report.answers(self.rows, expand=expand)
 
     def per_model(self) -> pd.DataFrame:
         """Accuracy, errors, cost and latency per model."""

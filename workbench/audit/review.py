@@ -8,14 +8,17 @@ tables and summary read them back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from workbench.audit.files import FILES
 from workbench.errors import AuditError
 
 if TYPE_CHECKING:
     from workbench.audit.result import AuditRun
     from workbench.comparison import Comparison
     from workbench.config import Config
+    from workbench.providers.content import File
 
 
 def decisions(run: AuditRun) -> dict[str, dict[str, Any]]:
@@ -90,6 +93,7 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
     from workbench.audit.records import reply_from, session_records
     from workbench.comparison import Comparison
     from workbench.providers.base import Message, Params, Prompt
+    from workbench.providers.content import Schema
     from workbench.providers.registry import ModelSpec
     from workbench.run import Job
 
@@ -116,11 +120,30 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
             answer = next(a for a in answers if a["model"] == model and a["sample"] == sample)
             record = records[answer["record"]]
             asked = record["prompt"]
-            messages = tuple(Message(m["role"], m["content"]) for m in asked["messages"])
-            prompt = Prompt(messages, Params.from_mapping(asked.get("params") or {}))
+            messages = tuple(
+                Message(m["role"], m["content"], _files(run, m.get("files") or ()))
+                for m in asked["messages"]
+            )
+            shape = asked.get("schema")
+            schema = Schema(shape["json_schema"], shape["name"]) if shape else None
+            prompt = Prompt(messages, Params.from_mapping(asked.get("params") or {}), schema)
             provider, _, model_id = str(record["resolved"]).partition(":")
             jobs.append(Job(ModelSpec(model, provider, model_id), prompt, 0, sample))
             replies.append(reply_from(record))
             ids.append(record["id"])
     assert prompt is not None
     return Comparison((prompt,), tuple(models), samples, tuple(jobs), tuple(replies), tuple(ids))
+
+
+def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
+    """The files a record names, from the run's copies (those it no longer has left out)."""
+    from workbench.providers.content import File
+
+    found = []
+    for f in recorded:
+        try:
+            data = (run.path / FILES / str(f["sha256"])).read_bytes()
+        except OSError:
+            continue
+        found.append(File(f["name"], f["media_type"], data, f["sha256"]))
+    return tuple(found)

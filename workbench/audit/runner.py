@@ -21,6 +21,10 @@ unfinished by a stop count too.
 
 Every answer is scored as the lab notebook records it (redacted): the result rows, a
 resume and a replay then all see the same text.
+
+An item's files are read from the run's own copies (`files/<sha256>`), and the schema is
+the one the run began with (its manifest): a resume sends the same request, so it finds
+the calls already answered by their request hash, which covers the files' bytes.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from workbench.audit import secrets
+from workbench.audit import files, secrets
 from workbench.audit.agreement import NEEDS_HUMAN, agreement_key, outcome, score_all
 from workbench.audit.exercise import Exercise, loads
 from workbench.audit.items import Item
@@ -44,7 +48,7 @@ from workbench.audit.records import (
     recorded_calls,
     reply_from,
 )
-from workbench.audit.scorers import Judge, Score
+from workbench.audit.scorers import Judge, Score, Value
 from workbench.audit.spend import Admission, spent_by
 from workbench.audit.store import EXERCISE, ResultWriter, RunFolder, close_book, open_book
 from workbench.budget import Budget
@@ -52,6 +56,7 @@ from workbench.config import Config
 from workbench.errors import ReplayMissing, ScorerError
 from workbench.providers import registry
 from workbench.providers.base import Prompt, Reply, ReplyError
+from workbench.providers.content import Schema
 from workbench.providers.registry import ModelSpec
 from workbench.run import Job, Runner, close_models
 from workbench.sessions import Session
@@ -74,6 +79,8 @@ class Execution:
         self.exercise: Exercise = loads(
             text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
         )
+        kept = self.manifest.get("schema")  # as the run began (redacted like its files)
+        self.schema = Schema.of(kept) if kept is not None else self.exercise.schema
         self.replay = self.manifest.get("replay_of") is not None
         self.specs = [registry.resolve(m, self.config) for m in self.manifest["models"]]
         self.samples = int(self.manifest.get("samples", 1))
@@ -256,8 +263,13 @@ class Execution:
     # -- one item ------------------------------------------------------------------------
 
     async def _item(self, item: Item) -> dict[str, Any] | None:
+        sent = [await asyncio.to_thread(files.read, self.folder.path, f) for f in item.files]
         prompt = Prompt.of(
-            self.exercise.render(item), system=self.exercise.system, **self.exercise.params
+            self.exercise.render(item),
+            system=self.exercise.system,
+            files=sent,
+            schema=self.schema,
+            **self.exercise.params,
         )
         jobs = [
             Job.plan(spec, prompt, item.index, s)
@@ -282,8 +294,12 @@ class Execution:
             return None
         scorer = self.exercise.scorer
         texts = [self.redact.text(reply.text) for reply, _, _ in answered]
+        values = [
+            Value(self.redact(reply.data)) if self.schema is not None and reply.ok else None
+            for reply, _, _ in answered
+        ]
         try:
-            scores = score_all(scorer, [r for r, _, _ in answered], texts, item)
+            scores = score_all(scorer, [r for r, _, _ in answered], texts, item, values)
         except ScorerError as e:  # start nothing new; the run fails once in-flight items end
             self.failure = self.failure or e
             self.stop = True
@@ -305,6 +321,7 @@ class Execution:
                 live=live,
                 key=agreement_key(scores[k], by_verdict=self.judge is not None),
                 judge_record=verdict[1] if (verdict := judged[k]) else None,
+                data=value.data if (value := values[k]) else None,
             )
             for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True))
         ]
@@ -335,7 +352,7 @@ class Execution:
         if todo:
             replies = await self.runner.run([jobs[k] for k in todo])
             for k, reply in zip(todo, replies, strict=True):
-                future = self.recorder.futures.pop(jobs[k], None)
+                future = self.recorder.record_of(jobs[k])
                 record_id = (await asyncio.wrap_future(future))["id"] if future else None
                 out[k] = (reply, record_id, True)
         done = [x for x in out if x is not None]
@@ -356,9 +373,10 @@ class Execution:
         asks: list[Job] = []
         where: list[int] = []
         for k, (reply, _, _) in enumerate(answered):
-            if reply.ok:
+            if reply.ok:  # the judge sees the item's files too: it grades answers about them
                 text = scorer.prompt(prompt.text, texts[k], item.expected, self.exercise.reason)
-                asks.append(Job.plan(self.judge, Prompt.of(text), item.index, k))
+                ask = Prompt.of(text, files=prompt.files)
+                asks.append(Job.plan(self.judge, ask, item.index, k))
                 where.append(k)
         verdicts = await self._answer(asks)
         if verdicts is None:

@@ -5,10 +5,14 @@ normalised  equal after lower-casing and dropping punctuation and extra spaces
 contains    the normalised expected text occurs in the normalised answer
 regex       the pattern's first group (or match) equals the expected text
 numeric     the last (or first) number is within `tolerance` of the expected number
-json        the JSON in the answer equals the expected value
+json        the JSON in the answer equals the expected value (with a schema: the parsed value)
 choice      the letter chosen among `choices` (default ABCD) equals the expected letter
 python      `function: module:name` or `file.py:name`, called as f(answer, expected, item)
+            (with a schema, `answer` is the parsed value)
 judge       `model` grades each answer against a `rubric`; its calls are recorded too
+
+With a schema, `json` (the default then) and `python` compare values, never text: 1 and 1.0,
+or the same keys in another order, are the same answer. The others read the text.
 """
 
 from __future__ import annotations
@@ -23,12 +27,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench.audit.functions import load_function
+from workbench.audit.structured import canonical
 from workbench.errors import ExerciseProblem, ScorerError
 
 if TYPE_CHECKING:
     from workbench.audit.exercise import Lines
     from workbench.audit.items import Item
     from workbench.config import Config
+
+
+@dataclass(frozen=True)
+class Value:
+    """A structured answer's parsed value (the exercise has a schema); `data` may be None (null)."""
+
+    data: Any
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class Scorer:
     options: ClassVar[tuple[str, ...]] = ()
     agree_on_verdict: ClassVar[bool] = False
     """True when models agree by their verdicts rather than their answers (the judge)."""
+    reads_values: ClassVar[bool] = False
+    """True when it reads a structured answer's parsed value rather than its text."""
 
     def __init__(self, **options: Any) -> None:
         self.config = options
@@ -55,6 +69,10 @@ class Scorer:
     def read(self, text: str) -> str | None:
         """The answer in a reply, normalised the way this scorer compares it."""
         return text.strip()
+
+    def read_value(self, data: Any) -> str | None:
+        """A structured answer's value, read the way this scorer compares it."""
+        return canonical(data)
 
     def expect(self, expected: Any) -> str:
         """The expected value, normalised like answers."""
@@ -64,9 +82,12 @@ class Scorer:
         """Whether two read answers count as the same answer."""
         return a == b
 
-    def score(self, text: str, expected: Any, item: Item) -> Score:
-        """Read the answer and compare it with `expected` (None: nothing expected)."""
-        answer = self.read(text)
+    def score(self, text: str, expected: Any, item: Item, value: Value | None = None) -> Score:
+        """Read the answer and compare it with `expected` (None: nothing expected).
+
+        A scorer that reads values reads `value` (a structured answer's) instead of the text.
+        """
+        answer = self.read_value(value.data) if value and self.reads_values else self.read(text)
         if expected is None:
             return Score(answer, None, "nothing expected: agreement only")
         if answer is None:
@@ -109,8 +130,8 @@ class Contains(Normalised):
 
     name = "contains"
 
-    def score(self, text: str, expected: Any, item: Item) -> Score:
-        """See `Scorer.score`."""
+    def score(self, text: str, expected: Any, item: Item, value: Value | None = None) -> Score:
+        """See `Scorer.score` (it reads the text)."""
         answer = self.read(text)
         if expected is None:
             return Score(answer, None, "nothing expected: agreement only")
@@ -176,9 +197,13 @@ class Numeric(Scorer):
 
 
 class Json(Scorer):
-    """The JSON value in the answer (code fences allowed) equals the expected value."""
+    """The JSON value in the answer (code fences allowed) equals the expected value.
+
+    With a schema, the answer's parsed value is compared (the text is not read again).
+    """
 
     name = "json"
+    reads_values = True
 
     def read(self, text: str) -> str | None:
         """See `Scorer.read`."""
@@ -193,9 +218,9 @@ class Json(Scorer):
                     value, _ = decoder.raw_decode(body[start:])
                 except json.JSONDecodeError:
                     continue
-                return json.dumps(value, sort_keys=True)
+                return canonical(value)
         try:
-            return json.dumps(json.loads(body), sort_keys=True)
+            return canonical(json.loads(body))
         except json.JSONDecodeError:
             return None
 
@@ -203,10 +228,10 @@ class Json(Scorer):
         """See `Scorer.expect`."""
         if isinstance(expected, str):
             try:
-                return json.dumps(json.loads(expected), sort_keys=True)
+                return canonical(json.loads(expected))
             except json.JSONDecodeError:
                 pass
-        return json.dumps(expected, sort_keys=True)
+        return canonical(expected)
 
 
 class Choice(Scorer):
@@ -240,29 +265,32 @@ class Python(Scorer):
 
     The verdict is True or False, alone, as `(verdict, why)` or as a dict
     `{"correct": verdict, "why": ..., "answer": ...}` (`answer`: the key agreement compares).
+    With a schema, the function gets the answer's parsed value instead of its text.
     None is a verdict only when the item expects nothing. Anything else (a string, a number),
     or an exception, is a `ScorerError` naming the function and the item.
     """
 
     name = "python"
     options = ("function",)
+    reads_values = True
 
     def __init__(self, *, base: Path | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.spec = str(options["function"])
         self.function = load_function(self.spec, base or Path.cwd())
 
-    def score(self, text: str, expected: Any, item: Item) -> Score:
+    def score(self, text: str, expected: Any, item: Item, value: Value | None = None) -> Score:
         """See `Scorer.score`."""
+        given = text if value is None else value.data
         try:
-            result = self.function(text, expected, dict(item.fields))
+            result = self.function(given, expected, dict(item.fields))
         except Exception as e:
             raise ScorerError(
                 f"the python scorer {self.spec} failed on item {item.id}: "
                 f"{type(e).__name__}: {e}; fix it, then resume the run",
                 scorer=self.spec,
             ) from e
-        answer: str | None = normalise(text) or None
+        answer: str | None = (normalise(text) or None) if value is None else canonical(value.data)
         why = ""
         if isinstance(result, dict):
             answer = result.get("answer", answer)

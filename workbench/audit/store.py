@@ -1,8 +1,10 @@
 """A run's folder inside the lab notebook: `audits/<date>-<name>-<run id>/`.
 
 exercise.yaml   the exercise file as it was when the run started
-items.jsonl     the items chosen (after --sample and --shard), with their fields
-manifest.json   what was asked (models, params, budget, shard), status and the sessions
+items.jsonl     the items chosen (after --sample and --shard), with their fields and the
+                files each sends (by sha256)
+files/          a copy of each of those files, named by its sha256 (see `files`)
+manifest.json   what was asked (models, params, schema, budget, shard), status and the sessions
 results.jsonl   one row per finished item, appended as each finishes (a later row for
                 the same item replaces an earlier one)
 audit.ipynb     the executed notebook

@@ -48,6 +48,16 @@ def audit_template() -> Any:
         new_code_cell("run.styled(limit=200)"),
         new_markdown_cell("## Per model: accuracy, errors, cost, latency"),
         new_code_cell("run.per_model()"),
+        new_markdown_cell(
+            "## Structured answers\n\nWith a schema: each answer's fields side by side, one "
+            "column per field (an answer that does not fit the schema is an error)."
+        ),
+        new_code_cell(
+            'if run.manifest.get("schema"):\n'
+            "    table = run.answers(expand=True)\n"
+            '    shown = ["item", "model", "sample", "error"]\n'
+            '    display(table[shown + [c for c in table.columns if c.startswith("data.")]])'
+        ),
         new_markdown_cell("## Agreement between models (share of items with the same answer)"),
         new_code_cell("run.agreement()"),
         new_code_cell("display(Image(run.plot_png()))"),
