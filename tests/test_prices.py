@@ -34,3 +34,18 @@ def test_configured_cache_rates_win_and_unknown_counts_stay_unknown() -> None:
     assert quote.cost(Usage(None, 10)) is None and quote.cost(Usage()) is None
     local = prices.quote("local", "smollm2", config)
     assert local is not None and local.cost(Usage()) == 0.0  # free whatever the counts
+
+
+def test_a_budget_holds_room_for_files_and_reasoning() -> None:
+    from workbench.budget import IMAGE_TOKENS, REASONING_ALLOWANCE, estimate_usage
+    from workbench.providers.base import Prompt
+    from workbench.providers.content import File
+
+    plain = estimate_usage(Prompt.of("hi", max_tokens=100))
+    png = File.of(b"\x89PNG\r\n\x1a\n" + b"\0" * 10, "a.png")
+    notes = File.of(b"x" * 3000, "notes.txt")
+    with_files = estimate_usage(Prompt.of("hi", files=[png, notes], max_tokens=100))
+    assert with_files.input_tokens == plain.input_tokens + IMAGE_TOKENS + 1000  # type: ignore[operator]
+    thinking = estimate_usage(Prompt.of("hi", max_tokens=100, reasoning="medium"))
+    assert thinking.output_tokens == 100 + REASONING_ALLOWANCE["medium"]
+    assert estimate_usage(Prompt.of("hi", max_tokens=100, reasoning=5000)).output_tokens == 5100

@@ -14,17 +14,40 @@ DEFAULT_OUTPUT_ESTIMATE = 1024
 """Output tokens assumed for a call with no max_tokens, when a budget must be checked."""
 
 
+IMAGE_TOKENS = 2_000
+"""Input tokens held for an image: above what any provider charges for one (~1,600 at most)."""
+PDF_BYTES_PER_TOKEN = 20
+"""A PDF's bytes per input token held: a 500 KB paper holds 25,000 (its pages cost less)."""
+REASONING_ALLOWANCE = {"low": 2_048, "medium": 8_192, "high": 24_576}
+"""Output tokens held for thinking at each effort (the budgets the adapters send at most)."""
+
+
 def estimate_usage(prompt: Prompt, output_chars: int | None = None) -> Usage:
     """The most a prompt could use: a token per 3 characters in (erring high), max_tokens out.
 
-    With `output_chars`, the output is estimated from text that came (a token per 3
-    characters) instead: what a call cut short or stopped may have been billed for.
+    Files count too (text by its characters, an image as IMAGE_TOKENS, a PDF by its size), and
+    reasoning adds its budget (or the effort's allowance) to the output. With `output_chars`,
+    the output is estimated from text that came (a token per 3 characters) instead: what a
+    call cut short or stopped may have been billed for.
     """
     chars = sum(len(m.content) for m in prompt.messages)
+    inputs = chars // 3 + 8 * len(prompt.messages)
+    for file in prompt.files:
+        if file.kind == "image":
+            inputs += IMAGE_TOKENS
+        elif file.kind == "pdf":
+            inputs += file.size // PDF_BYTES_PER_TOKEN
+        else:
+            inputs += file.size // 3
     out = prompt.params.max_tokens or DEFAULT_OUTPUT_ESTIMATE
+    reasoning = prompt.params.reasoning
+    if isinstance(reasoning, int):
+        out += reasoning
+    elif reasoning is not None:
+        out += REASONING_ALLOWANCE.get(reasoning, REASONING_ALLOWANCE["high"])
     if output_chars is not None:
         out = min(out, output_chars // 3 + 1)
-    return Usage(chars // 3 + 8 * len(prompt.messages), out, "estimate")
+    return Usage(inputs, out, "estimate")
 
 
 def check_cap(value: object, what: str) -> float | None:
