@@ -375,7 +375,7 @@ def files_and_schemas() -> nbformat.NotebookNode:
                 "the thread, and replay answers it offline."
             ),
             _code(
-                'more = facts.follow_up("Now give only the year, as a number.")\n'
+                'more = facts.follow_up("Are you sure? Check the year.")\n'
                 'more.to_frame()[["model", "text", "parent"]]'
             ),
             _code('wb.log.thread(more.record_id("local"))[["kind", "model", "prompt", "text"]]'),

@@ -22,6 +22,12 @@ EXAMPLES = {  # what each example notebook shows once run, besides the side-by-s
     ],
     "side_by_side.ipynb": [r"<del>", r"<ins>", r"Answer like a pirate|pirate", r"wb-sample"],
     "many_prompts.ipynb": [r"<th>agree</th>", r"<th>correct</th>", r"mean_latency_s"],
+    "files_and_schemas.ipynb": [
+        r"cannot read fig.png \(image/png\)",  # the local model's column, nothing sent
+        r"data\.title",  # the structured answers spread into columns
+        r"does not take reasoning",
+        r"Are you sure\? Check the year\.",  # the follow-up, in the thread
+    ],
     "export_log.ipynb": [
         r"every chain intact",
         r"labbook-\d{4}-\d\d-\d\d\.csv",
@@ -61,3 +67,26 @@ def test_quickstart_has_the_panel_cell_the_browser_test_runs() -> None:
     at = next(i for i, source in enumerate(code) if source.startswith("panel = wb.panel("))
     assert 'models=["local", "terse"]' in code[at] and code[at].splitlines()[-1] == "panel"
     assert at <= 1 and code[:at] == ["import workbench as wb"], "slow cells come before the panel"
+
+
+def test_files_and_schemas_with_a_provider_that_takes_them(
+    tmp_path: Path, wire: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same notebook with `gpt` on the OpenAI wire server: the file and the effort go out."""
+    server = wire["openai"]
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)  # type: ignore[attr-defined]
+    path = ROOT / "notebooks" / "files_and_schemas.ipynb"
+    out = tmp_path / path.name
+    papermill.execute_notebook(str(path), str(out), cwd=str(tmp_path), progress_bar=False)
+    bodies = [r.body for r in server.requests]  # type: ignore[attr-defined]
+    parts = [p for b in bodies for m in b.get("messages", []) if isinstance(m["content"], list)
+             for p in m["content"]]  # fmt: skip
+    assert any(p.get("type") == "image_url" for p in parts), "the chart was not sent to gpt"
+    assert any(b.get("reasoning_effort") == "low" for b in bodies)
+    executed = nbformat.read(out, as_version=4)
+    shown = "".join(
+        str(o.get("data", {}).get("text/plain", ""))
+        for c in executed.cells
+        for o in c.get("outputs", [])
+    )
+    assert "gpt: ok" in shown

@@ -65,6 +65,10 @@ def repo(isolated: Path, wire: dict[str, Any]) -> Path:
         lines += [f"[providers.{provider}]", f'base_url = "{server.base_url}"']
     (isolated / "workbench.toml").write_text("\n".join(lines) + "\n")
     (isolated / "prompt.txt").write_text("What is 2+2?\n")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64  # the files the examples attach
+    for name in ("fig.png", "fig2.png"):
+        (isolated / name).write_bytes(png)
+    (isolated / "paper.pdf").write_bytes(b"%PDF-1.4\n% a stand-in paper\n%%EOF\n")
     return isolated
 
 
