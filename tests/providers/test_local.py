@@ -199,3 +199,25 @@ def test_the_context_window_refusal_is_the_model_s_column_in_a_comparison() -> N
     error = comparison["local"].error
     assert error is not None and error.type == "BadRequest" and error.status is None
     assert "context window is 2048 tokens" in error.message and "big.txt" in error.message
+
+
+def test_a_schema_holds_the_local_model_to_its_grammar_whatever_the_prompt() -> None:
+    # The repeat penalty that stops this tiny model looping broke llama.cpp's grammar (1.3 let
+    # '{ "city": ");' and a newline through): with a schema the answer must parse and fit.
+    from workbench.sessions import Session
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    prompt = 'Answer with a JSON object.\n\nGive the capital of France as {"city": ...}.'
+    with Session(labbook=False) as session:
+        for stream in (True, False):
+            reply = session.compare(
+                prompt,
+                ["local"],
+                schema=schema,
+                max_tokens=24,
+                temperature=0,
+                seed=1,
+                stream=stream,
+            )["local"]
+            assert reply.ok, reply.error
+            assert isinstance(reply.data, dict) and isinstance(reply.data["city"], str)
