@@ -349,6 +349,7 @@ def files_and_schemas() -> nbformat.NotebookNode:
             ),
             _code(
                 "class Paper(BaseModel):\n"
+                '    """The title of a paper and the year it came out."""\n\n'
                 "    title: str\n"
                 "    year: int\n\n\n"
                 "facts = wb.compare(\n"
