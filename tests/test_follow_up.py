@@ -67,3 +67,38 @@ def test_a_follow_up_cannot_change_the_conversations_settings(wire: dict[str, An
             first.follow_up("more?", temperature=1.0)
         with pytest.raises(InvalidPrompt, match="needs some text"):
             first.follow_up("  ")
+
+
+def test_the_cli_follows_up_the_latest_comparison_or_the_calls_named(isolated: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(
+        main,
+        ["compare", "What is 2+2?", "-m", "local", "-m", "terse", "--max-tokens", "8", "--json"],
+    )
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(main, ["compare", "And in one word?", "--follow-up", "--json"])
+    assert second.exit_code == 0, second.output
+    assert [json.loads(line)["model"] for line in second.stdout.splitlines()] == ["local", "terse"]
+    from workbench.config import Config
+    from workbench.labbook import book, locate
+
+    calls = [r for r in book.records(locate(Config.load())) if r["kind"] == "call"]
+    firsts, follows = calls[:2], calls[2:]
+    assert [r["parent"] for r in follows] == [r["id"] for r in firsts]
+    assert [m["role"] for m in follows[0]["prompt"]["messages"]] == ["user", "assistant", "user"]
+    third = runner.invoke(main, ["compare", "Why?", "--after", follows[1]["id"][-8:], "--json"])
+    assert third.exit_code == 0, third.output
+    last = [r for r in book.records(locate(Config.load())) if r["kind"] == "call"][-1]
+    assert last["model"] == "terse" and last["parent"] == follows[1]["id"]
+    assert len(last["prompt"]["messages"]) == 6  # system, and three user/assistant turns + this
+    refused = runner.invoke(main, ["compare", "x", "--follow-up", "-m", "gpt", "-t", "0.5"])
+    assert refused.exit_code == 1
+    assert "-m, --temperature cannot change in a follow-up" in refused.output
+    unknown = runner.invoke(main, ["compare", "x", "--after", "ZZZZZZZZ"])
+    assert unknown.exit_code == 1 and "no call record 'ZZZZZZZZ'" in unknown.output

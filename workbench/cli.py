@@ -121,21 +121,13 @@ def main() -> None:
     type=int,
     help="Allow this many calls (models x samples); default [run] max_calls, 5000.",
 )
+@click.option("-f", "--file", "files", multiple=True, help="A file to send; repeat for more.")
+@click.option("--schema", "schema_path", help="A JSON Schema file the answers must follow.")
+@click.option("-r", "--reasoning", help="Reasoning effort: low, medium, high, or N tokens.")
 @click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    help="A file to send (image, PDF, text); repeat for more.",
+    "--follow-up", is_flag=True, help="Continue the latest comparison, each model its own."
 )
-@click.option(
-    "--schema",
-    "schema_path",
-    help="A JSON Schema file the answers must follow (structured output).",
-)
-@click.option(
-    "-r", "--reasoning", help="How hard reasoning models think: low, medium, high, or N tokens."
-)
+@click.option("--after", multiple=True, help="Continue this recorded call (its id); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the replies, as JSON lines.")
 @click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming.")
 @friendly
@@ -152,6 +144,8 @@ def compare(
     files: tuple[str, ...],
     schema_path: str | None,
     reasoning: str | None,
+    follow_up: bool,
+    after: tuple[str, ...],
     as_json: bool,
     no_stream: bool,
 ) -> None:
@@ -161,6 +155,8 @@ def compare(
     variants of the embedded local model. Use "-" as PROMPT to read it from stdin
     (UTF-8; trailing line breaks are dropped, as "$(cat file)" drops them).
     With --json, stdout holds one JSON object per reply and nothing else.
+    With --follow-up (or --after ID), each model of the latest comparison (or of the calls
+    named) continues its own conversation with PROMPT, from the lab notebook.
     """
     from workbench.terminal import run_compare
 
@@ -191,9 +187,15 @@ def compare(
         "schema": None if schema_path is None else read_schema(schema_path),
     }
     params = {k: v for k, v in asked.items() if v is not None}
+    earlier = None
+    if follow_up or after:
+        earlier = _earlier(models, system, samples, schema_path, params, after)
+        params = {k: v for k, v in params.items() if k == "files"}
+        system, samples = None, 1
     comparison = run_compare(
         prompt,
         list(models) or None,
+        after=earlier,
         system=system,
         samples=samples,
         budget_usd=budget,
@@ -222,6 +224,29 @@ def compare(
             f"{len(failed)} of {len(comparison)} calls failed ({names}); see {where}", err=True
         )
         sys.exit(1)
+
+
+def _earlier(
+    models: tuple[str, ...],
+    system: str | None,
+    samples: int,
+    schema_path: str | None,
+    params: dict[str, Any],
+    after: tuple[str, ...],
+) -> Any:
+    """The recorded comparison a follow-up continues; what it cannot change is refused."""
+    from workbench.recorded import recorded_comparison
+    from workbench.sessions import session
+
+    fixed = [k for k, v in {"-m": models, "-s": system, "--schema": schema_path}.items() if v]
+    fixed += [f"--{k.replace('_', '-')}" for k in params if k not in ("files", "schema")]
+    fixed += ["-n"] if samples != 1 else []
+    if fixed:
+        raise InvalidOption(
+            f"{', '.join(fixed)} cannot change in a follow-up: the conversation keeps its own "
+            "models and settings (only -f adds files)"
+        )
+    return recorded_comparison(session(), after)
 
 
 def read_schema(path: str) -> dict[str, Any]:
@@ -258,6 +283,8 @@ def quickstart() -> None:
         files=(),
         schema_path=None,
         reasoning=None,
+        follow_up=False,
+        after=(),
         as_json=False,
         no_stream=False,
     )

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from workbench.comparison import Comparison
 from workbench.errors import ProviderError
+from workbench.options import PLAN
 from workbench.providers.base import Reply
 from workbench.render import reply_panel
 from workbench.run import Job, Listener
@@ -107,29 +108,46 @@ def run_compare(
     live: bool,
     show: bool = True,
     max_calls: int | None = None,
+    after: Comparison | None = None,
     **options: Any,
 ) -> Comparison:
     """Compare in the terminal: streamed into a live table on a tty, printed once otherwise.
 
-    With `show=False` nothing is printed (the CLI's --json keeps stdout for JSON).
+    With `show=False` nothing is printed (the CLI's --json keeps stdout for JSON); with
+    `after`, each model of that comparison continues its own conversation with `prompt`.
     """
     wb = session()
-    names = models or wb.default_models()
-    options["max_calls"] = max_calls  # checked by plan before any job is built
-    samples = options.get("samples", 1)
-    _, labels, _ = wb.plan(
-        prompt, names, system=options.get("system"), samples=samples, max_calls=max_calls
-    )
+    if after is not None:  # a follow-up: each model's own conversation, one turn longer
+        _, labels, _ = wb.plan_follow_up(after, prompt, files=options.get("files"))
+
+        # The conversation keeps its own settings: only files and how to run are given.
+        kept = {k: v for k, v in options.items() if k == "files" or k not in PLAN}
+        follow = {k: v for k, v in kept.items() if v is not None}
+
+        def send(view: LiveColumns) -> Comparison:
+            return wb.follow_up(after, prompt, listener=view, **follow)
+
+    else:
+        names = models or wb.default_models()
+        options["max_calls"] = max_calls  # checked by plan before any job is built
+        samples = options.get("samples", 1)
+        _, labels, _ = wb.plan(
+            prompt, names, system=options.get("system"), samples=samples, max_calls=max_calls
+        )
+
+        def send(view: LiveColumns) -> Comparison:
+            return wb.compare(prompt, labels, listener=view, **options)
+
     view = LiveColumns(labels)
     if not show:
-        return wb.compare(prompt, labels, listener=view, **options)
+        return send(view)
     console = Console()
     if live:
         with Live(view, console=console, refresh_per_second=8) as display:
-            comparison = wb.compare(prompt, labels, listener=view, **options)
+            comparison = send(view)
             display.update(view.render())  # the whole answers, once
     else:
-        comparison = wb.compare(prompt, labels, listener=view, **options)
+        comparison = send(view)
         console.print(view.render())
     return comparison
 
