@@ -26,7 +26,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    yield work
+    from workbench.sessions import drop_session
+
+    drop_session()  # the default session (the CLI's in CliRunner) is made here, not earlier
+    try:
+        yield work
+    finally:
+        drop_session()
 
 
 # -- the three vendor wire servers and a config pointing at them --------------------------

@@ -435,3 +435,11 @@ def reset_session(new: Session | None = None) -> Session:
     global _default
     _default = new or Session()
     return _default
+
+
+def drop_session() -> None:
+    """Close the default session, if there is one; the next `session()` makes a new one."""
+    global _default
+    old, _default = _default, None
+    if old is not None:
+        old.close()
