@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 
 from workbench.errors import MissingDependency
+
+
+@dataclass
+class Gathered:
+    """An answer's text and thinking pieces as they arrive (every adapter's streams)."""
+
+    pieces: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+
+    def keep(self, piece: str = "", thought: str = "") -> None:
+        """Add the pieces that are not empty."""
+        if piece:
+            self.pieces.append(piece)
+        if thought:
+            self.thoughts.append(thought)
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        return "".join(self.pieces)
+
+    @property
+    def thinking(self) -> str | None:
+        """The thinking so far, or None when there was none."""
+        return "".join(self.thoughts) or None
+
 
 _FINISH = {
     "stop": "stop",

@@ -56,7 +56,12 @@ from workbench.errors import (
     Unsupported,
 )
 from workbench.providers import classify
-from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
+from workbench.providers._common import (
+    Gathered,
+    import_sdk,
+    normalize_finish_reason,
+    retry_after_seconds,
+)
 from workbench.providers.base import (
     Completion,
     Limits,
@@ -282,11 +287,9 @@ PieceKind = Literal["text", "thinking"]
 
 
 @dataclass
-class StreamState:
+class StreamState(Gathered):
     """Collects a streamed answer: text and thinking pieces, usage, stop reason and model."""
 
-    pieces: list[str] = field(default_factory=list)
-    thoughts: list[str] = field(default_factory=list)
     tally: UsageTally = field(default_factory=UsageTally)
     stop_reason: str | None = None
     model_version: str | None = None
@@ -314,11 +317,6 @@ class StreamState:
             self.finished = True
         return None
 
-    @property
-    def text(self) -> str:
-        """The text so far."""
-        return "".join(self.pieces)
-
     def completion(self) -> Completion:
         """The Completion once the stream has ended; one without `message_stop` is incomplete."""
         if not self.finished:
@@ -328,7 +326,7 @@ class StreamState:
             usage=self.tally.usage(),
             finish_reason=normalize_finish_reason(self.stop_reason),
             model_version=self.model_version,
-            thinking="".join(self.thoughts) or None,
+            thinking=self.thinking,
         )
 
 

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench.errors import ConnectionFailed, MissingKey, ProviderError, Unsupported
 from workbench.providers import classify
-from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
+from workbench.providers._common import (
+    Gathered,
+    import_sdk,
+    normalize_finish_reason,
+    retry_after_seconds,
+)
 from workbench.providers.base import (
     Completion,
     Limits,
@@ -148,11 +153,9 @@ def usage_from(meta: GenerateContentResponseUsageMetadata) -> Usage:
 
 
 @dataclass
-class Accumulator:
+class Accumulator(Gathered):
     """Builds one Completion from a response or from the chunks of a stream."""
 
-    pieces: list[str] = field(default_factory=list)
-    thoughts: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model_version: str | None = None
@@ -175,22 +178,14 @@ class Accumulator:
                 self.finish_reason = finish_reason_of(candidate.finish_reason.value)
         elif chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason is not None:
             self.finish_reason = "content_filter"
-        if text:
-            self.pieces.append(text)
-        if thought:
-            self.thoughts.append(thought)
+        self.keep(text, thought)
         return text, thought
-
-    @property
-    def text(self) -> str:
-        """The text so far."""
-        return "".join(self.pieces)
 
     def completion(self) -> Completion:
         """Everything gathered, as a Completion; without a finishReason it is incomplete."""
         if self.finish_reason is None:
             raise classify.incomplete(LABEL, self.text, "the answer ended without a finishReason")
-        thinking = "".join(self.thoughts) or None
+        thinking = self.thinking
         return Completion(
             self.text, self.usage, self.finish_reason, self.model_version, thinking=thinking
         )

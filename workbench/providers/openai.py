@@ -8,12 +8,17 @@ holds the client. `compat.CompatModel` reuses all of it for OpenAI-compatible se
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench.errors import ConnectionFailed, MalformedResponse, MissingKey, ProviderError
 from workbench.providers import classify
-from workbench.providers._common import import_sdk, normalize_finish_reason, retry_after_seconds
+from workbench.providers._common import (
+    Gathered,
+    import_sdk,
+    normalize_finish_reason,
+    retry_after_seconds,
+)
 from workbench.providers.base import (
     Completion,
     Limits,
@@ -105,11 +110,9 @@ def completion_from_response(response: ChatCompletion, label: str = "openai") ->
 
 
 @dataclass
-class StreamState:
+class StreamState(Gathered):
     """Collects a Chat Completions stream: text and thinking, usage, finish reason, model."""
 
-    pieces: list[str] = field(default_factory=list)
-    thoughts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
     model_version: str | None = None
@@ -132,16 +135,8 @@ class StreamState:
                 self.finish_reason = getattr(choice, "finish_reason", None) or self.finish_reason
         except (AttributeError, TypeError, ValueError) as exc:
             raise MalformedResponse(f"unreadable stream chunk ({type(exc).__name__})") from None
-        if piece:
-            self.pieces.append(piece)
-        if thought:
-            self.thoughts.append(thought)
+        self.keep(piece, thought)
         return piece, thought
-
-    @property
-    def text(self) -> str:
-        """The text so far."""
-        return "".join(self.pieces)
 
     def completion(self, label: str = "openai") -> Completion:
         """The Completion the stream added up to; a stream with no finish reason is incomplete.
@@ -157,7 +152,7 @@ class StreamState:
             usage=self.usage or Usage(),
             finish_reason=normalize_finish_reason(self.finish_reason),
             model_version=self.model_version,
-            thinking="".join(self.thoughts) or None,
+            thinking=self.thinking,
         )
 
 
