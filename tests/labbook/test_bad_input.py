@@ -172,7 +172,7 @@ def test_a_first_write_that_fails_is_a_lab_notebook_error(tmp_path: Path) -> Non
 def test_bad_arguments_are_invalid_options(tmp_path: Path) -> None:
     book = LabBook(tmp_path / "labbook", "s1", git=None)
     call = book.append("call", model="m")
-    with pytest.raises(InvalidOption, match="verdict must be one of pick, reject, not 'maybe'"):
+    with pytest.raises(InvalidOption, match=r"verdict must be one of .* not 'maybe'"):
         book.decide("maybe", [call["id"]])
     with pytest.raises(InvalidOption, match="not among the records judged"):
         book.decide("pick", [call["id"]], choice="someone else")

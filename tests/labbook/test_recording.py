@@ -13,7 +13,7 @@ from tests.conftest import wire_config
 from tests.labbook.helpers import AUTHOR, MODELS, calls, changed, commits, git, recorded, subject
 from tests.wire.harness import Step
 from workbench.config import Config
-from workbench.errors import NotRecorded
+from workbench.errors import InvalidOption, NotRecorded
 from workbench.labbook.book import files
 from workbench.labbook.chain import SCHEMA_VERSION, record_hash, request_hash
 from workbench.labbook.verify import verify
@@ -241,3 +241,36 @@ def test_the_package_api_records_a_call_on_the_local_model(repo: Path) -> None:
     assert record["reply"]["usage"]["output_tokens"] == reply.usage.output_tokens <= 12
     assert record["prompt"]["params"]["max_tokens"] == 12
     assert subject(repo) == "compare: 'What is 2+2?' on local (1 record)"
+
+
+def test_arena_verdicts_and_ratings_have_their_shapes(wire: dict[str, Any]) -> None:
+    session = Session(wire_config(wire))  # type: ignore[arg-type]
+    comparison = session.compare("hi", MODELS[:2])
+    book = session.labbook
+    assert book is not None
+    a, b = comparison.record_ids
+    assert a is not None and b is not None
+    better = book.decide("better", [a, b], choice=b, reason="clearer")
+    tie = book.decide("tie", [a, b])
+    rated = book.decide("rating", [a], score=4)
+    again = book.decide("pick", [a, b], choice=a, supersedes=better["id"])
+    assert better["data"] == {"verdict": "better", "choice": b, "reason": "clearer"}
+    assert tie["data"]["choice"] is None and rated["data"]["score"] == 4
+    assert again["data"]["supersedes"] == better["id"]
+    for bad in (
+        lambda: book.decide("better", [a], choice=a),  # two answers
+        lambda: book.decide("tie", [a, b], choice=a),  # no choice
+        lambda: book.decide("rating", [a], score=6),
+        lambda: book.decide("rating", [a, b], score=3),
+        lambda: book.decide("pick", [a, b], score=3),  # only ratings have a score
+        lambda: book.decide("better", [a, b]),  # which one?
+    ):
+        with pytest.raises(InvalidOption):
+            bad()
+    from workbench.labbook.query import to_frame
+
+    frame = to_frame(book.records())
+    decided = frame[frame["kind"] == "decision"]
+    assert list(decided["verdict"]) == ["better", "tie", "rating", "pick"]
+    assert decided["score"].tolist()[2] == 4 and decided["supersedes"].tolist()[3] == better["id"]
+    session.close()

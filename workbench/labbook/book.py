@@ -44,7 +44,12 @@ if TYPE_CHECKING:
     from workbench.providers.base import Prompt, Reply
     from workbench.run import Job
 
-VERDICTS = ("pick", "reject")
+VERDICTS = ("pick", "reject", "better", "tie", "both-bad", "rating")
+"""The verdicts, as decision records hold them (`links`: the calls judged; `choice`: one of them):
+pick: `choice` is the best of the answers linked; reject: `choice` is wrong (no `choice`: every
+answer linked is); better: of exactly two linked, `choice` is the better; tie and both-bad: of
+exactly two, no `choice`; rating: the one answer linked gets `score`, 1 to 5."""
+_PAIRED = ("better", "tie", "both-bad")
 _LATER = "_later"
 """Where a queued record keeps the function that makes the rest of its fields."""
 COMMIT_EVERY_S = 5.0
@@ -253,13 +258,19 @@ class LabBook:
         choice: str | None = None,
         reason: str | None = None,
         tags: Iterable[str] = (),
+        score: int | None = None,
+        supersedes: str | None = None,
     ) -> dict[str, Any]:
-        """Record a human verdict ("pick" a winner, "reject" an answer) on call records."""
-        if verdict not in VERDICTS:
-            raise InvalidOption(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
-        if choice is not None and choice not in on:
-            raise InvalidOption(f"the choice {choice!r} is not among the records judged")
-        data = {"verdict": verdict, "choice": choice, "reason": reason}
+        """Record a human verdict on call records (the shapes: `VERDICTS`).
+
+        `supersedes` names an earlier decision this one replaces (a new pick over an old one).
+        """
+        check_verdict(verdict, list(on), choice, score)
+        data: dict[str, Any] = {"verdict": verdict, "choice": choice, "reason": reason}
+        if score is not None:
+            data["score"] = score
+        if supersedes is not None:
+            data["supersedes"] = supersedes
         return self.append("decision", links=list(on), tags=sorted(set(tags)), data=data)
 
     def note(
@@ -354,6 +365,29 @@ def reply_fields(reply: Reply) -> dict[str, Any]:
     for key in ("model", "resolved"):
         data.pop(key)
     return data
+
+
+def check_verdict(verdict: str, on: list[str], choice: str | None, score: int | None) -> None:
+    """A one-line InvalidOption unless the verdict has the shape `VERDICTS` gives it."""
+    if verdict not in VERDICTS:
+        raise InvalidOption(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+    if not on:
+        raise InvalidOption(f"a {verdict} judges at least one recorded answer: none was given")
+    if choice is not None and choice not in on:
+        raise InvalidOption(f"the choice {choice!r} is not among the records judged")
+    if verdict in _PAIRED and len(on) != 2:
+        raise InvalidOption(f"a {verdict} verdict judges two answers, not {len(on)}")
+    if verdict in ("better", "pick") and choice is None:
+        raise InvalidOption(f"a {verdict} verdict names the answer it prefers (choice=...)")
+    if verdict in _PAIRED and verdict != "better" and choice is not None:
+        raise InvalidOption(f"a {verdict} verdict chooses no answer")
+    if verdict == "rating" and len(on) != 1:
+        raise InvalidOption(f"a rating judges one answer, not {len(on)}")
+    rated = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5
+    if (verdict == "rating") != (score is not None) or (score is not None and not rated):
+        raise InvalidOption(
+            f"a rating is a whole number from 1 to 5 (only ratings have one), not {score!r}"
+        )
 
 
 def files(root: Path) -> list[Path]:

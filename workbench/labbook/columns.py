@@ -21,20 +21,23 @@ COLUMNS = (
     "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
     "cache_write_tokens", "usage_source", "cost_usd", "latency_s", "first_token_s",
     "queued_s", "wall_s", "finish_reason", "model_version", "attempts", "links", "tags",
-    "verdict", "choice", "reason", "note", "hash", "file", "line",
+    "verdict", "choice", "score", "supersedes", "reason", "note", "hash", "file", "line",
 )  # fmt: skip
 """The frame's columns. Of a call: `parent` is the record it follows up (its thread's
 previous turn); `files` what was sent with it (name, media_type, size, sha256 of each, in
 order; stored under `files/` in the lab notebook); `data` the structured answer (the JSON
 value, with a schema); `thinking` the model's thinking where the provider returned it;
-the token counts' parts (reasoning, cached, cache writes) and who counted (`usage_source`)."""
+the token counts' parts (reasoning, cached, cache writes) and who counted (`usage_source`).
+Of a decision: `verdict` (pick, reject, better, tie, both-bad, rating), `choice` (the call
+chosen: the winner, the one rejected or rated), `score` (a rating, 1 to 5), `supersedes` (the
+earlier decision this one replaces)."""
 
 _ROW = COLUMNS[:2] + COLUMNS[3:-2]
 """The columns `_row` reads from a record (`day` is derived, `file` and `line` are known)."""
 _CATEGORIES = ("kind", "session", "model", "resolved")
 _INTS = (
     "seq", "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
-    "cache_write_tokens", "attempts",
+    "cache_write_tokens", "attempts", "score",
 )  # fmt: skip
 _FLOATS = ("cost_usd", "latency_s", "first_token_s", "queued_s", "wall_s")
 _OTHERS = ("ts", "day", "params", "files", "data", "ok", "links", "tags", "file", "line")
@@ -73,6 +76,7 @@ def _row(r: dict[str, Any]) -> tuple[Any, ...]:
         reply.get("finish_reason"), reply.get("model_version"), reply.get("attempts"),
         r.get("links") or [], r.get("tags") or [],
         data.get("verdict") if decision else None, data.get("choice") if decision else None,
+        data.get("score") if decision else None, data.get("supersedes") if decision else None,
         data.get("reason") if kind in _REASONED else None, data.get("text") if note else None,
         r.get("hash"),
     )  # fmt: skip
