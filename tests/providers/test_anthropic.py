@@ -29,13 +29,13 @@ from workbench.errors import (
     ServerError,
 )
 from workbench.providers.anthropic import (
-    DEFAULT_MAX_TOKENS,
     AnthropicModel,
     StreamState,
     completion_from_response,
     error_from_exception,
     request_from_prompt,
 )
+from workbench.providers.anthropic_request import DEFAULT_MAX_TOKENS
 from workbench.providers.base import Completion, Prompt, ProviderSettings, Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"

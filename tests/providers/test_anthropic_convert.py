@@ -11,14 +11,12 @@ from pydantic import BaseModel, TypeAdapter
 
 from workbench.errors import InvalidPrompt, Unsupported
 from workbench.providers.anthropic import (
-    DEFAULT_MAX_TOKENS,
-    EFFORT_BUDGETS,
     AnthropicModel,
     StreamState,
-    claude_version,
     completion_from_response,
     request_from_prompt,
 )
+from workbench.providers.anthropic_request import DEFAULT_MAX_TOKENS, EFFORT_BUDGETS, claude_version
 from workbench.providers.base import Completion, Prompt, ProviderSettings, Usage
 from workbench.providers.content import File
 

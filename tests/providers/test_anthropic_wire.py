@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from tests.conftest import wire_config
 from tests.wire.anthropic_server import SIGNATURE, AnthropicServer
-from workbench.providers.anthropic import DEFAULT_MAX_TOKENS, EFFORT_BUDGETS, AnthropicModel
+from workbench.providers.anthropic import AnthropicModel
+from workbench.providers.anthropic_request import DEFAULT_MAX_TOKENS, EFFORT_BUDGETS
 from workbench.providers.base import Completion, Prompt, ProviderSettings
 from workbench.providers.content import File
 from workbench.sessions import Session
