@@ -34,10 +34,10 @@ from workbench.providers.gemini import (
     Accumulator,
     GeminiModel,
     completion_from_response,
-    error_from_exception,
     finish_reason_of,
     request_from_prompt,
 )
+from workbench.providers.gemini_errors import error_from_exception
 
 KEY_ENV = "GEMINI_API_KEY"
 MODEL = "gemini-test-pro"
