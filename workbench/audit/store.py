@@ -200,11 +200,15 @@ class ResultWriter:
 
 
 def repo_of(labbook_root: Path) -> Path:
-    """The git work tree holding a lab notebook; its parent folder when there is none."""
+    """The git work tree around a lab notebook's folder; that folder's parent when none is.
+
+    Asked of the parent: a lab notebook outside any repository gets a git repository of
+    its own, and the answer must not change when it does.
+    """
     from workbench.labbook import git_toplevel
 
-    top = git_toplevel(labbook_root) if labbook_root.is_dir() else None
-    return top or labbook_root.parent.resolve()
+    parent = labbook_root.resolve().parent
+    return (git_toplevel(parent) if parent.is_dir() else None) or parent
 
 
 def portable(path: Path, root: Path) -> str:
