@@ -42,6 +42,9 @@ def provenance(folder: RunFolder, config: Config | None = None) -> dict[str, Any
         if r.get("kind") == "call"
     ]
     models = _models(records, manifest)
+    # HEAD as each call was recorded, in time order: the first is the code the run began
+    # from; lab notebook commits into the same repository add the later ones
+    heads = list(dict.fromkeys(str(r["repo_head"]) for r in records if r.get("repo_head")))
     return {
         "run": manifest.get("run"),
         "status": manifest.get("status"),
@@ -59,7 +62,8 @@ def provenance(folder: RunFolder, config: Config | None = None) -> dict[str, Any
         "sessions": sessions,
         "replayed_sessions": replayed,
         "replay_of": manifest.get("replay_of"),
-        "repo_commits": sorted({str(r["repo_head"]) for r in records if r.get("repo_head")}),
+        "repo_commit": heads[0] if heads else None,
+        "repo_commits": heads,
         "workbench_version": __version__,
         "python": platform.python_version(),
         "papermill": _version("papermill"),
