@@ -31,10 +31,11 @@ items:
   - {id: es, country: Spain, expected: Madrid}
   - {id: jp, country: Japan, expected: Tokyo}
 """
+COUNTRIES = ["France", "Germany", "Italy", "Spain", "Japan"]
 SAYS = {
-    "a": {"France": "Paris", "Germany": "Berlin", "Italy": "Milan", "Spain": "Madrid", "Japan": "Kyoto"},
-    "b": {"France": "Paris", "Germany": "Munich", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo"},
-}  # fmt: skip
+    "a": dict(zip(COUNTRIES, ["Paris", "Berlin", "Milan", "Madrid", "Kyoto"], strict=True)),
+    "b": dict(zip(COUNTRIES, ["Paris", "Munich", "Rome", "Madrid", "Tokyo"], strict=True)),
+}
 LENIENT = {"j3": "PASS"}  # j3 passes everything; j1 and j2 grade honestly
 
 
@@ -177,3 +178,16 @@ def test_without_judges_the_scorer_is_checked_against_the_humans(
         1, 1, 1, 1,
     )  # fmt: skip
     assert line["answers"] == 4 and line["kappa"] == 0.0
+
+
+def test_the_panel_shown_in_the_docs_loads(isolated: Path, script: Script) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    [line] = re.findall(r"^scorer: \{type: judge, model: \[.*$", page, re.MULTILINE)
+    with (isolated / "workbench.toml").open("a") as f:
+        f.write('gpt = "scripted:gpt"\nclaude = "scripted:claude"\ngemini = "scripted:gemini"\n')
+    write(isolated, "panel.yaml", re.sub(r"^scorer: .*$", line, EXERCISE, flags=re.MULTILINE))
+    from workbench.config import Config
+
+    scorer = load(isolated / "panel.yaml", Config.load()).scorer
+    assert isinstance(scorer, Judge) and scorer.models == ["gpt", "claude", "gemini"]
+    assert scorer.rule == "majority"

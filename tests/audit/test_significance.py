@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -77,8 +78,8 @@ def test_the_plot_draws_the_accuracy_intervals() -> None:
     [errorbars] = [c for c in bars.containers if type(c).__name__ == "ErrorbarContainer"]
     segments = errorbars.lines[2][0].get_segments()
     low, high = wilson_by_hand(70, 200)
-    assert [seg[0][1] for seg in segments][0] == pytest.approx(low)
-    assert [seg[1][1] for seg in segments][0] == pytest.approx(high)
+    gpt = segments[0]  # the first bar's interval: from its low to its high bound
+    assert (gpt[0][1], gpt[1][1]) == pytest.approx((low, high))
 
 
 def test_paired_table_and_sentence_say_the_difference_its_interval_and_mcnemar() -> None:
@@ -160,7 +161,7 @@ def test_plan_from_a_pilot_uses_its_discordance_and_splits_alpha_over_pairs() ->
         f"a and b differ on 30.0% of the 40 pilot items; to detect a 10.0-point difference "
         f"with 80% power (exact McNemar, alpha = 0.05): {line['items_needed']} items"
     )
-    c = b[:12] + [0, 0] + b[14:]  # differs from b on 2 items (5%)
+    c = [*b[:12], 0, 0, *b[14:]]  # differs from b on 2 items (5%)
     three = rows_of({"a": singles(a), "b": singles(b), "c": singles(c)})
     planned = significance.plan(three, ["a", "b", "c"], difference=0.1)
     assert planned["alpha"].tolist() == pytest.approx([0.05 / 3] * 3)
@@ -177,3 +178,12 @@ def test_nothing_in_common_says_so() -> None:
     assert sentence == "a and b were never both scored on one item: nothing to compare"
     assert pd.isna(report.per_model(rows).loc["a", "accuracy"])
     assert math.isnan(significance.paired(rows, ["a", "b"]).iloc[0]["p_value"])
+
+
+def test_the_sentence_quoted_in_the_docs_is_the_one_made() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    quoted = re.search(r"^> (gpt is right on .*?)\n> (.*?)\n", page, re.MULTILINE)
+    assert quoted is not None
+    rows = rows_of({"gpt": singles(GPT), "claude": singles(CLAUDE)})
+    [sentence] = significance.paired(rows, ["gpt", "claude"])["sentence"]
+    assert sentence == f"{quoted.group(1)} {quoted.group(2)}"

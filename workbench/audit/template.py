@@ -70,10 +70,7 @@ def audit_template() -> Any:
             "This run as a pilot: per pair, the items needed to detect the difference seen (or "
             "`run.plan(0.05)`: 5 points) with 80% power; put it in the exercise's `sample:`."
         ),
-        new_code_cell(
-            'for sentence in run.plan()["sentence"]:\n'
-            "    print(sentence)"
-        ),
+        new_code_cell('for sentence in run.plan()["sentence"]:\n    print(sentence)'),
         new_markdown_cell(
             "## Structured answers\n\nWith a schema: each answer's fields side by side, one "
             "column per field (an answer that does not fit the schema is an error)."
