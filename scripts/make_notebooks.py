@@ -384,12 +384,146 @@ def files_and_schemas() -> nbformat.NotebookNode:
     )
 
 
+def statistics() -> nbformat.NotebookNode:
+    """Statistics you can defend: intervals, paired tests, plans, scorers against humans, ranks."""
+    return _notebook(
+        [
+            _md(
+                "# Statistics you can defend\n\n"
+                '"local 0.33, terse 0.27" on a handful of items says nothing until it says how '
+                "sure it is. This notebook runs a small audit on two variants of the embedded "
+                "local model and reads it with intervals, a paired test, a plan for the next "
+                "sweep and a check of the scorer against a human; then it ranks models by the "
+                "preferences recorded in the lab notebook. No key, no network."
+            ),
+            _code(
+                "from pathlib import Path\n\n"
+                "from IPython.display import display\n\n"
+                "import workbench as wb\n"
+                "from workbench import audit\n\n"
+                'Path("capitals.yaml").write_text("""\\\n'
+                "name: capitals\n"
+                "instructions: Answer with the name of the city only.\n"
+                'template: "What is the capital of {country}?"\n'
+                "scorer: contains\n"
+                "models: [local, teacher]\n"
+                "params: {max_tokens: 12, temperature: 0}\n"
+                "items:\n"
+                "  - {id: fr, country: France, expected: Paris}\n"
+                "  - {id: jp, country: Japan, expected: Tokyo}\n"
+                "  - {id: it, country: Italy, expected: Rome}\n"
+                "  - {id: de, country: Germany, expected: Berlin}\n"
+                "  - {id: es, country: Spain, expected: Madrid}\n"
+                "  - {id: eg, country: Egypt, expected: Cairo}\n"
+                "  - {id: au, country: Australia, expected: Canberra}\n"
+                "  - {id: ca, country: Canada, expected: Ottawa}\n"
+                "  - {id: tr, country: Turkey, expected: Ankara}\n"
+                "  - {id: ch, country: Switzerland, expected: Bern}\n"
+                "  - {id: ng, country: Nigeria, expected: Abuja}\n"
+                '""")\n'
+                'run = audit.run_audit("capitals.yaml", notebook=False, progress=False)\n'
+                "print(run.summary())"
+            ),
+            _md(
+                "## Every rate with its interval\n\n"
+                "Wilson's score interval with one answer per item; with `samples: N`, a "
+                "bootstrap over items (the answers to one item move together). On eleven items "
+                "the intervals are wide: that is the point."
+            ),
+            _code(
+                'run.per_model()[["scored", "right", "accuracy", "accuracy_low", "accuracy_high", '
+                '"interval"]]'
+            ),
+            _md(
+                "## Two models on the same items\n\n"
+                "The difference in accuracy with its interval and McNemar's exact test on the "
+                "items where one is right and the other wrong; with more models, Holm-adjusted "
+                "p-values. `workbench audit run` prints the same sentences."
+            ),
+            _code(
+                "pairs = run.paired()\n"
+                'print(pairs.loc[0, "sentence"])\n'
+                'pairs[["a", "b", "items", "a_only", "b_only", "difference", "low", "high", '
+                '"p_value"]]'
+            ),
+            _md(
+                "## How many items the next sweep needs\n\n"
+                "This run as a pilot: to detect a 10-point difference with 80% power, from how "
+                "often the two differ here. Or from a discordance you expect."
+            ),
+            _code(
+                'print(run.plan(0.1).loc[0, "sentence"])\n'
+                'print(audit.plan(difference=0.1, discordance=0.3).loc[0, "sentence"])'
+            ),
+            _md(
+                "## The scorer checked against a human\n\n"
+                "A human reviews the items that need one, and spot-checks two more (here: the "
+                "answer that names the expected city is right); each verdict is a decision "
+                "record. Then the scorer "
+                "(or each judge of a panel) is compared with the humans: Cohen's kappa and the "
+                "confusion table."
+            ),
+            _code(
+                'rows = {row["item"]: row for row in run.rows}\n'
+                "checked = list(run.needing_human().index) + list(run.outcomes().index[:2])\n"
+                "for item in dict.fromkeys(checked):\n"
+                "    row = rows[item]\n"
+                '    city = row["expected"].lower()\n'
+                '    right = [a["model"] for a in row["answers"] if city in a["text"].lower()]\n'
+                "    pick = right[0] if right else None\n"
+                '    run.decide(item, pick=pick, reason="by the expected city")\n'
+                "judges = run.judges()\n"
+                'print(judges.iloc[0]["sentence"])\n'
+                "judges"
+            ),
+            _code(
+                "shown = list(run.outcomes().index[:1])\n"
+                "for item in shown:\n"
+                "    display(run.compare(item))"
+            ),
+            _md(
+                "## A preference leaderboard\n\n"
+                "Every pick, reject, arena verdict and rating in the lab notebook compares "
+                "models. Here a researcher who likes short answers picks the shortest of three "
+                "on each prompt; the Bradley-Terry fit ranks the models by those preferences, "
+                "with intervals. It measures your preferences on your prompts, not the models."
+            ),
+            _code(
+                "prompts = [\n"
+                '    "Name a colour.",\n'
+                '    "What is 2+2?",\n'
+                '    "Say hello.",\n'
+                '    "Name a fruit.",\n'
+                '    "What day comes after Monday?",\n'
+                "]\n"
+                'many = wb.compare(prompts, models=["local", "terse", "teacher"], max_tokens=24)\n'
+                "for i in range(len(prompts)):\n"
+                "    lengths = {m: len(many.reply(m, prompt=i).text) for m in many.models}\n"
+                '    many.pick(min(lengths, key=lengths.get), prompt=i, tags=["brevity"])\n'
+                'board = wb.log.leaderboard(tag="brevity")\n'
+                "board"
+            ),
+            _md(
+                "## What made the run\n\n"
+                "Audit notebooks keep this in their metadata (`workbench`), with no machine "
+                "path: models and the versions reported, params, the exercise's hash, prices, "
+                "sessions, the repository's commit, the workbench version."
+            ),
+            _code(
+                "made = run.provenance()\n"
+                '{k: made[k] for k in ("exercise", "models", "prices", "workbench_version")}'
+            ),
+        ]
+    )
+
+
 NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
     "quickstart": quickstart,
     "side_by_side": side_by_side,
     "many_prompts": many_prompts,
     "export_log": export_log,
     "files_and_schemas": files_and_schemas,
+    "statistics": statistics,
 }
 
 

@@ -28,6 +28,14 @@ EXAMPLES = {  # what each example notebook shows once run, besides the side-by-s
         r"does not take reasoning",
         r"Are you sure\? Check the year\.",  # the follow-up, in the thread
     ],
+    "statistics.ipynb": [
+        r"accuracy_low",  # the intervals
+        r"McNemar p [=<]",  # a pair in one sentence
+        r"exact McNemar, alpha = 0\.05\): \d+ items",  # the plan
+        r"agrees with the humans on \d+ of \d+ answers",  # the scorer against the human
+        r"p_beats_average",  # the leaderboard
+        r"workbench_version",  # the provenance
+    ],
     "export_log.ipynb": [
         r"every chain intact",
         r"labbook-\d{4}-\d\d-\d\d\.csv",

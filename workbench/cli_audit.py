@@ -33,6 +33,9 @@ def _parse_value(text: str) -> Any:
 
 def _report(run: AuditRun) -> None:
     click.echo(run.summary())
+    pairs = run.paired()
+    for sentence in pairs["sentence"]:
+        click.echo(f"  {sentence}")
     click.echo(f"run folder: {run.path}")
     status = run.status
     if status in ("stopped-budget", "interrupted"):
@@ -129,11 +132,11 @@ def rerun(run: str, replay: bool, no_progress: bool) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Show unchanged items too.")
 @friendly
 def diff(run_a: str, run_b: str, show_all: bool) -> None:
-    """What changed between two runs, per item and per model."""
+    """What changed between two runs, per item, and per model whether it is beyond noise."""
     import pandas as pd
 
+    from workbench.audit import changes
     from workbench.audit import diff as diff_runs
-    from workbench.audit import open_run
 
     table = diff_runs(run_a, run_b)
     changed = table[table["changed"]]
@@ -142,17 +145,61 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
     if len(shown):
         with pd.option_context("display.width", 200, "display.max_columns", 50):
             click.echo(shown.drop(columns=["changed"]).to_string())
-    a, b = open_run(run_a).per_model(), open_run(run_b).per_model()
-    models = pd.merge(
-        a[["accuracy", "cost_usd"]],
-        b[["accuracy", "cost_usd"]],
-        left_index=True,
-        right_index=True,
-        how="outer",
-        suffixes=("_a", "_b"),
+    models = changes(run_a, run_b)
+    click.echo("\nper model (B against A, paired by item):")
+    for sentence in models["sentence"]:
+        click.echo(f"  {sentence}")
+
+
+@audit.command()
+@click.argument("run", required=False)
+@click.option(
+    "--difference", type=float,
+    help="The accuracy difference to detect, as a share (0.05 is 5 points); default: the pilot's.",
+)  # fmt: skip
+@click.option(
+    "--discordance", type=float,
+    help="Without a pilot RUN: the share of items on which the two models differ.",
+)  # fmt: skip
+@click.option("--power", type=float, default=0.8, show_default=True, help="The power wanted.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="The test's level.")
+@friendly
+def plan(
+    run: str | None,
+    difference: float | None,
+    discordance: float | None,
+    power: float,
+    alpha: float,
+) -> None:
+    """How many items a sweep needs to detect a difference between two models (exact McNemar).
+
+    From a pilot RUN (its discordance, per pair of its models), or from --discordance and
+    --difference. Put the answer in the exercise's `sample:` field.
+    """
+    from workbench.audit import plan as plan_sweep
+
+    table = plan_sweep(
+        run, difference=difference, discordance=discordance, power=power, alpha=alpha
     )
-    click.echo("\nper model:")
-    click.echo(models.to_string())
+    for sentence in table["sentence"]:
+        click.echo(sentence)
+
+
+@audit.command()
+@click.argument("run")
+@click.option("--low", type=float, default=0.6, show_default=True, help="Flag a kappa below this.")
+@friendly
+def judges(run: str, low: float) -> None:
+    """Each judge (and the panel) against the humans' reviews of RUN: Cohen's kappa."""
+    from workbench.audit import open_run
+
+    found = open_run(run)
+    table = found.judges(low=low)
+    for sentence in table["sentence"]:
+        click.echo(sentence)
+    flagged = [str(name) for name in table.index[table["flagged"]]]
+    if flagged:
+        click.echo(f"low agreement with the humans: {', '.join(flagged)}", err=True)
 
 
 @audit.command()

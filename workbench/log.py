@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.labbook.git import GitSync
+    from workbench.labbook.leaderboard import Leaderboard
     from workbench.labbook.query import RecordList
     from workbench.labbook.verify import VerifyReport
 
@@ -33,6 +34,7 @@ __all__ = [
     "export",
     "first_commits",
     "history",
+    "leaderboard",
     "root",
     "thread",
     "to_frame",
@@ -89,6 +91,28 @@ def decisions(**filters: Any) -> pd.DataFrame:
     from workbench.labbook import query
 
     return query.decisions(to_frame(**filters))
+
+
+def leaderboard(
+    *,
+    tag: str | Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    by: str | None = None,
+) -> Leaderboard:
+    """Your preferences as a Bradley-Terry leaderboard: `.table` (a DataFrame), `.plot()`.
+
+    Every pick, reject, better, tie and rating in the lab notebook (filtered by the
+    decisions' `tag` and the time they were made) compares the models whose answers it
+    judged; `by="tag"`, `"month"` or `"week"` fits one table per group. What each verdict
+    counts as, and what the strengths mean: `workbench.labbook.leaderboard`.
+    """
+    from workbench.labbook.book import files
+    from workbench.labbook.leaderboard import leaderboard as board
+    from workbench.labbook.query import read_frame
+
+    frame = read_frame(files(root()), kind=["decision", "call"])
+    return board(frame, tag=tag, since=since, until=until, by=by)
 
 
 def thread(record_id: str) -> pd.DataFrame:

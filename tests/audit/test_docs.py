@@ -138,7 +138,9 @@ def test_the_shell_examples_run(work: Path, wire: dict[str, Any]) -> None:
     assert lines and all(line.startswith("workbench audit ") for line in lines)
     outputs = [shell.run(line) for line in lines]
     commands = {shlex.split(line)[2] for line in lines}
-    assert commands == {"run", "list", "review", "resume", "rerun", "diff", "combine"}
+    assert commands == {
+        "run", "list", "review", "resume", "rerun", "diff", "plan", "judges", "combine",
+    }  # fmt: skip
     listed = next(out for line, out in zip(lines, outputs, strict=True) if " list" in line)
     assert len(listed.splitlines()) == 1  # the one run made so far, one line
     combined = runs()[-1]

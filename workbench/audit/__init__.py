@@ -12,19 +12,23 @@ items send, kept by each run), `structured` (an exercise's answer schema), `scor
 (its calls in the lab notebook, its result rows), `spend` (whole items within the budget,
 what was spent), `secrets` (redaction of every file of a run), `store` (the run folder),
 `notebook` (papermill, progress, Ctrl-C), `result` (a run read back), `report` (tables and
-plots), `review` and `review_panel` (human verdicts), `template` (the notebook's cells),
-`api` (these functions).
+plots), `stats` and `significance` (intervals, paired tests, diffs beyond noise, plans),
+`judges` (judges checked against humans), `provenance` (what made a run, in its notebook),
+`review` and `review_panel` (human verdicts), `template` (the notebook's cells), `api`
+(these functions).
 """
 
 from __future__ import annotations
 
 from workbench.audit.api import (
     AuditRun,
+    changes,
     combine,
     default_template,
     demo,
     diff,
     open_run,
+    plan,
     rerun,
     resume,
     run_audit,
@@ -36,6 +40,7 @@ from workbench.audit.runner import execute
 __all__ = [
     "AuditRun",
     "Exercise",
+    "changes",
     "combine",
     "default_template",
     "demo",
@@ -43,6 +48,7 @@ __all__ = [
     "execute",
     "load",
     "open_run",
+    "plan",
     "rerun",
     "resume",
     "run_audit",

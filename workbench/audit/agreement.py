@@ -4,6 +4,8 @@ agree-correct   every answer found, all the same, and as expected: merge with co
 agree-wrong     all the same, but not what was expected: a human looks (the expectation
                 may be what is wrong)
 disagree        the answers differ: a human looks
+judges-split    a panel of judges did not agree on an answer: a human looks (the panel's
+                verdict still counts in the accuracy until one does)
 no-expected     all the same, nothing expected: agreement only
 error           a call failed: resume or rerun it
 """
@@ -20,8 +22,8 @@ if TYPE_CHECKING:
     from workbench.audit.scorers import Score, Scorer, Value
     from workbench.providers.base import Reply
 
-OUTCOMES = ("agree-correct", "agree-wrong", "disagree", "no-expected", "error")
-NEEDS_HUMAN = ("disagree", "agree-wrong")
+OUTCOMES = ("agree-correct", "agree-wrong", "disagree", "judges-split", "no-expected", "error")
+NEEDS_HUMAN = ("disagree", "agree-wrong", "judges-split")
 
 
 def outcome(
@@ -80,7 +82,7 @@ def pairwise(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> pd.DataFr
     import pandas as pd
 
     matrix = pd.DataFrame(index=list(models), columns=list(models), dtype="Float64")
-    keys = [_keys(row) for row in rows]
+    keys = [first_keys(row) for row in rows]
     for a in models:
         for b in models:
             both = [k for k in keys if k.get(a) is not None and k.get(b) is not None]
@@ -91,7 +93,7 @@ def pairwise(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> pd.DataFr
     return matrix
 
 
-def _keys(row: dict[str, Any]) -> dict[str, Any]:
+def first_keys(row: dict[str, Any]) -> dict[str, Any]:
     """Model -> the key it agreed on (its verdict for judged rows), first sample only."""
     out: dict[str, Any] = {}
     for answer in row["answers"]:

@@ -98,7 +98,7 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     out = scratch / NOTEBOOK
     template = scratch / "template.ipynb"
     if manifest.get("notebook", True):  # papermill reads the checked copy
-        checked = check_template(Path(manifest.get("template") or default_template()))
+        checked = check_template(folder.resolve(manifest.get("template")) or default_template())
         template.write_text(json.dumps(checked), encoding="utf-8")
     # the manifest's params were redacted when the run was made: the kernel gets those
     parameters = {**manifest.get("params", {}), "run_dir": str(folder.path)}
@@ -150,7 +150,7 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     finally:
         bar.close()
         folder.clear_stop()
-        _keep_notebook(out, folder)
+        _keep_notebook(out, folder, config, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
     run = AuditRun(folder)
     _record(run, config)
@@ -173,12 +173,29 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     return run
 
 
-def _keep_notebook(out: Path, folder: RunFolder) -> None:
-    """Copy the executed notebook into the run folder, redacted (a half-written one is left)."""
+def _keep_notebook(out: Path, folder: RunFolder, config: Config, scratch: Path) -> None:
+    """Copy the executed notebook into the run folder: redacted, with its provenance.
+
+    The provenance goes in its metadata, and no machine path stays in it (see
+    `provenance`); a half-written notebook is left where it is.
+    """
     if not out.exists():
         return
+    from workbench.audit.provenance import KEY, places, portable_notebook, provenance
+
     try:
-        secrets.notebook(out, folder.path / NOTEBOOK, folder.redactor())
+        made = provenance(folder, config)
+        where = places(folder, scratch, folder.manifest().get("template"))
+    except (OSError, ValueError, WorkbenchError) as e:
+        notice(f"the provenance of {folder.name} could not be read: {e}")
+        made, where = {}, {}
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        data.setdefault("metadata", {})[KEY] = made
+        return portable_notebook(data, where)
+
+    try:
+        secrets.notebook(out, folder.path / NOTEBOOK, folder.redactor(), change)
     except (OSError, ValueError) as e:  # a second Ctrl-C may stop papermill mid-write
         notice(f"the executed notebook of {folder.name} was not kept: {e}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -50,6 +51,17 @@ class CallRecorder(Listener):
         return kept[1] if kept is not None and kept[0] is job else None
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What the judges said of one answer: each one's verdict and call record, and a split."""
+
+    verdicts: dict[str, bool | None]
+    """Judge label -> PASS (True), FAIL (False) or no verdict (None)."""
+    records: dict[str, str | None]
+    split: bool
+    """The judges did not all say the same."""
+
+
 class AnswerRow(TypedDict):
     """One answer in a result row of `results.jsonl` (field order is the format's)."""
 
@@ -73,6 +85,10 @@ class AnswerRow(TypedDict):
     output_tokens: int | None
     record: str | None
     judge_record: str | None
+    """The first judge's call record (see `judges` for a panel)."""
+    judges: dict[str, bool | None] | None
+    """Each judge's verdict (None: not judged)."""
+    judge_records: dict[str, str | None] | None
     live: bool
     """Sent by this execution (False: answered from an earlier record)."""
 
@@ -86,7 +102,7 @@ def answer_row(
     record: str | None,
     live: bool,
     key: str | None,
-    judge_record: str | None = None,
+    judged: Judged | None = None,
     data: Any = None,
 ) -> AnswerRow:
     """The row of one answer: what was read and judged, what the call cost and took."""
@@ -106,7 +122,9 @@ def answer_row(
         input_tokens=reply.usage.input_tokens,
         output_tokens=reply.usage.output_tokens,
         record=record,
-        judge_record=judge_record,
+        judge_record=next(iter(judged.records.values()), None) if judged else None,
+        judges=judged.verdicts if judged else None,
+        judge_records=judged.records if judged else None,
         live=live,
     )
 

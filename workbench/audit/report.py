@@ -16,6 +16,7 @@ COLOURS = {
     "agree-correct": "#d9f2d9",
     "agree-wrong": "#ffe0b3",
     "disagree": "#ffc7c7",
+    "judges-split": "#f3d1f4",
     "no-expected": "#e8eef7",
     "error": "#e0e0e0",
 }
@@ -99,12 +100,15 @@ def spread(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Accuracy (of the answers scored), errors, cost and latency per model.
+    """Accuracy (of the answers scored) and error rate with 95% intervals, cost and latency.
 
     A failed or cut-short call is an error, never scored, so never in the accuracy. The
     cost is <NA> when an answer's cost is unknown (an unpriced model): a sum over the
-    priced ones alone would pass for the whole.
+    priced ones alone would pass for the whole. The intervals are Wilson's with one answer
+    per item, a bootstrap over items with several (`interval` names the method; see `stats`).
     """
+    from workbench.audit.significance import counts, rates
+
     frame = answers(rows)
     models = models_of(rows)
     frame["unpriced"] = frame["error"].isna() & frame["cost_usd"].isna()
@@ -112,13 +116,41 @@ def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     table = grouped.agg(
         answers=("item", "size"),
         errors=("error", lambda s: int(s.notna().sum())),
-        accuracy=("correct", "mean"),
+        scored=("correct", lambda s: int(s.notna().sum())),
+        right=("correct", lambda s: int(s.sum())),
         cost_usd=("cost_usd", lambda s: s.sum(min_count=1)),
         unpriced=("unpriced", "any"),
         mean_latency_s=("latency_s", "mean"),
     )
     table["cost_usd"] = table["cost_usd"].astype("Float64").mask(table.pop("unpriced"))
-    return table.reindex(models)
+    table = table.reindex(models)
+    found = counts(rows, models)
+    figures = {m: rates(found, m) for m in models}
+    for name, at in (("accuracy", 0), ("error_rate", 1)):
+        low, high = f"{name.split('_')[0]}_low", f"{name.split('_')[0]}_high"
+        table[name] = _nullable([figures[m][at].estimate for m in models])
+        table[low] = _nullable([figures[m][at].low for m in models])
+        table[high] = _nullable([figures[m][at].high for m in models])
+    table["interval"] = [figures[m][0].method for m in models]
+    order = [
+        "answers", "errors", "error_rate", "error_low", "error_high", "scored", "right",
+        "accuracy", "accuracy_low", "accuracy_high", "interval", "cost_usd", "mean_latency_s",
+    ]  # fmt: skip
+    return table[order]
+
+
+def _nullable(values: Sequence[float]) -> Any:
+    """Floats with NaN (nothing to estimate from) as <NA>."""
+    import pandas as pd
+
+    return pd.array([None if v != v else v for v in values], dtype="Float64")
+
+
+def paired(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Every two models on the same items: difference, interval, exact test, sentence."""
+    from workbench.audit.significance import paired as pairs
+
+    return pairs(rows, models_of(rows))
 
 
 def agreement(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -154,6 +186,7 @@ def plot(rows: Sequence[dict[str, Any]]) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import numpy as np
     from matplotlib.figure import Figure
 
     stats = per_model(rows)
@@ -161,9 +194,14 @@ def plot(rows: Sequence[dict[str, Any]]) -> Figure:
     figure = Figure(figsize=(12, 3.6), layout="constrained")
     ax1, ax2, ax3 = figure.subplots(1, 3)
     names = [str(m) for m in stats.index]
-    ax1.bar(names, stats["accuracy"].astype(float).fillna(0.0), color="#4c72b0")
+    accuracy = stats["accuracy"].astype(float).fillna(0.0).to_numpy()
+    low = stats["accuracy_low"].astype(float).to_numpy()
+    high = stats["accuracy_high"].astype(float).to_numpy()
+    known = ~(np.isnan(low) | np.isnan(high))
+    spread = np.where(known, [accuracy - low, high - accuracy], 0.0).clip(min=0.0)
+    ax1.bar(names, accuracy, color="#4c72b0", yerr=spread, capsize=4, ecolor="#222222")
     ax1.set_ylim(0, 1)
-    ax1.set_title("accuracy per model")
+    ax1.set_title("accuracy per model (95% CI)")
     ax2.bar(names, stats["cost_usd"].astype(float).fillna(0.0), color="#dd8452")
     ax2.set_title("cost per model (USD)")
     image = ax3.imshow(matrix.to_numpy(), vmin=0, vmax=1, cmap="RdYlGn")

@@ -69,8 +69,59 @@ class AuditRun:
         return report.per_model(self.rows)
 
     def agreement(self) -> pd.DataFrame:
-        """Pairwise agreement matrix."""
+        """Pairwise agreement matrix (`paired()` has each pair's with its interval)."""
         return report.agreement(self.rows)
+
+    def paired(self) -> pd.DataFrame:
+        """Every two models on the same items: difference, interval, exact test, sentence.
+
+        The difference in accuracy has its 95% interval (a bootstrap over items); the test
+        is McNemar's exact test (a sign-flip permutation test with several samples), its
+        p-value also Holm-adjusted over the pairs; each pair's agreement has its interval.
+        """
+        return report.paired(self.rows)
+
+    def plan(
+        self, difference: float | None = None, *, power: float = 0.8, alpha: float = 0.05
+    ) -> pd.DataFrame:
+        """This run as a pilot: per pair, the items needed to detect `difference` with `power`.
+
+        `difference` (a share: 0.05 is 5 points) defaults to what this run found.
+        """
+        from workbench.audit.significance import plan
+
+        check_plan(difference, power, alpha)
+        return plan(
+            self.rows, report.models_of(self.rows), difference=difference, power=power, alpha=alpha
+        )
+
+    def judges(self, low: float = 0.6) -> pd.DataFrame:
+        """Each judge (and the panel) against the humans' reviews: kappa, confusion, flagged."""
+        from workbench.audit.judges import agreement
+
+        return agreement(self.rows, self.reviews(), str(self.manifest.get("scorer")), low=low)
+
+    def confusion(self, judge: str | None = None) -> pd.DataFrame:
+        """Humans x one judge (default: the first), PASS and FAIL, over the reviewed answers."""
+        from workbench.audit.judges import confusion, human_labels, raters
+
+        names = raters(self.rows, str(self.manifest.get("scorer")))
+        chosen = judge or names[0]
+        if chosen not in names:
+            from workbench.errors import InvalidOption
+
+            raise InvalidOption(f"{self.name} has no judge {chosen!r}: use one of {names}")
+        return confusion(self.rows, human_labels(self.rows, self.reviews()), chosen)
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced this run (kept in its executed notebook's metadata).
+
+        Models and the versions their providers reported, params, the exercise's hash, the
+        prices used, the sessions, the research repo's commit, the workbench version.
+        """
+        from workbench.audit.provenance import provenance
+
+        return provenance(self.folder)
 
     def needing_human(self) -> pd.DataFrame:
         """Items a human should look at and has not yet decided."""
@@ -140,6 +191,15 @@ class AuditRun:
         import html
 
         return f"<p><b>{html.escape(self.summary())}</b></p>" + self.styled(50).to_html()
+
+
+def check_plan(difference: float | None, power: float, alpha: float) -> None:
+    """A one-line InvalidOption unless each is a share strictly between 0 and 1."""
+    from workbench.errors import InvalidOption
+
+    for name, value in (("difference", difference), ("power", power), ("alpha", alpha)):
+        if value is not None and not 0 < value < 1:
+            raise InvalidOption(f"{name} is a share between 0 and 1 (0.05 is 5%), not {value}")
 
 
 def _snapshot(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:

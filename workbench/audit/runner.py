@@ -43,6 +43,7 @@ from workbench.audit.items import Item
 from workbench.audit.records import (
     UNFINISHED,
     CallRecorder,
+    Judged,
     answer_row,
     job_key,
     recorded_calls,
@@ -77,16 +78,19 @@ class Execution:
         self.redact = secrets.redactor(patterns)
         text = (folder.path / EXERCISE).read_text(encoding="utf-8")
         self.exercise: Exercise = loads(
-            text, file=self.manifest["exercise"], base=Path(self.manifest["base"]), check=False
+            text,
+            file=self.manifest["exercise"],
+            base=folder.resolve(self.manifest["base"]) or folder.path,
+            check=False,
         )
         kept = self.manifest.get("schema")  # as the run began (redacted like its files)
         self.schema = Schema.of(kept) if kept is not None else self.exercise.schema
         self.replay = self.manifest.get("replay_of") is not None
         self.specs = [registry.resolve(m, self.config) for m in self.manifest["models"]]
         self.samples = int(self.manifest.get("samples", 1))
-        self.judge: ModelSpec | None = None
+        self.judges: list[ModelSpec] = []
         if isinstance(self.exercise.scorer, Judge):
-            self.judge = registry.resolve(self.exercise.scorer.config["model"], self.config)
+            self.judges = [registry.resolve(m, self.config) for m in self.exercise.scorer.models]
         self.progress = progress
         self.stop = False
         self.failure: ScorerError | None = None
@@ -189,7 +193,7 @@ class Execution:
         return manifest
 
     def _window(self) -> int:
-        specs = [*self.specs, *([self.judge] if self.judge else [])]
+        specs = [*self.specs, *self.judges]
         limits = [registry.provider_settings(s, self.config).concurrency for s in specs]
         return max(2, 2 * max(limits))
 
@@ -241,9 +245,9 @@ class Execution:
         sent = [job for job in jobs if job_key(job) not in self.reuse]
         bound = self.admission.estimate(sent)
         scorer = self.exercise.scorer
-        if self.judge is not None and isinstance(scorer, Judge):
+        if isinstance(scorer, Judge):
             ask = scorer.prompt(prompt.text, "", item.expected, self.exercise.reason)
-            bound += self.admission.judged(sent, self.judge, ask)
+            bound += sum(self.admission.judged(sent, judge, ask) for judge in self.judges)
         return bound
 
     async def _admit(self, amount: float) -> bool:
@@ -304,13 +308,15 @@ class Execution:
             self.failure = self.failure or e
             self.stop = True
             return None
-        judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(jobs)
-        if self.judge is not None:
+        judged: list[Judged | None] = [None] * len(jobs)
+        if self.judges:
             result = await self._judge(item, prompt, answered, texts, scores)
             if result is None:
                 return None
             scores, judged = result
         result_outcome, agreed = outcome(scorer, scores, item.expected)
+        if result_outcome != "error" and any(j is not None and j.split for j in judged):
+            result_outcome = "judges-split"
         answers = [
             answer_row(
                 job,
@@ -319,8 +325,8 @@ class Execution:
                 scores[k],
                 record=record,
                 live=live,
-                key=agreement_key(scores[k], by_verdict=self.judge is not None),
-                judge_record=verdict[1] if (verdict := judged[k]) else None,
+                key=agreement_key(scores[k], by_verdict=bool(self.judges)),
+                judged=judged[k],
                 data=value.data if (value := values[k]) else None,
             )
             for k, (job, (reply, record, live)) in enumerate(zip(jobs, answered, strict=True))
@@ -367,33 +373,50 @@ class Execution:
         answered: Sequence[tuple[Reply, str | None, bool]],
         texts: Sequence[str],
         scores: list[Score | None],
-    ) -> tuple[list[Score | None], list[tuple[Reply, str | None, bool] | None]] | None:
+    ) -> tuple[list[Score | None], list[Judged | None]] | None:
+        """Every judge grades every complete answer; the panel's rule gives each its verdict."""
         scorer = self.exercise.scorer
-        assert isinstance(scorer, Judge) and self.judge is not None
+        assert isinstance(scorer, Judge) and self.judges
         asks: list[Job] = []
         where: list[int] = []
         for k, (reply, _, _) in enumerate(answered):
             if reply.ok:  # the judge sees the item's files too: it grades answers about them
                 text = scorer.prompt(prompt.text, texts[k], item.expected, self.exercise.reason)
                 ask = Prompt.of(text, files=prompt.files)
-                asks.append(Job.plan(self.judge, ask, item.index, k))
+                asks += [Job.plan(judge, ask, item.index, k) for judge in self.judges]
                 where.append(k)
-        verdicts = await self._answer(asks)
-        if verdicts is None:
+        got = await self._answer(asks)
+        if got is None:
             return None
-        judged: list[tuple[Reply, str | None, bool] | None] = [None] * len(answered)
+        judged: list[Judged | None] = [None] * len(answered)
         new_scores = list(scores)
-        for k, got in zip(where, verdicts, strict=True):
-            judged[k] = got
-            reply = got[0]
-            old = scores[k]
-            answer = old.answer if old else None
-            if reply.ok:
-                passed, why = scorer.verdict(self.redact.text(reply.text))
-                new_scores[k] = Score(answer, passed, why)
-            else:
-                new_scores[k] = None  # the judge failed: the item is an error
+        size = len(self.judges)
+        for n, k in enumerate(where):
+            replies = got[n * size : (n + 1) * size]
+            answer = old.answer if (old := scores[k]) else None
+            if not all(reply.ok for reply, _, _ in replies):
+                new_scores[k] = None  # a judge failed: the item is an error
+                continue
+            read = [scorer.verdict(self.redact.text(reply.text)) for reply, _, _ in replies]
+            verdict, split = scorer.vote([passed for passed, _ in read])
+            labels = [judge.label for judge in self.judges]
+            judged[k] = Judged(
+                {label: passed for label, (passed, _) in zip(labels, read, strict=True)},
+                {label: record for label, (_, record, _) in zip(labels, replies, strict=True)},
+                split,
+            )
+            if not scorer.is_panel:
+                new_scores[k] = Score(answer, verdict, read[0][1])
+                continue
+            said = ", ".join(
+                f"{label} {_said(p)}" for label, (p, _) in zip(labels, read, strict=True)
+            )
+            new_scores[k] = Score(answer, verdict, f"judges ({scorer.rule}): {said}")
         return new_scores, judged
+
+
+def _said(verdict: bool | None) -> str:
+    return "no verdict" if verdict is None else ("PASS" if verdict else "FAIL")
 
 
 def execute(

@@ -9,7 +9,9 @@ json        the JSON in the answer equals the expected value (with a schema: the
 choice      the letter chosen among `choices` (default ABCD) equals the expected letter
 python      `function: module:name` or `file.py:name`, called as f(answer, expected, item)
             (with a schema, `answer` is the parsed value)
-judge       `model` grades each answer against a `rubric`; its calls are recorded too
+judge       `model` grades each answer against a `rubric`; its calls are recorded too.
+            `model` may name several: a panel, whose verdict is the `panel` rule's
+            (`majority`, the default, or `unanimous`: PASS only when every judge passes)
 
 With a schema, `json` (the default then) and `python` compare values, never text: 1 and 1.0,
 or the same keys in another order, are the same answer. The others read the text.
@@ -327,12 +329,53 @@ Rubric: {rubric}
 {answer}"""
 
 
+PANEL_RULES = ("majority", "unanimous")
+
+
 class Judge(Scorer):
-    """A chosen model grades each answer against a rubric (PASS/FAIL and why)."""
+    """A chosen model (or a panel of them) grades each answer against a rubric (PASS/FAIL, why)."""
 
     name = "judge"
-    options = ("model", "rubric")
+    options = ("model", "rubric", "panel")
     agree_on_verdict = True
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        names = options.get("model")
+        found = [names] if isinstance(names, str) else list(names or [])
+        if not found or not all(isinstance(n, str) and n.strip() for n in found):
+            raise ScorerError("the judge scorer's model is a model name or a list of them")
+        if len(set(found)) != len(found):
+            raise ScorerError(f"a judge is named twice in {found}: name each model once")
+        rule = options.get("panel", "majority")
+        if rule not in PANEL_RULES:
+            raise ScorerError(f"the judge panel's rule is majority or unanimous, not {rule!r}")
+        self.models: list[str] = found
+        self.rule: str = rule
+
+    @property
+    def is_panel(self) -> bool:
+        """True when several judges vote."""
+        return len(self.models) > 1
+
+    def vote(self, verdicts: Sequence[bool | None]) -> tuple[bool | None, bool]:
+        """(the panel's verdict, whether the judges split) from each judge's verdict.
+
+        majority: the verdict most judges gave (None on a tie, or when none gave one);
+        unanimous: PASS only when every judge passed, FAIL when one failed (else None). Either
+        way the judges split when they did not all say the same (no verdict included).
+        """
+        given = [v for v in verdicts if v is not None]
+        split = len(set(verdicts)) > 1
+        if self.rule == "unanimous":
+            if False in given:
+                return False, split
+            return (True if len(given) == len(verdicts) and given else None), split
+        if not given:
+            return None, split
+        passed = sum(given)
+        failed = len(given) - passed
+        return (None if passed == failed else passed > failed), split
 
     def read(self, text: str) -> str | None:
         """See `Scorer.read`."""
@@ -395,15 +438,16 @@ def build_scorer(
             return Python(base=base, **options), []
         scorer = cls(**options)
     except (ScorerError, re.error) as e:
-        field = "function" if cls is Python else "pattern"
+        field = {Python: "function", Judge: "model"}.get(cls, "pattern")
         return None, [lines.problem(("scorer", field), str(e))]
     if isinstance(scorer, Judge) and config is not None:
         from workbench.errors import UnknownModel
         from workbench.providers import registry
 
         try:
-            registry.resolve(options["model"], config)
-        except UnknownModel:
-            message = f"unknown judge model {options['model']!r}: `workbench models` lists them"
+            for name in scorer.models:
+                registry.resolve(name, config)
+        except UnknownModel as e:
+            message = f"unknown judge model {e.name!r}: `workbench models` lists them"
             return None, [lines.problem(("scorer", "model"), message)]
     return scorer, []

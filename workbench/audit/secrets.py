@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,13 +86,21 @@ def params(given: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
     return dict(redact(dict(given)))
 
 
-def notebook(source: Path, target: Path, redact: Redactor) -> None:
+def notebook(
+    source: Path,
+    target: Path,
+    redact: Redactor,
+    change: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
     """Write the executed notebook at `source` to `target` with every string redacted.
 
-    Cell sources (papermill's injected parameters among them), outputs and metadata alike.
+    Cell sources (papermill's injected parameters among them), outputs and metadata alike;
+    `change` (provenance, portable paths) applies before the redaction.
     """
     from workbench.audit.store import atomic_write
 
     data = json.loads(source.read_text(encoding="utf-8"))
+    if change is not None:
+        data = change(data)
     text = json.dumps(redact(data), indent=1, sort_keys=True, ensure_ascii=False)
     atomic_write(target, text + "\n")

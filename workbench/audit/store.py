@@ -61,6 +61,19 @@ class RunFolder:
         """The lab notebook holding this run."""
         return self.path.parent.parent
 
+    @property
+    def repo(self) -> Path:
+        """The research repository the run's paths are relative to (see `portable`)."""
+        return repo_of(self.labbook_root)
+
+    def portable(self, path: str | Path | None) -> str | None:
+        """A path as a run's files keep it: relative to the research repository, '/'-separated."""
+        return None if path is None else portable(Path(path), self.repo)
+
+    def resolve(self, kept: str | None) -> Path | None:
+        """A path a run's files keep, on this machine (absolute ones, from older runs, as is)."""
+        return None if kept is None else (self.repo / kept).resolve()
+
     @classmethod
     def create(cls, root: Path, name: str) -> RunFolder:
         """A new, empty run folder under the lab notebook at `root`."""
@@ -184,6 +197,23 @@ class ResultWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+
+
+def repo_of(labbook_root: Path) -> Path:
+    """The git work tree around a lab notebook's folder; that folder's parent when none is.
+
+    Asked of the parent: a lab notebook outside any repository gets a git repository of
+    its own, and the answer must not change when it does.
+    """
+    from workbench.labbook import git_toplevel
+
+    parent = labbook_root.resolve().parent
+    return (git_toplevel(parent) if parent.is_dir() else None) or parent
+
+
+def portable(path: Path, root: Path) -> str:
+    """`path` relative to `root` ('..' where it lies outside), so no machine path is committed."""
+    return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
 
 def find_run(ref: str | Path, root: Path) -> RunFolder:

@@ -46,8 +46,31 @@ def audit_template() -> Any:
             "not with what was expected. Red: the models disagree. Grey: a call failed."
         ),
         new_code_cell("run.styled(limit=200)"),
-        new_markdown_cell("## Per model: accuracy, errors, cost, latency"),
+        new_markdown_cell(
+            "## Per model: accuracy, errors, cost, latency\n\n"
+            "Each rate with its 95% interval: Wilson's with one answer per item; with several "
+            "samples per item, a bootstrap over items (`interval` names the method)."
+        ),
         new_code_cell("run.per_model()"),
+        new_markdown_cell(
+            "## Models paired\n\n"
+            "Every two models on the items both answered: the difference in accuracy with its "
+            "95% interval, McNemar's exact test on the items where one is right and the other "
+            "wrong (a sign-flip permutation test with several samples), p-values adjusted by "
+            "Holm's method over the pairs."
+        ),
+        new_code_cell(
+            "pairs = run.paired()\n"
+            'for sentence in pairs["sentence"]:\n'
+            "    print(sentence)\n"
+            'pairs.drop(columns="sentence")'
+        ),
+        new_markdown_cell(
+            "## How many items the next sweep needs\n\n"
+            "This run as a pilot: per pair, the items needed to detect the difference seen (or "
+            "`run.plan(0.05)`: 5 points) with 80% power; put it in the exercise's `sample:`."
+        ),
+        new_code_cell('for sentence in run.plan()["sentence"]:\n    print(sentence)'),
         new_markdown_cell(
             "## Structured answers\n\nWith a schema: each answer's fields side by side, one "
             "column per field (an answer that does not fit the schema is an error)."
@@ -70,6 +93,19 @@ def audit_template() -> Any:
         new_code_cell("run.needing_human()"),
         new_code_cell("run.review_panel()"),
         new_markdown_cell(
+            "## Judges checked against humans\n\n"
+            "Each judge (and the panel's verdict, with several) against the humans' reviews: "
+            "Cohen's kappa with its 95% interval and the confusion table (`pass_fail`: the "
+            "humans said right, the judge wrong). A kappa below 0.6 is flagged. Without a "
+            "judge, the scorer is checked the same way."
+        ),
+        new_code_cell(
+            "judges = run.judges()\n"
+            'for sentence in judges["sentence"]:\n'
+            "    print(sentence)\n"
+            'judges.drop(columns="sentence")'
+        ),
+        new_markdown_cell(
             "Side by side: the first items that need a human (or the first item). "
             "`run.compare(item)` shows any item this way."
         ),
@@ -79,6 +115,14 @@ def audit_template() -> Any:
             "    display(run.compare(item))"
         ),
     ]
+    cells.append(
+        new_markdown_cell(
+            "What made this run (models and the versions their providers reported, params, "
+            "the exercise's hash, prices, sessions, the research repo's commit, the workbench "
+            "version) is kept in this notebook's metadata, under `workbench`, when the run ends "
+            "(`run.provenance()` reads it from the lab notebook)."
+        )
+    )
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
