@@ -231,11 +231,12 @@ def summary_html(models: Sequence[tuple[str, Sequence[Reply]]]) -> str:
     ranks: dict[tuple[str, str], int] = {}
     best, missing = [], []
     for what, _, phrase in SUMMARY:
-        known = sorted((v, m) for m, f in figures.items() if (v := f[what]) is not None)
-        for place, (_, m) in enumerate(known, start=1):
-            ranks[(m, what)] = place
-        if len(known) > 1:
-            best.append(f"{phrase}: {known[0][1]}")
+        known = {m: v for m, f in figures.items() if (v := f[what]) is not None}
+        for m, v in known.items():  # equal figures share a rank
+            ranks[(m, what)] = 1 + sum(1 for other in known.values() if other < v)
+        firsts = [m for m in known if ranks[(m, what)] == 1]
+        if len(known) > 1 and len(firsts) < len(known):
+            best.append(f"{phrase}: {', '.join(firsts)}")
         missing += [f"{what} of {m}" for m, f in figures.items() if f[what] is None]
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in SUMMARY)
     rows = []

@@ -64,20 +64,23 @@ _PANEL_CSS = """
 .wb-panel .widget-combobox{width:auto;max-width:100%}
 .wb-panel .wb-top{flex-wrap:wrap;gap:4px 12px;align-items:flex-start}
 .wb-panel .wb-ask{flex:1 1 24em;min-width:min(100%,16em)}
-.wb-panel .wb-ask .widget-textarea{width:100%}
+.wb-panel .wb-ask .widget-textarea{width:auto;align-self:stretch}
 .wb-panel .wb-ask textarea{resize:vertical}
 .wb-panel .wb-models{flex:1 1 16em;min-width:min(100%,14em)}
 .wb-panel .wb-chips{flex-wrap:wrap;gap:2px}
+.wb-panel .wb-chip.mod-active{background:#2563eb;color:#fff}
+.wb-panel .wb-chip.mod-warning{color:#7c2d12}
 .wb-panel .wb-chip{font-size:12px;height:auto;min-height:24px;line-height:1.3;padding:2px 8px;
  border-radius:12px;white-space:normal;text-align:left}
 .wb-panel .wb-model-warning{color:#92400e;font-size:11px}
 .wb-panel .wb-params{flex:0 1 17em;min-width:min(100%,15em)}
-.wb-panel .wb-param{width:100%}
+.wb-panel .wb-param{width:auto;align-self:stretch}
+.wb-panel .wb-param input{min-width:0}
 .wb-panel .wb-bar{flex-wrap:wrap;align-items:center;gap:4px}
 .wb-panel .wb-status{flex:1 1 14em;min-width:0;color:#374151}
 .wb-panel .wb-recalled{flex-wrap:wrap;align-items:center;gap:4px 10px;background:#eff6ff;
  border:1px solid #bfdbfe;border-radius:6px;padding:4px 8px;margin:4px 2px}
-.wb-panel .wb-columns{display:flex;flex-wrap:wrap;gap:8px;align-items:stretch;width:100%}
+.wb-panel .wb-columns{display:flex;flex-wrap:wrap;gap:8px;align-items:stretch}
 .wb-panel .wb-column{flex:1 1 19em;min-width:min(100%,19em);max-width:100%;
  border:1px solid #d1d5db;border-radius:6px;padding:6px;background:#fff;box-sizing:border-box}
 .wb-panel .wb-column.wb-current{border-color:#2563eb;box-shadow:0 0 0 1px #2563eb}
@@ -96,9 +99,10 @@ _PANEL_CSS = """
 .wb-panel .wb-verdicts,.wb-panel .wb-history-box{flex-wrap:wrap;align-items:center;gap:2px 4px}
 .wb-panel .wb-rate{min-width:2.4em;padding:0 6px}
 .wb-panel .wb-rate-label{color:#6b7280;font-size:11px;margin:0 4px}
-.wb-panel .wb-reason,.wb-panel .wb-tags{width:100%}
+.wb-panel .wb-reason,.wb-panel .wb-tags{width:auto;align-self:stretch}
 .wb-panel .wb-arena{margin-top:6px}
-.wb-panel .wb-pair .widget-dropdown{flex:1 1 12em;min-width:8em}
+.wb-panel .wb-pair{flex:0 1 auto;flex-wrap:nowrap}
+.wb-panel .wb-pair .widget-dropdown{flex:0 1 14em;min-width:8em}
 .wb-panel .wb-keys-help{color:#6b7280;font-size:11px}
 .wb-panel .wb-follow-bar{flex-wrap:wrap;gap:4px;margin-top:6px}
 .wb-panel .wb-follow-text{flex:1 1 16em;min-width:min(100%,12em)}

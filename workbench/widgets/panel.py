@@ -225,10 +225,16 @@ class Panel:
 
     def stop(self) -> None:
         """Cancel the calls in flight; what streamed so far stays, marked Cancelled."""
-        if self.live is not None and self.live.running:
+        live = self.live
+        if live is not None and live.running:
             self._stopped = True
+            # said from the loop, so it can never come after the run's own last word
+            live_loop().loop.call_soon_threadsafe(self._stopping, live)
+            live.stop()
+
+    def _stopping(self, live: LiveRun) -> None:
+        if live.running:
             self._say("stopping…")
-            self.live.stop()
 
     def wait(self, timeout: float | None = None) -> Comparison:
         """Block until the current run is done and shown; its Comparison."""
