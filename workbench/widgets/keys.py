@@ -35,7 +35,9 @@ function render({ model, el }) {
   const onDown = (e) => {
     // a click on the panel's background (not a control) focuses the panel for its keys
     const t = e.target;
-    if (!t.closest("input, textarea, select, button, a, summary")) panel.focus();
+    // (without scrolling: a scroll between mousedown and mouseup would lose the click)
+    if (panel.contains(document.activeElement)) return;
+    if (!t.closest("input, textarea, select, button, a, summary")) panel.focus({ preventScroll: true });
   };
   const attach = () => {
     panel = el.closest(".wb-panel");

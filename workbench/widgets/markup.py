@@ -63,7 +63,7 @@ _PANEL_CSS = """
 .wb-panel .widget-text,.wb-panel .widget-textarea,.wb-panel .widget-dropdown,
 .wb-panel .widget-combobox{width:auto;max-width:100%}
 .wb-panel .wb-top{flex-wrap:wrap;gap:4px 12px;align-items:flex-start}
-.wb-panel .wb-ask{flex:1 1 24em;min-width:min(100%,16em)}
+.wb-panel .wb-ask{flex:1 1 30em;min-width:min(100%,16em)}
 .wb-panel .wb-ask .widget-textarea{width:auto;align-self:stretch}
 .wb-panel .wb-ask textarea{resize:vertical}
 .wb-panel .wb-models{flex:1 1 16em;min-width:min(100%,14em)}
