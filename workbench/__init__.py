@@ -163,13 +163,18 @@ def session() -> Session:
     return current()
 
 
-def models() -> pd.DataFrame:
-    """Aliases and providers as a DataFrame, with which keys are missing."""
+def models(*, probe: bool = True) -> pd.DataFrame:
+    """Aliases and providers as a DataFrame: which keys are missing, which servers answer.
+
+    With `probe` (the default) each OpenAI-compatible server (Ollama, vLLM, ...) gets one
+    quick request (0.5 s at most, all at once): "not reachable" when nothing answers;
+    without, its status is "not checked".
+    """
     import pandas as pd
 
     from workbench.providers.registry import describe
 
-    return pd.DataFrame(describe(session().config))
+    return pd.DataFrame(describe(session().config, probe=probe))
 
 
 def panel(models: Sequence[str] | None = None, **options: Unpack[CompareOptions]) -> Panel:

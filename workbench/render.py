@@ -33,6 +33,12 @@ _CSS = """
 .wb-error{color:#991b1b;background:#fef2f2;border:1px solid #fecaca;border-radius:4px;
  padding:6px;white-space:pre-wrap}
 .wb-sample{border-top:1px dashed #e5e7eb;margin-top:6px;padding-top:6px}
+.wb-fig{white-space:nowrap}
+.wb-summary table{border-collapse:collapse;margin-top:6px;font-size:12px}
+.wb-summary th,.wb-summary td{padding:2px 8px;text-align:right;border-bottom:1px solid #e5e7eb}
+.wb-summary th:first-child,.wb-summary td:first-child{text-align:left}
+.wb-summary .wb-rank{color:#6b7280;font-size:11px}
+.wb-summary .wb-missing{color:#92400e}
 @media print{.wb-col{break-inside:avoid}}
 </style>
 """
@@ -86,6 +92,16 @@ def total_cost_text(known_usd: float, unknown: int) -> str:
 
 def meta_line(reply: Reply) -> str:
     """Tokens, cost, latency and time to first token in one short line."""
+    return " · ".join(meta_parts(reply))
+
+
+def meta_html(reply: Reply) -> str:
+    """`meta_line` as HTML whose parts never break inside ("first token 2.17 s" stays whole)."""
+    return " · ".join(f'<span class="wb-fig">{html.escape(p)}</span>' for p in meta_parts(reply))
+
+
+def meta_parts(reply: Reply) -> list[str]:
+    """The figures of `meta_line`, each a phrase of its own."""
     parts = []
     if reply.ok:
         parts.append(usage_text(reply.usage))
@@ -101,7 +117,7 @@ def meta_line(reply: Reply) -> str:
         parts.append(f"finish: {reply.finish_reason}")
     if reply.attempts > 1:
         parts.append(f"{reply.attempts} attempts")
-    return " · ".join(parts)
+    return parts
 
 
 def error_html(reply: Reply) -> str:
@@ -129,7 +145,7 @@ def reply_html(reply: Reply) -> str:
     body = error_html(reply) + thinking_html(reply.thinking)
     if reply.error is None or reply.text:
         body += f'<div class="wb-answer">{markdown_html(reply.text)}</div>'
-    return f'{body}<div class="wb-meta">{html.escape(meta_line(reply))}</div>'
+    return f'{body}<div class="wb-meta">{meta_html(reply)}</div>'
 
 
 def column_head(model: str, resolved: str) -> str:
@@ -174,6 +190,80 @@ def comparison_html(comparison: Comparison) -> str:
     total = f"total {comparison.cost_text} · {len(comparison.errors)} error(s)"
     out.append(f'<div class="wb-meta">{total}</div></div>')
     return "".join(out)
+
+
+Figure = tuple[str, str, str]
+"""(what, heading, fewest-is-best phrase) of a summary column."""
+SUMMARY: tuple[Figure, ...] = (
+    ("cost", "cost", "cheapest"),
+    ("latency", "latency", "fastest"),
+    ("tokens", "tokens out", "fewest tokens"),
+)
+
+
+def model_figures(replies: Sequence[Reply]) -> dict[str, float | None]:
+    """One model's samples summed up: total cost, mean latency, total output tokens.
+
+    A figure is None (missing) when any sample lacks it, so a total is never partial.
+    """
+    costs = [r.cost_usd for r in replies]
+    latencies = [r.latency_s for r in replies]
+    tokens = [r.usage.output_tokens for r in replies]
+    return {
+        "cost": None if not costs or None in costs else sum(c for c in costs if c is not None),
+        "latency": None
+        if not latencies or None in latencies
+        else sum(x for x in latencies if x is not None) / len(latencies),
+        "tokens": None if not tokens or None in tokens else sum(t for t in tokens if t is not None),
+    }
+
+
+def summary_html(models: Sequence[tuple[str, Sequence[Reply]]]) -> str:
+    """The models of one comparison ranked by cost, latency and output tokens (1 = least).
+
+    A model whose calls failed is left out of the ranks; a figure that is missing (no price,
+    usage not reported) is shown as such and said in the line under the table.
+    """
+    answered = [(m, rs) for m, rs in models if rs and all(r.ok for r in rs)]
+    if not answered:
+        return ""
+    figures = {m: model_figures(rs) for m, rs in answered}
+    ranks: dict[tuple[str, str], int] = {}
+    best, missing = [], []
+    for what, _, phrase in SUMMARY:
+        known = {m: v for m, f in figures.items() if (v := f[what]) is not None}
+        for m, v in known.items():  # equal figures share a rank
+            ranks[(m, what)] = 1 + sum(1 for other in known.values() if other < v)
+        firsts = [m for m in known if ranks[(m, what)] == 1]
+        if len(known) > 1 and len(firsts) < len(known):
+            best.append(f"{phrase}: {', '.join(firsts)}")
+        missing += [f"{what} of {m}" for m, f in figures.items() if f[what] is None]
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in SUMMARY)
+    rows = []
+    for m, _ in answered:
+        cells = "".join(
+            _summary_cell(what, figures[m][what], ranks.get((m, what))) for what, _, _ in SUMMARY
+        )
+        rows.append(f"<tr><td>{html.escape(m)}</td>{cells}</tr>")
+    failed = [m for m, rs in models if not rs or not all(r.ok for r in rs)]
+    notes = [" · ".join(best)] if best else []
+    if missing:
+        notes.append(f'<span class="wb-missing">not known: {html.escape(", ".join(missing))}</span>')
+    if failed:
+        notes.append(f"not ranked (no answer): {html.escape(', '.join(failed))}")
+    line = f'<div class="wb-meta">{html.escape(notes[0]) if best else ""}'
+    line += "".join(f"<br>{n}" for n in notes[1 if best else 0 :]) + "</div>"
+    return (
+        f'<div class="wb-summary"><table><tr><th>model</th>{head}</tr>{"".join(rows)}</table>'
+        f"{line}</div>"
+    )
+
+
+def _summary_cell(what: str, value: float | None, rank: int | None) -> str:
+    if value is None:
+        return '<td class="wb-missing">not known</td>'
+    shown = {"cost": f"${value:.5f}", "latency": f"{value:.2f} s", "tokens": f"{value:.0f}"}[what]
+    return f'<td>{shown} <span class="wb-rank">#{rank}</span></td>'
 
 
 def reply_panel(reply: Reply, text: str | None = None) -> RenderableType:

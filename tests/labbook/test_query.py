@@ -352,15 +352,15 @@ def test_cost_by_model_by_day(frame: pd.DataFrame) -> None:
     assert table.loc[date(2026, 11, 24), "claude"] == 0  # an unknown price adds nothing
 
 
-def test_decisions_join_each_verdict_to_the_calls_it_judged(
+def test_decisions_give_one_row_per_verdict_with_the_answer_it_names(
     book: Book, frame: pd.DataFrame
 ) -> None:
     r = book.records
     table = decisions(frame)
-    assert list(table["decision"]) == [r["pick"]["id"], r["pick"]["id"], r["reject"]["id"]]
-    assert list(table["call"]) == [r["gpt1"]["id"], r["claude1"]["id"], r["gemini"]["id"]]
-    assert list(table["model"]) == ["gpt", "claude", "gemini"]
-    assert list(table["chosen"]) == [True, False, False]
-    assert list(table["verdict"]) == ["pick", "pick", "reject"]
-    assert list(table["text"][:2]) == ["4", "four"]
+    assert list(table["decision"]) == [r["pick"]["id"], r["reject"]["id"]]
+    assert list(table["call"]) == [r["gpt1"]["id"], r["gemini"]["id"]]
+    assert list(table["model"]) == ["gpt", "gemini"]
+    assert list(table["judged"]) == [["gpt", "claude"], ["gemini"]]
+    assert list(table["verdict"]) == ["pick", "reject"]
+    assert table["text"][0] == "4"
     assert table["call_hash"][0] == r["gpt1"]["hash"]

@@ -7,7 +7,7 @@ from typing import Any
 from tests.conftest import wire_config
 from workbench.sessions import Session
 from workbench.widgets.diff import tokens, word_diff, word_diff_html
-from workbench.widgets.history import earlier_prompts
+from workbench.widgets.history import earlier_comparisons
 from workbench.widgets.panel import panel
 
 
@@ -35,33 +35,22 @@ def test_the_diff_view_compares_two_answers_of_the_last_run(wire: dict[str, Any]
     assert "choose two different answers" in p.diff.view.value
 
 
-def test_history_lists_earlier_prompts_and_loads_one_back(wire: dict[str, Any]) -> None:
+def test_history_lists_earlier_comparisons_newest_first(wire: dict[str, Any]) -> None:
     session = Session(wire_config(wire))  # type: ignore[arg-type]
     session.compare("first question", ["openai:gpt-test", "gemini:gemini-test"], system="Be kind.")
     session.compare("second question", ["anthropic:claude-test"])
+    session.compare("second question", ["anthropic:claude-test"])  # run again: its own entry
     assert session.labbook is not None
-    items = earlier_prompts(session.labbook.root, session.config)
-    assert [i.prompt for i in items] == ["second question", "first question"]
-    assert sorted(items[1].models) == ["gemini:gemini-test", "openai:gpt-test"]
-    assert items[1].system == "Be kind." and items[0].system is None
-
-    p = panel(["anthropic:claude-test"], session=session)
-    assert len(p.history.picker.options) == 2
-    p.history.picker.value = 1
-    p.history.button.click()
-    assert p.controls.prompt.value == "first question"
-    assert p.controls.system.value == "Be kind."
-    assert sorted(p.controls.models.value) == ["gemini:gemini-test", "openai:gpt-test"]
-    assert "loaded a prompt" in p.status.value
-    p.run_button.click()
-    comparison = p.wait(30)
-    assert [r.text for r in comparison] == ["echo: first question"] * 2
-    assert p.history.items[0].prompt == "first question"
+    items = earlier_comparisons(session.labbook.root, session.config)
+    assert [i.prompt for i in items] == ["second question", "second question", "first question"]
+    assert items[2].models == ("openai:gpt-test", "gemini:gemini-test")
+    assert items[2].system == "Be kind." and items[0].system is None
+    assert len(items[2].ids) == 2 and items[0].ids != items[1].ids
 
 
 def test_an_alias_s_own_system_prompt_is_not_loaded_back_as_the_user_s() -> None:
     session = Session()
     session.compare("2+2?", ["terse"], max_tokens=4)
     assert session.labbook is not None
-    (item,) = earlier_prompts(session.labbook.root, session.config)
+    (item,) = earlier_comparisons(session.labbook.root, session.config)
     assert item.models == ("terse",) and item.system is None

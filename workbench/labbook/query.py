@@ -9,9 +9,9 @@ it parsed from each file in the user's cache folder (see `workbench.labbook.cach
 the next load parses only what was appended since. Loading is read-only for the session
 files: an unterminated last line (a torn tail) is skipped, never moved.
 
-Pivots: `answers` (prompt × model), `cost_by_model_by_day` (day × model), `decisions` (each
-verdict joined to the calls it judged). `thread` follows a follow-up's `parent` links back to
-the conversation's first turn.
+Pivots: `answers` (prompt × model), `cost_by_model_by_day` (day × model), `decisions` (the
+verdicts that stand, each with the answer it names). `thread` follows a follow-up's `parent`
+links back to the conversation's first turn.
 """
 
 from __future__ import annotations
@@ -376,22 +376,64 @@ def cost_by_model_by_day(frame: pd.DataFrame) -> pd.DataFrame:
     return table.astype("Float64")
 
 
-def decisions(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per decision and call it judged: the verdict, the call, and whether it was chosen."""
+def decisions(frame: pd.DataFrame, *, latest: bool = True) -> pd.DataFrame:
+    """One row per decision: the verdict, the answer it names and the answers it judged.
+
+    `model`, `text`, `call`... are of the answer chosen (the pick, the better one, the one
+    rejected or rated; none for a tie or both-bad); `judged` lists the models of every answer
+    linked, `calls` their records. With `latest` (the default) only the verdicts that stand
+    are kept: a decision is dropped when a later one supersedes it (`supersedes`), or when a
+    later one of its kind judges the same answers (one pick per comparison, one rating or
+    reject per answer, one verdict per pair) as the panel records them.
+    """
     judged = frame[frame["kind"] == "decision"]
-    rows = judged[["id", "ts", "author", "verdict", "choice", "reason", "tags", "links"]]
-    rows = rows.rename(columns={"id": "decision", "links": "call"}).explode("call")
-    rows = rows.assign(call=rows["call"].astype("str"))
+    rows = judged[
+        ["id", "ts", "author", "verdict", "score", "choice", "reason", "tags", "links",
+         "supersedes"]
+    ].rename(columns={"id": "decision", "links": "calls"})  # fmt: skip
+    if latest:
+        rows = rows[~rows["decision"].isin(_replaced(rows))]
     calls = frame[frame["kind"] == "call"]
-    calls = calls[["id", "model", "resolved", "prompt", "text", "ok", "cost_usd", "hash"]].rename(
-        columns={"id": "call", "hash": "call_hash"}
+    models = dict(zip(calls["id"], calls["model"].astype(str), strict=True))
+    one = [
+        c if isinstance(c, str) else (links[0] if len(links) == 1 else None)
+        for c, links in zip(rows["choice"], rows["calls"], strict=True)
+    ]
+    rows = rows.assign(
+        call=pd.array(one, dtype="string"),
+        judged=[[models.get(x, "?") for x in links] for links in rows["calls"]],
+    ).drop(columns="choice")
+    chosen = calls[["id", "model", "resolved", "prompt", "text", "ok", "cost_usd", "hash"]]
+    chosen = chosen.rename(columns={"id": "call", "hash": "call_hash"})
+    chosen = chosen.assign(
+        model=chosen["model"].astype("str"),
+        resolved=chosen["resolved"].astype("str"),
+        call=chosen["call"].astype("string"),
     )
-    calls = calls.assign(
-        model=calls["model"].astype("str"), resolved=calls["resolved"].astype("str")
-    )
-    out = rows.merge(calls, on="call", how="left").reset_index(drop=True)
-    out["chosen"] = (out["call"] == out["choice"]).fillna(False).astype(bool)
-    return out
+    out = rows.merge(chosen, on="call", how="left").reset_index(drop=True)
+    order = ["decision", "ts", "author", "verdict", "score", "model", "judged", "reason",
+             "tags", "prompt", "text", "ok", "cost_usd", "resolved", "call", "call_hash",
+             "calls", "supersedes"]  # fmt: skip
+    return out[order]
+
+
+def _replaced(rows: pd.DataFrame) -> set[str]:
+    """The decisions that a later one supersedes, by name or by judging the same answers."""
+    gone = {s for s in rows["supersedes"] if isinstance(s, str)}
+    standing: dict[tuple[Any, ...], str] = {}
+    for rid, verdict, links in zip(rows["decision"], rows["verdict"], rows["calls"], strict=True):
+        key: tuple[Any, ...] | None = None
+        if verdict == "pick":
+            key = ("pick", frozenset(links))
+        elif verdict in ("reject", "rating") and len(links) == 1:
+            key = (verdict, links[0])
+        elif verdict in ("better", "tie", "both-bad") and len(links) == 2:
+            key = ("pair", frozenset(links))
+        if key is not None:
+            if key in standing:
+                gone.add(standing[key])
+            standing[key] = rid
+    return gone
 
 
 def thread(frame: pd.DataFrame, record_id: str) -> pd.DataFrame:

@@ -156,24 +156,76 @@ def provider_settings(spec: ModelSpec, config: Config) -> ProviderSettings:
     return config.providers[spec.provider]
 
 
-def describe(config: Config) -> list[dict[str, Any]]:
-    """One row per alias and provider: what it resolves to and whether its key is set."""
-    rows: list[dict[str, Any]] = []
-    for alias in sorted(config.aliases):
-        spec = resolve(alias, config)
-        rows.append(_row(alias, spec.full_name, config.providers[spec.provider], spec.system))
-    for name, settings in sorted(config.providers.items()):
-        rows.append(_row(f"{name}:<model>", settings.base_url or settings.type, settings, None))
+PROBE_TIMEOUT_S = 0.5
+"""How long `describe(probe=True)` waits for an OpenAI-compatible server to answer."""
+
+
+def describe(config: Config, *, probe: bool = False) -> list[dict[str, Any]]:
+    """One row per alias and provider: what it resolves to, its key, and whether it is ready.
+
+    `status` says it in words: "ready", "no key: set X", and for an OpenAI-compatible server
+    (Ollama, vLLM, ...) "not checked", or with `probe` (one quick request to each server,
+    all at once) "ready" or "not reachable at URL"; `ready` is False only when something
+    known stands in the way. No cell is left empty (`system` is "" when there is none).
+    """
+    targets = [(a, resolve(a, config)) for a in sorted(config.aliases)]
+    providers = sorted(config.providers.items())
+    urls = {s.base_url for _, s in providers if s.type == "compat" and s.base_url}
+    answered = _probe(sorted(urls)) if probe else {}
+    rows = [
+        _row(alias, spec.full_name, config.providers[spec.provider], spec.system, answered)
+        for alias, spec in targets
+    ]
+    for name, settings in providers:
+        target = settings.base_url or settings.type
+        rows.append(_row(f"{name}:<model>", target, settings, None, answered))
     return rows
 
 
-def _row(name: str, target: str, settings: ProviderSettings, system: str | None) -> dict[str, Any]:
+def _row(
+    name: str,
+    target: str,
+    settings: ProviderSettings,
+    system: str | None,
+    answered: dict[str, bool],
+) -> dict[str, Any]:
     key_env = settings.api_key_env
     ready = key_env is None or settings.api_key() is not None
+    status = "ready" if ready else f"no key: set {key_env}"
+    url = settings.base_url
+    if ready and settings.type == "compat" and url:
+        if url not in answered:
+            status = "not checked"
+        elif not answered[url]:
+            ready, status = False, f"not reachable at {url}"
     return {
         "name": name,
         "model": target,
-        "system": system,
+        "system": system or "",
         "key": key_env or "(none needed)",
         "ready": ready,
+        "status": status,
     }
+
+
+def _probe(urls: list[str]) -> dict[str, bool]:
+    """Whether each server answers at all (any HTTP status will do) within the timeout."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not urls:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+        return dict(zip(urls, pool.map(_answers, urls), strict=True))
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/models", timeout=PROBE_TIMEOUT_S):
+            return True
+    except urllib.error.HTTPError:  # it answered, if only to refuse
+        return True
+    except (OSError, ValueError):  # refused, timed out, no such host, a bad URL
+        return False

@@ -36,7 +36,7 @@ def _label(name: str, rows: dict[str, dict[str, Any]], config: Config) -> str:
     row = rows.get(name)
     if row is not None:
         text = f"{name} ({row['model']})"
-        return text if row["ready"] else f"{text} — no key: set {row['key']}"
+        return text if row["status"] in ("ready", "not checked") else f"{text} — {row['status']}"
     try:
         spec = resolve(name, config)
     except ConfigError:
@@ -65,24 +65,15 @@ class Controls:
     def __init__(self, config: Config, models: Sequence[str], params: dict[str, Any]) -> None:
         import ipywidgets as w
 
-        self.prompt = w.Textarea(
-            placeholder="Ask several models at once…",
-            layout=w.Layout(width="100%", height="6em"),
-        )
+        from workbench.widgets.picker import ModelPicker
+
+        self.prompt = w.Textarea(placeholder="Ask several models at once…", rows=4)
         self.prompt.add_class("wb-prompt")
         self.system = w.Textarea(
-            placeholder="system prompt (optional; it replaces an alias's own)",
-            layout=w.Layout(width="100%", height="3em"),
+            placeholder="system prompt (optional; it replaces an alias's own)", rows=2
         )
         self.system.add_class("wb-system")
-        self.models = w.SelectMultiple(
-            options=model_choices(config, models),
-            value=tuple(models),
-            rows=6,
-            description="models",
-            layout=w.Layout(width="auto", min_width="24em"),
-        )
-        self.models.add_class("wb-models")
+        self.models = ModelPicker(model_choices(config, models), models)
         temperature, max_tokens = params.pop("temperature", None), params.pop("max_tokens", None)
         self.temperature = _optional_number("temperature", temperature)
         self.max_tokens = _optional_number("max tokens", max_tokens)
@@ -92,8 +83,8 @@ class Controls:
             max=20,
             description="samples",
             style={"description_width": "7.5em"},
-            layout=w.Layout(width="12.5em"),
         )
+        self.samples.add_class("wb-param")
         reasoning = params.pop("reasoning", None)
         self.reasoning = w.Combobox(
             value="" if reasoning is None else str(reasoning),
@@ -102,14 +93,14 @@ class Controls:
             description="reasoning",
             ensure_option=False,
             style={"description_width": "7.5em"},
-            layout=w.Layout(width="16em"),
         )
         self.reasoning.add_class("wb-reasoning")
+        self.reasoning.add_class("wb-param")
         self.attach = w.FileUpload(
             accept="image/*,application/pdf,text/*,.md,.csv,.json",
             multiple=True,
             description="attach files",
-            layout=w.Layout(width="16em"),
+            layout=w.Layout(width="auto"),
         )
         self.attach.add_class("wb-attach")
         self.system.value = params.pop("system", None) or ""
@@ -118,6 +109,7 @@ class Controls:
         self.params_box: Any = w.VBox(
             [self.temperature, self.max_tokens, self.samples, self.reasoning, self.attach]
         )
+        self.params_box.add_class("wb-params")
 
     def request(self) -> tuple[str, list[str], dict[str, Any]]:
         """The prompt, the chosen models and the options for `acompare`; bad input raises."""
@@ -126,7 +118,7 @@ class Controls:
             raise InvalidPrompt("the prompt is empty: type something to send")
         models = list(self.models.value)
         if not models:
-            raise InvalidPrompt("no model chosen: select one or more in the list")
+            raise InvalidPrompt("no model chosen: click one or more in the list")
         options: dict[str, Any] = {**self.extra, "samples": int(self.samples.value)}
         temperature = _number(self.temperature.value, "temperature", float)
         max_tokens = _number(self.max_tokens.value, "max tokens", int)
@@ -174,10 +166,11 @@ def _optional_number(description: str, value: float | None) -> Any:
     """A text box for a parameter that may be left empty (the model's default)."""
     import ipywidgets as w
 
-    return w.Text(
+    box = w.Text(
         value="" if value is None else str(value),
         placeholder="default",
         description=description,
         style={"description_width": "7.5em"},
-        layout=w.Layout(width="16em"),
     )
+    box.add_class("wb-param")
+    return box

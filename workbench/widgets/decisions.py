@@ -1,115 +1,86 @@
-"""Decisions on a column's answer: pick it, reject it with a reason, note it, tag it.
+"""The decision controls: per column pick, reject, note and a 1-5 rating; between two columns
+"A is better", "B is better", "tie", "both bad".
 
-Each is recorded in the lab notebook, linked to the call records it judges, and committed;
-`record` does that for code and for the buttons alike.
+The widgets only say what was clicked; the panel records it through its `Ballot`
+(`workbench.widgets.ballot`), so code (`panel.pick(...)`) and clicks take one path.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from workbench.errors import InvalidOption, NotRecorded
-
-if TYPE_CHECKING:
-    from workbench.comparison import Comparison
-
-ACTIONS = ("pick", "reject", "note")
-
-
-def parse_tags(text: str | Iterable[str]) -> list[str]:
-    """Tags from "a, b c" (commas or spaces) or a list; empty ones dropped."""
-    items = text.replace(",", " ").split() if isinstance(text, str) else list(text)
-    return [t.strip() for t in items if t and t.strip()]
-
-
-def record(
-    comparison: Comparison,
-    model: str,
-    action: str,
-    text: str | None = None,
-    tags: Iterable[str] = (),
-    sample: int = 0,
-) -> dict[str, Any]:
-    """Record one decision on `model`'s answer (its `sample`-th); the record as written.
-
-    A pick judges every answer of the comparison and chooses one; a reject or a note is
-    about the one answer.
-    """
-    text = (text or "").strip() or None
-    tags = list(tags)
-    if action not in ACTIONS:
-        raise InvalidOption(f"unknown decision {action!r}: use one of {', '.join(ACTIONS)}")
-    if not 0 <= sample < comparison.samples:
-        raise InvalidOption(f"sample must be from 1 to {comparison.samples}, not {sample + 1}")
-    if action == "pick":
-        return comparison.pick(model, text, sample=sample, tags=tags)
-    if action == "reject":
-        if text is None:
-            raise InvalidOption(f"say why you reject {model}'s answer: type a reason first")
-        return comparison.reject(model, text, sample=sample, tags=tags)
-    book = comparison.labbook
-    if book is None:
-        raise NotRecorded("this comparison was not recorded: no lab notebook is open")
-    about = comparison.record_id(model, 0, sample)
-    if text is None and not tags:
-        raise InvalidOption("a note needs some text or a tag: type it first")
-    note = book.note(text or f"tagged {', '.join(tags)}", on=[about], tags=tags)
-    book.commit(f"note on {model}")
-    return note
-
+from workbench.widgets.ballot import parse_tags
 
 Decide = Callable[[str, str, str, list[str], int], None]
-"""What the bar calls on a click: (model, action, text, tags, sample)."""
+"""What a column's bar calls on a click: (model, action, text, tags, sample); action is
+"pick", "reject", "note" or "rate N"."""
+
+Compare = Callable[[str], None]
+"""What the arena bar calls on a click: the verdict ("a", "b", "tie", "both-bad")."""
+
+SCORES = range(1, 6)
+
+
+def _button(description: str, tooltip: str, css: str) -> Any:
+    import ipywidgets as w
+
+    button = w.Button(description=description, tooltip=tooltip, layout=w.Layout(width="auto"))
+    button.add_class(css)
+    return button
 
 
 class DecisionBar:
-    """A column's decision controls: pick, reject, a reason/note box, tags, note."""
+    """A column's decision controls: pick, reject, note, rate 1-5, a reason/note box, tags."""
 
     def __init__(self, model: str, decide: Decide) -> None:
         import ipywidgets as w
 
         self.model = model
         self._decide = decide
-        self.pick = w.Button(description="pick", tooltip=f"{model}'s answer is the best one")
-        self.pick.add_class("wb-pick")
-        self.reject = w.Button(description="reject", tooltip="wrong or unwanted: give a reason")
-        self.reject.add_class("wb-reject")
-        self.note = w.Button(description="note", tooltip="record the text and tags as a note")
-        self.note.add_class("wb-note")
-        self.text = w.Text(placeholder="reason or note", layout=w.Layout(width="auto"))
-        self.text.add_class("wb-reason")
-        self.tags = w.Text(placeholder="tags, comma-separated", layout=w.Layout(width="auto"))
-        self.tags.add_class("wb-tags")
+        self.pick = _button("pick", f"{model}'s answer is the best one (key p)", "wb-pick")
+        self.reject = _button("reject", "wrong or unwanted: give a reason", "wb-reject")
+        self.note = _button("note", "record the text and tags as a note", "wb-note")
         for button in (self.pick, self.reject, self.note):
-            button.layout = w.Layout(width="auto")
             button.on_click(self._clicked)
-        self.sample = w.Dropdown(
-            options=[("sample 1", 0)], value=0, layout=w.Layout(width="auto", display="none")
-        )
+        self.ratings = [
+            _button(str(n), f"rate this answer {n} of 5 (key {n})", f"wb-rate-{n}") for n in SCORES
+        ]
+        for n, button in zip(SCORES, self.ratings, strict=True):
+            button.add_class("wb-rate")
+            button.on_click(lambda _b, n=n: self._rated(n))
+        self.text = w.Text(placeholder="reason or note")
+        self.text.add_class("wb-reason")
+        self.tags = w.Text(placeholder="tags, comma-separated")
+        self.tags.add_class("wb-tags")
+        self.sample = w.Dropdown(options=[("sample 1", 0)], value=0)
         self.sample.add_class("wb-sample-choice")
+        self.sample.layout.display = "none"
         self.said = w.HTML("")
         self.said.add_class("wb-decided")
-        self.box: Any = w.VBox(
-            [
-                w.HBox([self.pick, self.reject, self.note, self.sample]),
-                self.text,
-                self.tags,
-                self.said,
-            ]
-        )
+        rate = w.HBox([w.HTML('<span class="wb-rate-label">rate</span>'), *self.ratings])
+        rate.add_class("wb-rating")
+        actions = w.HBox([self.pick, self.reject, self.note, self.sample])
+        actions.add_class("wb-actions")
+        self.box: Any = w.VBox([actions, rate, self.text, self.tags, self.said])
         self.box.add_class("wb-decisions")
         self.enable(False)
 
     def enable(self, on: bool, *, answered: bool = True) -> None:
-        """Allow decisions once the answer is recorded (pick only if it is an answer)."""
+        """Allow decisions once the answer is recorded (pick and rate only if it answered)."""
         self.pick.disabled = not (on and answered)
+        for button in self.ratings:
+            button.disabled = not (on and answered)
         self.reject.disabled = self.note.disabled = not on
 
-    def show(self, text: str) -> None:
-        """Say under the buttons what was last recorded about this answer."""
-        self.said.value = html.escape(text, quote=False)
+    def show(self, marks: Sequence[str]) -> None:
+        """Say under the buttons what currently stands about this answer."""
+        self.said.value = "<br>".join(html.escape(m, quote=False) for m in marks)
+        rated = next((m for m in marks if m.startswith("★")), "")
+        for n, button in zip(SCORES, self.ratings, strict=True):
+            button.button_style = "info" if rated.startswith(f"★ {n}/") else ""
+        self.pick.button_style = "success" if any(m.startswith("✓") for m in marks) else ""
 
     def set_samples(self, samples: int) -> None:
         """Offer a choice of sample when a model answered more than once."""
@@ -120,3 +91,51 @@ class DecisionBar:
     def _clicked(self, button: Any) -> None:
         tags = parse_tags(self.tags.value)
         self._decide(self.model, button.description, self.text.value, tags, self.sample.value)
+
+    def _rated(self, score: int) -> None:
+        tags = parse_tags(self.tags.value)
+        self._decide(self.model, f"rate {score}", self.text.value, tags, self.sample.value)
+
+
+class ArenaBar:
+    """Two columns side by side, A and B, and the verdicts between them."""
+
+    def __init__(self, compare: Compare) -> None:
+        import ipywidgets as w
+
+        self.a = w.Dropdown(description="A", options=[], style={"description_width": "1.5em"})
+        self.a.add_class("wb-pair-a")
+        self.b = w.Dropdown(description="B", options=[], style={"description_width": "1.5em"})
+        self.b.add_class("wb-pair-b")
+        self.buttons = {
+            "a": _button("A is better", "the answer in A is better (key a)", "wb-better-a"),
+            "b": _button("B is better", "the answer in B is better (key b)", "wb-better-b"),
+            "tie": _button("tie", "as good as each other (key t)", "wb-tie"),
+            "both-bad": _button("both bad", "neither is acceptable (key x)", "wb-both-bad"),
+        }
+        for verdict, button in self.buttons.items():
+            button.on_click(lambda _b, v=verdict: compare(v))
+        self.keys = w.HTML(
+            '<span class="wb-keys-help">keys, with the panel focused: ←/→ column · p pick · '
+            "1–5 rate · a / b better · t tie · x both bad</span>"
+        )
+        pair = w.HBox([self.a, self.b])
+        pair.add_class("wb-pair")
+        verdicts = w.HBox(list(self.buttons.values()))
+        verdicts.add_class("wb-verdicts")
+        self.box: Any = w.HBox([pair, verdicts, self.keys])
+        self.box.add_class("wb-arena")
+        self.enable(False)
+
+    def set_columns(self, names: Sequence[str]) -> None:
+        """Offer these columns; A and B default to the first two."""
+        options = list(names)
+        self.a.options, self.b.options = options, options
+        if len(options) >= 2:
+            self.a.value, self.b.value = options[0], options[1]
+        self.box.layout.display = None if len(options) >= 2 else "none"
+
+    def enable(self, on: bool) -> None:
+        """Allow verdicts once both chosen answers are recorded answers."""
+        for button in self.buttons.values():
+            button.disabled = not on

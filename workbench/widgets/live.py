@@ -48,12 +48,15 @@ class ColumnState:
     replies: list[Reply | None] = field(init=False)
     pieces: list[list[str]] = field(init=False, repr=False)
     """Pieces streamed since the last `settle` (`texts[i] += piece` copied the text each time)."""
+    record_ids: list[str | None] = field(init=False)
+    """Each sample's call record id, once it is durable in the lab notebook."""
 
     def __post_init__(self) -> None:
         self.texts = [""] * self.samples
         self.statuses = ["waiting…"] * self.samples
         self.replies = [None] * self.samples
         self.pieces = [[] for _ in range(self.samples)]
+        self.record_ids = [None] * self.samples
 
     def settle(self) -> None:
         """Add the pieces streamed since the last call to `texts`: once a redraw, not a piece."""
@@ -68,6 +71,7 @@ class ColumnState:
         state = ColumnState(self.label, self.resolved, self.samples)
         state.texts, state.statuses = list(self.texts), list(self.statuses)
         state.replies = list(self.replies)
+        state.record_ids = list(self.record_ids)
         return state
 
 
@@ -97,6 +101,8 @@ class LiveRun(Listener):
             planned = _plan_options(options)
             _, self.labels, jobs = session.plan_follow_up(after, prompt, **planned)
             samples = after.samples
+        self.jobs = jobs
+        self.samples = samples
         self.columns = {
             j.spec.label: ColumnState(j.spec.label, j.spec.full_name, samples) for j in jobs
         }
@@ -190,9 +196,29 @@ class LiveRun(Listener):
         self._update(job, status=f"{type(error).__name__}; retrying in {wait_s:.1f} s")
 
     def finished(self, job: Job, reply: Reply) -> None:
-        """Keep the final reply."""
+        """Keep the final reply; learn its record id as soon as the record is durable."""
         with self._lock:
             self.columns[job.spec.label].replies[job.sample] = reply
+        self._touch(job.spec.label)
+        # The session's recording listener (it wraps this one) has just handed the call to
+        # the recorders; their futures resolve on the writer thread once the record is
+        # fsync'd. (A `Listener.recorded(job, record)` event would say this without looking
+        # at the wrapper: asked of the lead.)
+        futures = getattr(self._runner.listener, "futures", {}).get(job) or []
+        if futures:
+            loop = asyncio.get_running_loop()
+            futures[0].add_done_callback(lambda f: loop.call_soon_threadsafe(self._written, job, f))
+
+    def _written(self, job: Job, future: Future[dict[str, Any]]) -> None:
+        """On the loop: a call's record is durable (or failed to be written: not judgeable)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        self.recorded(job, future.result())
+
+    def recorded(self, job: Job, record: dict[str, Any]) -> None:
+        """The call's record is in the lab notebook: its column can be judged."""
+        with self._lock:
+            self.columns[job.spec.label].record_ids[job.sample] = str(record["id"])
         self._touch(job.spec.label)
 
     def _update(self, job: Job, *, status: str) -> None:

@@ -2,23 +2,31 @@
 
     import workbench as wb
     panel = wb.panel(models=["local", "terse"], temperature=0)
-    panel                       # type, pick models, Run; Stop cancels; pick / reject / note
+    panel                       # type, click models, Run; Stop cancels; judge as answers come
 
 From code (and in papermill runs, where nobody clicks): `panel.run("prompt")`,
 `panel.wait()`, `panel.pick("local")`, `panel.reject("terse", "too short")`,
-`panel.static()`. Runs happen on a background event loop, so the kernel stays free while
-answers stream in; columns are redrawn at most every 50 ms by setting widget traits.
+`panel.rate("local", 4)`, `panel.versus("b", "local", "terse")`, `panel.static()`. Runs
+happen on a background event loop, so the kernel stays free while answers stream in;
+columns are redrawn at most every 50 ms by setting widget traits. Each column can be judged
+as soon as its answer is recorded, while other models still run; a new pick replaces the
+old one (`supersedes`), on screen and in the lab notebook. The history brings an earlier
+comparison back whole, from the lab notebook, without sending anything.
 
-Contract with the browser test (tests/browser/), keep exactly:
+Contract with the browser tests (tests/browser/), keep exactly:
 
 - the root widget (`panel.box`) has CSS class `wb-panel`;
 - the prompt Textarea has `wb-prompt`; the Run button `wb-run` (description "Run"); the
-  Stop button `wb-stop`;
+  Stop button `wb-stop`; the model chips `wb-chip` (inside `wb-models`);
 - each model column has `wb-column` and `wb-column-<i>` (i from 0, in model order); in it,
   the answer HTML has `wb-answer` and its figures line `wb-stats`;
-- each column has a pick button `wb-pick` (description "pick") and a reject button
-  `wb-reject`;
-- a status label `wb-status` whose text contains "recorded" after a decision is recorded.
+- each column has a pick button `wb-pick` (description "pick"), a reject button
+  `wb-reject`, rating buttons `wb-rate-1` .. `wb-rate-5`, and `wb-decided` saying what
+  stands ("✓ picked · <id>");
+- the arena bar `wb-arena` has `wb-better-a`, `wb-better-b`, `wb-tie`, `wb-both-bad`;
+- a status label `wb-status` whose text contains "recorded" after a decision is recorded;
+- the history's picker `wb-history` and its button `wb-load`; a comparison brought back
+  shows `wb-recalled` (saying "recorded") with the button `wb-rerun`; the summary `wb-summary`.
 
 Where widgets cannot render (GitHub, a papermill output notebook) the panel's display also
 carries text/html: a static snapshot of its state (`workbench.widgets.static`).
@@ -31,13 +39,16 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
+from workbench.render import summary_html
+from workbench.widgets.ballot import Ballot
 from workbench.widgets.columns import Column
 from workbench.widgets.controls import Controls
-from workbench.widgets.decisions import DecisionBar, parse_tags, record
+from workbench.widgets.decisions import DecisionBar
 from workbench.widgets.diff import DiffView
-from workbench.widgets.history import Earlier, HistoryView
-from workbench.widgets.live import LiveRun, live_loop
-from workbench.widgets.markup import css, verbatim
+from workbench.widgets.history import Earlier, HistoryView, Recalled, recall, thread_html
+from workbench.widgets.judge import Judge
+from workbench.widgets.live import ColumnState, LiveRun, live_loop
+from workbench.widgets.markup import answer_html, css, verbatim
 from workbench.widgets.static import panel_html
 
 if TYPE_CHECKING:
@@ -56,9 +67,11 @@ class Panel:
         """Build the widgets; `params` (temperature, max_tokens, samples, system...) preset them."""
         import ipywidgets as w
 
+        from workbench.widgets.keys import Shortcuts
+
         self.session = session
         chosen = list(models) if models else session.default_models()
-        self.controls = Controls(session.config, chosen, dict(params))
+        self.controls = c = Controls(session.config, chosen, dict(params))
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.run_button.add_class("wb-run")
         self.run_button.on_click(lambda _b: self._clicked_run())
@@ -73,35 +86,62 @@ class Panel:
         self.spend = w.HTML("")
         self.spend.add_class("wb-spend")
         self.spend_text = ""
-        self.columns_box = w.HBox([], layout=w.Layout(width="100%"))
+        self.columns_box = w.HBox([])
         self.columns_box.add_class("wb-columns")
+        self.summary = w.HTML("")
+        self.summary.add_class("wb-summary-box")
+        self.columns: list[Column] = []
+        self.judge = Judge(lambda: self.columns, self._say)
+        self.keys = Shortcuts(self.judge.key)
+        self.recalled_text = w.HTML("")
+        self.rerun_button = w.Button(
+            description="rerun on these models", icon="refresh", tooltip="send it again (paid)"
+        )
+        self.rerun_button.add_class("wb-rerun")
+        self.rerun_button.on_click(lambda _b: self._clicked(self.rerun))
+        self.recalled_bar = w.HBox([self.recalled_text, self.rerun_button])
+        self.recalled_bar.add_class("wb-recalled")
+        self.recalled_bar.layout.display = "none"
         self.diff = DiffView()
         self.history = HistoryView(self._labbook_root, self.load, session.config)
-        extras = w.Accordion(children=[self.diff.box, self.history.box])
-        extras.set_title(0, "compare two answers")
-        extras.set_title(1, "history")
-        c = self.controls
-        top = w.HBox(
-            [w.VBox([c.prompt, c.system], layout=w.Layout(flex="1 1 auto")), c.models, c.params_box]
-        )
+        extras = w.Accordion(children=[self.history.box, self.diff.box])
+        extras.set_title(0, "history: earlier comparisons")
+        extras.set_title(1, "compare two answers word by word")
+        ask = w.VBox([c.prompt, c.system])
+        ask.add_class("wb-ask")
+        top = w.HBox([ask, c.models, c.params_box])
+        top.add_class("wb-top")
         buttons = w.HBox([self.run_button, self.stop_button, self.status])
+        buttons.add_class("wb-bar")
         self.follow_text = w.Text(
-            placeholder="follow up: each model continues its own conversation…",
-            layout=w.Layout(flex="1 1 auto"),
-            disabled=True,
+            placeholder="follow up: each model continues its own conversation…", disabled=True
         )
         self.follow_text.add_class("wb-follow-text")
         self.follow_button = w.Button(description="Follow up", icon="reply", disabled=True)
         self.follow_button.add_class("wb-follow")
         self.follow_button.on_click(lambda _b: self._clicked_follow_up())
-        follow = w.HBox([self.follow_text, self.follow_button], layout=w.Layout(width="100%"))
+        follow = w.HBox([self.follow_text, self.follow_button])
+        follow.add_class("wb-follow-bar")
         self.box: Any = w.VBox(
-            [w.HTML(css()), top, buttons, self.columns_box, follow, self.spend, extras]
+            [
+                w.HTML(css()),
+                self.keys,
+                top,
+                buttons,
+                self.recalled_bar,
+                self.columns_box,
+                self.judge.arena.box,
+                self.summary,
+                follow,
+                self.spend,
+                extras,
+            ]
         )
         self.box.add_class("wb-panel")
-        self.columns: list[Column] = []
         self.live: LiveRun | None = None
         self.comparison: Comparison | None = None
+        self.recalled: Recalled | None = None
+        self._stopped = False
         self._show_columns(list(c.models.value))
         self._show_spend()
         self.history.refresh()
@@ -114,26 +154,23 @@ class Panel:
         self.status_text = text
         self.status.value = verbatim(html.escape(text, quote=False))
 
+    def _clicked(self, action: Any) -> None:
+        try:
+            action()
+        except WorkbenchError as e:  # bad input: one line in the status, nothing sent
+            self._say(str(e))
+
     # -- running ---------------------------------------------------------------------------
 
     def run(self, prompt: str | None = None) -> LiveRun:
         """Send the prompt (or what is in the box) to the chosen models, in the background."""
-        if self.live is not None and self.live.running:
-            raise WorkbenchError("a comparison is already running: wait for it or press Stop")
         if prompt is not None:
             self.controls.prompt.value = prompt
         text, models, options = self.controls.request()
-        live = LiveRun(self.session, text, models, on_change=self._redraw, **options)
-        self.live, self.comparison = live, None
-        self._show_columns(live.labels, live)
-        self.run_button.disabled, self.stop_button.disabled = True, False
-        self._say(f"running on {', '.join(live.labels)}…")
-        return live.start(then=self._done)
+        return self._start(LiveRun(self.session, text, models, on_change=self._redraw, **options))
 
     def follow_up(self, text: str | None = None) -> LiveRun:
         """Continue each model's own conversation with `text` (or what is in the follow-up box)."""
-        if self.live is not None and self.live.running:
-            raise WorkbenchError("a comparison is already running: wait for it or press Stop")
         if self.comparison is None:
             raise WorkbenchError("nothing to follow up yet: Run a prompt first")
         text = self.follow_text.value if text is None else text
@@ -141,15 +178,43 @@ class Panel:
         attached = self.controls.attached()
         if attached:
             options["files"] = attached
-        live = LiveRun(
-            self.session, text, [], after=self.comparison, on_change=self._redraw, **options
-        )
-        self.live, self.comparison = live, None
+        after = self.comparison
+        live = LiveRun(self.session, text, [], after=after, on_change=self._redraw, **options)
+        return self._start(live, "following up on")
+
+    def rerun(self) -> LiveRun:
+        """Send the comparison brought back from the history again, to the same models."""
+        if self.recalled is None:
+            raise WorkbenchError("nothing brought back from the history to rerun")
+        earlier, comparison = self.recalled.earlier, self.recalled.comparison
+        if earlier.turns > 1:  # a follow-up: the recorded conversation, continued again
+            from workbench.recorded import recorded_comparison
+
+            parents = [j.parent for j in comparison.jobs if j.parent]
+            self.comparison = recorded_comparison(self.session, parents)
+            return self.follow_up(earlier.prompt)
+        self.controls.load(earlier.prompt, earlier.system, earlier.models)
+        text, models, options = self.controls.request()
+        files = comparison.jobs[0].prompt.files
+        if files:
+            options["files"] = [*options.get("files", ()), *files]
+        return self._start(LiveRun(self.session, text, models, on_change=self._redraw, **options))
+
+    def _start(self, live: LiveRun, doing: str = "running on") -> LiveRun:
+        if self.live is not None and self.live.running:
+            raise WorkbenchError("a comparison is already running: wait for it or press Stop")
+        self.live, self.comparison, self.recalled, self._stopped = live, None, None, False
+        self.recalled_bar.layout.display = "none"
+        self.summary.value = ""
         self._show_columns(live.labels, live)
+        self.judge.start(Ballot(self.session.labbook, live.labels, live.samples))
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.follow_button.disabled = self.follow_text.disabled = True
-        self._say(f"following up on {', '.join(live.labels)}…")
+        self._say(f"{doing} {', '.join(live.labels)}…")
         return live.start(then=self._done)
+
+    def _clicked_run(self) -> None:
+        self._clicked(self.run)
 
     def _clicked_follow_up(self) -> None:
         try:
@@ -160,9 +225,16 @@ class Panel:
 
     def stop(self) -> None:
         """Cancel the calls in flight; what streamed so far stays, marked Cancelled."""
-        if self.live is not None and self.live.running:
+        live = self.live
+        if live is not None and live.running:
+            self._stopped = True
+            # said from the loop, so it can never come after the run's own last word
+            live_loop().loop.call_soon_threadsafe(self._stopping, live)
+            live.stop()
+
+    def _stopping(self, live: LiveRun) -> None:
+        if live.running:
             self._say("stopping…")
-            self.live.stop()
 
     def wait(self, timeout: float | None = None) -> Comparison:
         """Block until the current run is done and shown; its Comparison."""
@@ -170,22 +242,25 @@ class Panel:
             raise WorkbenchError("nothing is running: call panel.run('a prompt') first")
         return self.live.wait(timeout)
 
-    def _clicked_run(self) -> None:
-        try:
-            self.run()
-        except WorkbenchError as e:  # bad input: one line in the status, nothing sent
-            self._say(str(e))
-
     def _redraw(self, labels: set[str]) -> None:
-        if self.live is None:
+        live = self.live
+        if live is None:
             return
+        ballot = self.judge.ballot
         for column in self.columns:
             if column.label in labels:
-                column.show(self.live.columns[column.label])
+                state = live.columns[column.label]
+                column.show(state)
+                for sample, (rid, reply) in enumerate(
+                    zip(state.record_ids, state.replies, strict=True)
+                ):
+                    if ballot is not None and rid is not None and reply is not None:
+                        ballot.answer(column.label, sample, rid, reply.ok)
+        self.judge.refresh()
         self._show_spend()
 
     def _done(self, live: LiveRun) -> None:
-        """On the loop thread, once the run is over: enable decisions, say what happened."""
+        """On the loop thread, once the run is over: say what happened, offer what follows."""
         self.run_button.disabled, self.stop_button.disabled = False, True
         self._redraw(set(live.columns))
         if live.error is not None:
@@ -193,26 +268,41 @@ class Panel:
             return
         cmp = live.comparison
         assert cmp is not None
+        self._finished(cmp)
+        errors, ids = len(cmp.errors), sum(1 for r in cmp.record_ids if r)
+        took = f"{live.elapsed_s or 0:.1f} s"
+        if self._stopped:
+            cancelled = sum(1 for r in cmp if r.error is not None and r.error.type == "Cancelled")
+            answered = sum(1 for r in cmp if r.ok)
+            self._say(f"stopped after {took} · {answered} answered · {cancelled} cancelled "
+                      f"· {ids} call(s) recorded")  # fmt: skip
+        else:
+            self._say(f"done in {took} · {errors} error(s) · {ids} call(s) recorded")
+        self.history.refresh()
+
+    def _finished(self, cmp: Comparison) -> None:
+        """A comparison to show as finished (run now, or brought back): decisions, summary."""
         self.comparison = cmp
+        ballot = self.judge.ballot
+        if ballot is not None:
+            for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
+                if job.prompt_index == 0:
+                    ballot.answer(job.spec.label, job.sample, rid, reply.ok)
+        self.judge.refresh()
         answered = any(r.ok for r in cmp)
         self.follow_button.disabled = self.follow_text.disabled = not answered
-        recorded = cmp.labbook is not None and bool(cmp.record_ids) and all(cmp.record_ids)
-        for column in self.columns:
-            column.decisions.enable(recorded, answered=cmp.reply(column.label).ok)
-        errors = len(cmp.errors)
-        ids = sum(1 for r in cmp.record_ids if r)
-        self._say(
-            f"done in {live.elapsed_s or 0:.1f} s · {errors} error(s) · {ids} call(s) recorded"
-        )
+        self.summary.value = verbatim(summary_html(_by_model(cmp)))
         self.diff.show(cmp)
-        self.history.refresh()
 
     # -- decisions -------------------------------------------------------------------------
 
     def pick(
         self, model: str, reason: str | None = None, tags: Iterable[str] = (), sample: int = 0
     ) -> str:
-        """Record `model`'s answer (its `sample`-th, from 0) as the best; the record id."""
+        """Record `model`'s answer (its `sample`-th, from 0) as the best; the record id.
+
+        It replaces this comparison's earlier pick (the new record `supersedes` it).
+        """
         return self.decide(model, "pick", reason, tags, sample)
 
     def reject(self, model: str, reason: str, tags: Iterable[str] = (), sample: int = 0) -> str:
@@ -223,6 +313,14 @@ class Panel:
         """Record a note (and tags) about `model`'s answer."""
         return self.decide(model, "note", text, tags, sample)
 
+    def rate(self, model: str, score: int, reason: str | None = None, sample: int = 0) -> str:
+        """Rate `model`'s answer from 1 to 5 (it replaces the answer's earlier rating)."""
+        return self.decide(model, f"rate {score}", reason, (), sample)
+
+    def versus(self, verdict: str, a: str, b: str, reason: str | None = None) -> str:
+        """Between the answers of `a` and `b`: "a" or "b" is better, "tie", or "both-bad"."""
+        return str(self.judge.versus(verdict, a, b, reason)["id"])
+
     def decide(
         self,
         model: str,
@@ -231,32 +329,46 @@ class Panel:
         tags: Iterable[str] = (),
         sample: int = 0,
     ) -> str:
-        """Record a decision on the last comparison; the status line shows its id."""
-        if self.comparison is None:
-            raise WorkbenchError("no finished comparison to decide on: run one first")
-        rec = record(self.comparison, model, action, text, parse_tags(tags), sample)
-        which = f" sample {sample + 1}" if self.comparison.samples > 1 else ""
-        self._say(f"recorded {rec['id']}: {action} {model}{which}")
-        done = {"pick": "✓ picked", "reject": "✗ rejected", "note": "✎ noted"}[action]
-        for column in self.columns:
-            if column.label == model:
-                column.decisions.show(f"{done}{which} · {rec['id'][-8:]}")
-        return str(rec["id"])
-
-    def _clicked_decision(
-        self, model: str, action: str, text: str, tags: list[str], sample: int
-    ) -> None:
-        try:
-            self.decide(model, action, text, tags, sample)
-        except (WorkbenchError, LookupError, ValueError) as e:
-            self._say(f"not recorded: {e}")
+        """Record a decision (pick, reject, note, "rate N"); the status line shows its id."""
+        return str(self.judge.decide(model, action, text, tags, sample)["id"])
 
     # -- history ---------------------------------------------------------------------------
 
     def load(self, earlier: Earlier) -> None:
-        """Put an earlier prompt (and its system prompt and models) back into the controls."""
+        """Bring an earlier comparison back from the lab notebook: its prompt, models, answers,
+        figures, decisions and conversation, marked as recorded. Nothing is sent."""
+        if self.live is not None and self.live.running:
+            raise WorkbenchError("a comparison is running: wait for it or press Stop")
+        found = recall(self.session, earlier)
+        cmp = found.comparison
         self.controls.load(earlier.prompt, earlier.system, earlier.models)
-        self._say(f"loaded a prompt from {earlier.ts[:19]}: edit it or press Run")
+        self.live = None
+        states = _states(cmp)
+        self._show_columns(list(cmp.models), states=states)
+        ballot = Ballot(self.session.labbook, list(cmp.models), cmp.samples)
+        for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
+            ballot.answer(job.spec.label, job.sample, rid, reply.ok)
+        ballot.adopt(found.decisions)
+        self.judge.start(ballot)
+        when = earlier.ts[:16].replace("T", " ")
+        for column in self.columns:
+            column.mark_recorded(when)
+        self._thread(cmp)
+        self._finished(cmp)
+        self.recalled = found
+        self.recalled_text.value = verbatim(
+            f"<b>recorded</b> {html.escape(when)} · answers from the lab notebook, "
+            "nothing was sent"
+        )
+        self.recalled_bar.layout.display = None
+        self._say(f"brought back the comparison of {when}: {len(cmp)} recorded answer(s)")
+
+    def _thread(self, cmp: Comparison) -> None:
+        for column in self.columns:
+            job = next((j for j in cmp.jobs if j.spec.label == column.label), None)
+            column.thread.value = (
+                "" if job is None else verbatim(thread_html(job.prompt.messages, answer_html))
+            )
 
     def _labbook_root(self) -> Path | None:
         book = self.session.labbook
@@ -264,21 +376,35 @@ class Panel:
 
     # -- views -----------------------------------------------------------------------------
 
-    def _show_columns(self, labels: list[str], live: LiveRun | None = None) -> None:
+    def _show_columns(
+        self,
+        labels: list[str],
+        live: LiveRun | None = None,
+        states: dict[str, ColumnState] | None = None,
+    ) -> None:
         """One column per model (rebuilt when the models change)."""
+        states = states or (live.columns if live is not None else None)
         if [c.label for c in self.columns] != labels:
             self.columns = []
             for i, label in enumerate(labels):
-                resolved = live.columns[label].resolved if live else self._resolved(label)
-                bar = DecisionBar(label, self._clicked_decision)
+                resolved = states[label].resolved if states else self._resolved(label)
+                bar = DecisionBar(label, self.judge.clicked)
                 self.columns.append(Column(i, label, resolved, bar))
             self.columns_box.children = [c.box for c in self.columns]
         for column in self.columns:
-            column.decisions.enable(False)
-            column.decisions.show("")
-            if live is not None:
-                column.decisions.set_samples(live.columns[column.label].samples)
-                column.show(live.columns[column.label])
+            column.mark_recorded(None)
+            column.thread.value = ""
+            if states is not None:
+                column.decisions.set_samples(states[column.label].samples)
+                column.show(states[column.label])
+        if live is not None and live.after is not None:
+            self._thread_of(live)
+
+    def _thread_of(self, live: LiveRun) -> None:
+        for column in self.columns:
+            job = next((j for j in live.jobs if j.spec.label == column.label), None)
+            if job is not None:
+                column.thread.value = verbatim(thread_html(job.prompt.messages, answer_html))
 
     def _resolved(self, name: str) -> str:
         from workbench.errors import ConfigError
@@ -301,13 +427,22 @@ class Panel:
     def static_html(self) -> str:
         """The panel's current state as plain HTML."""
         c = self.controls
+        if self.live is not None:
+            columns, models = self.live.snapshot(), list(self.live.labels)
+        elif self.recalled is not None:
+            columns = list(_states(self.recalled.comparison).values())
+            models = list(self.recalled.comparison.models)
+        else:
+            columns, models = [], list(c.models.value)
+        cmp = self.comparison
         return panel_html(
             prompt=c.prompt.value,
             system=c.system.value or None,
-            models=list(self.live.labels if self.live else c.models.value),
-            columns=self.live.snapshot() if self.live else [],
+            models=models,
+            columns=columns,
             status=self.status_text,
             spend=self.spend_text,
+            summary=summary_html(_by_model(cmp)) if cmp is not None else "",
         )
 
     def static(self) -> Any:
@@ -330,6 +465,27 @@ class Panel:
         """Stop anything running and close the widgets."""
         self.stop()
         _close(self.box)
+
+
+def _by_model(cmp: Comparison) -> list[tuple[str, list[Any]]]:
+    """The first prompt's replies of each model (every sample), in column order."""
+    return [(m, [cmp.reply(m, 0, s) for s in range(cmp.samples)]) for m in cmp.models]
+
+
+def _states(cmp: Comparison) -> dict[str, ColumnState]:
+    """A finished comparison as the columns show it (first prompt)."""
+    states = {}
+    for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
+        if job.prompt_index:
+            continue
+        state = states.get(job.spec.label)
+        if state is None:
+            state = states[job.spec.label] = ColumnState(
+                job.spec.label, job.spec.full_name, cmp.samples
+            )
+        state.replies[job.sample], state.statuses[job.sample] = reply, ""
+        state.texts[job.sample], state.record_ids[job.sample] = reply.text, rid
+    return states
 
 
 def _close(widget: Any) -> None:

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 from workbench import render
-from workbench.widgets.columns import body_html, stats_text
+from workbench.widgets.columns import body_html, stats_html
 from workbench.widgets.live import ColumnState
 from workbench.widgets.markup import css
 
@@ -31,9 +31,13 @@ def panel_html(
     columns: Sequence[ColumnState],
     status: str,
     spend: str,
+    summary: str = "",
 ) -> str:
-    """A readable snapshot: the prompt, each model's answer so far or final, figures, status."""
-    out = [css(), _GRID_CSS, '<div class="wb-panel wb-static">']
+    """A readable snapshot: the prompt, each model's answer so far or final, figures, status.
+
+    The notebook's MathJax is kept out of all of it: "$0.00000 · budget $5" stays text.
+    """
+    out = [css(), _GRID_CSS, '<div class="wb-panel wb-static tex2jax_ignore mathjax_ignore">']
     out.append(f"<div><b>workbench panel</b> · models: {html.escape(', '.join(models))}</div>")
     if system:
         out.append(f'<div class="wb-stats">system: {html.escape(system)}</div>')
@@ -46,6 +50,7 @@ def panel_html(
             '<div class="wb-waiting">nothing run yet: open this notebook in JupyterLab or '
             "Notebook 7 to use the panel's controls</div>"
         )
+    out.append(summary)
     if status:
         out.append(f'<div class="wb-status">{html.escape(status)}</div>')
     out.append(f'<div class="wb-spend">{html.escape(spend)}</div></div>')
@@ -58,7 +63,7 @@ def grid_html(columns: Sequence[ColumnState]) -> str:
         [
             f'<div class="wb-col">{render.column_head(c.label, c.resolved)}'
             f'<div class="wb-answer">{body_html(c)}</div>'
-            f'<div class="wb-meta">{html.escape(stats_text(c))}</div></div>'
+            f'<div class="wb-meta">{stats_html(c)}</div></div>'
             for c in columns
         ]
     )
