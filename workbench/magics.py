@@ -113,6 +113,11 @@ def compare_parser() -> argparse.ArgumentParser:
         help="a notebook variable holding a Comparison: continue each model's conversation",
     )
     p.add_argument("-o", "--out", type=_variable, help="bind the Comparison to this variable")
+    p.add_argument(
+        "-p",
+        "--prompt",
+        help="a prompt file (prompts/NAME.md) instead of the cell; its {fields} from variables",
+    )
     return p
 
 
@@ -158,16 +163,21 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     from workbench.widgets.static import panel_html
 
     args = compare_parser().parse_args(_split(line, "%%compare"))
-    prompt, missing = cell_prompt(cell, namespace)
-    if missing:
-        names = ", ".join("{" + m + "}" for m in missing)
-        print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
+    sent: Any
+    if args.prompt is not None:  # a prompt file: the cell stays empty
+        sent, models, prompt = _prompt_file(args, cell, namespace)
+    else:
+        prompt, missing = cell_prompt(cell, namespace)
+        if missing:
+            names = ", ".join("{" + m + "}" for m in missing)
+            print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
+        sent, models = prompt, args.models
     options = _options(args, namespace)
     wb = session()
     try:
         after = _earlier(args.follow_up, namespace)
-        models = args.models or ([] if after else wb.default_models())
-        live = LiveRun(wb, prompt, models, after=after, **options)
+        models = models or ([] if after else wb.default_models())
+        live = LiveRun(wb, sent, models, after=after, **options)
     except WorkbenchError as e:
         from IPython.core.error import UsageError
 
@@ -199,6 +209,36 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     if args.out:
         namespace[args.out] = comparison
     return comparison
+
+
+def _prompt_file(
+    args: argparse.Namespace, cell: str, namespace: Mapping[str, Any]
+) -> tuple[Any, list[str], str]:
+    """`--prompt NAME`: (the Prompt, the models, its text), its fields from notebook variables."""
+    from IPython.core.error import UsageError
+
+    from workbench import prompts
+
+    given = [f"--{k.replace('_', '-')}" for k in ("system", "temperature", "max_tokens",
+             "reasoning", "schema", "follow_up") if getattr(args, k) is not None]  # fmt: skip
+    if given or cell.strip():
+        what = ", ".join(given) if given else "the cell's text"
+        raise UsageError(
+            f"%%compare --prompt {args.prompt}: {what} cannot be used with a prompt file (it "
+            "sets its own text, system prompt and parameters; its {fields} come from variables)"
+        )
+    try:
+        file = prompts.load(args.prompt)
+        missing = [f for f in file.fields if f not in namespace]
+        if missing:
+            names = ", ".join("{" + m + "}" for m in missing)
+            raise UsageError(f"{file.origin.path} needs {names}: define them in the notebook")
+        built = file.render({f: namespace[f] for f in file.fields}, files=args.files)
+    except WorkbenchError as e:
+        raise UsageError(str(e)) from None
+    args.files = None  # sent with the prompt
+    models = list(args.models) or ([file.model] if file.model else [])
+    return built, models, built.text
 
 
 def _options(args: argparse.Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]:
