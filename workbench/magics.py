@@ -3,6 +3,9 @@
     %%compare local terse -t 0 --max-tokens 64 --out cmp
     Explain {topic} in one sentence.
 
+    %%compare claude --prompt referee       (prompts/referee.md; the cell fills its {paper})
+    {draft}
+
 The cell body is the prompt, its trailing line breaks dropped (the rule for text from files
 and stdin everywhere: the same text, the same request hash); `{name}` is replaced by that
 variable of the notebook (write `{{name}}` for the braces themselves). Answers stream into
@@ -116,8 +119,9 @@ def compare_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-p",
         "--prompt",
-        help="a prompt file (prompts/NAME.md) instead of the cell; its {fields} from variables",
+        help="a prompt file (prompts/NAME.md): the cell fills a {field}, variables the others",
     )
+    p.add_argument("--field", help="with --prompt: the {field} the cell fills")
     return p
 
 
@@ -164,7 +168,7 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
 
     args = compare_parser().parse_args(_split(line, "%%compare"))
     sent: Any
-    if args.prompt is not None:  # a prompt file: the cell stays empty
+    if args.prompt is not None:  # a prompt file: the cell fills one of its fields
         sent, models, prompt = _prompt_file(args, cell, namespace)
     else:
         prompt, missing = cell_prompt(cell, namespace)
@@ -214,26 +218,35 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
 def _prompt_file(
     args: argparse.Namespace, cell: str, namespace: Mapping[str, Any]
 ) -> tuple[Any, list[str], str]:
-    """`--prompt NAME`: (the Prompt, the models, its text), its fields from notebook variables."""
+    """`--prompt NAME`: (the Prompt, the models, its text).
+
+    The cell's text (its `{names}` filled from the notebook) fills the field `--field` names,
+    by default the file's first; every other field is the notebook variable of its name.
+    """
     from IPython.core.error import UsageError
 
     from workbench import prompts
 
     given = [f"--{k.replace('_', '-')}" for k in ("system", "temperature", "max_tokens",
              "reasoning", "schema", "follow_up") if getattr(args, k) is not None]  # fmt: skip
-    if given or cell.strip():
-        what = ", ".join(given) if given else "the cell's text"
+    if given:
         raise UsageError(
-            f"%%compare --prompt {args.prompt}: {what} cannot be used with a prompt file (it "
-            "sets its own text, system prompt and parameters; its {fields} come from variables)"
+            f"%%compare --prompt {args.prompt}: {', '.join(given)} cannot be used with a prompt "
+            "file (it sets its own system prompt and parameters)"
         )
     try:
         file = prompts.load(args.prompt)
-        missing = [f for f in file.fields if f not in namespace]
+        into = args.field or (file.fields[0] if file.fields else None)
+        if into is None or into not in file.fields:
+            has = ", ".join("{" + f + "}" for f in file.fields) or "no field"
+            raise UsageError(f"{file.origin.path} has {has}: name the one the cell fills")
+        text, missing = cell_prompt(cell, namespace)
+        missing += [f for f in file.fields if f != into and f not in namespace]
         if missing:
             names = ", ".join("{" + m + "}" for m in missing)
             raise UsageError(f"{file.origin.path} needs {names}: define them in the notebook")
-        built = file.render({f: namespace[f] for f in file.fields}, files=args.files)
+        values = {f: namespace[f] for f in file.fields if f != into} | {into: text}
+        built = file.render(values, files=args.files)
     except WorkbenchError as e:
         raise UsageError(str(e)) from None
     args.files = None  # sent with the prompt

@@ -158,7 +158,7 @@ def load(name: str, start: Path | None = None) -> PromptFile:
     """A prompt file by name (prompts/NAME.md) or path, read and checked."""
     path = find(name, start)
     data = path.read_bytes()
-    top = root(path.parent)
+    top = root(path.parent) if name.strip().endswith(".md") else root(start)
     rel = _relative(path, top)
     where = rel
     try:

@@ -1,4 +1,4 @@
-"""Workflows end to end: real git repositories, the real session and lab notebook, a scripted provider."""
+"""Workflows end to end: real git repositories, session and lab notebook; a scripted provider."""
 
 from __future__ import annotations
 
@@ -167,7 +167,9 @@ def test_alternatives_wait_for_a_pick_that_is_recorded_as_a_decision(
     state = json.loads((repo / "paper.state.json").read_text())["steps"]["draft"]
     decision = [r for r in records(repo / "labbook") if r["kind"] == "decision"][-1]
     assert decision["data"]["verdict"] == "pick"
-    assert decision["links"] == state["records"] and decision["data"]["choice"] == state["records"][1]
+    assert (
+        decision["links"] == state["records"] and decision["data"]["choice"] == state["records"][1]
+    )
     assert decision["data"]["reason"] == "the clearest structure"
     assert statuses(flow) == {"draft": "done", "referee": "to run", "response": "after"}
     flow.run(progress=False)
@@ -253,8 +255,10 @@ def test_an_output_written_by_a_person_is_used_not_remade(repo: Path, script: Sc
 def test_a_step_with_brief_has_the_models_brief_in_its_system_prompt(
     repo: Path, script: Script
 ) -> None:
-    text = (repo / "paper.yaml").read_text().replace(
-        "output: reviews/referee.md", "output: reviews/referee.md\n    brief: true"
+    text = (
+        (repo / "paper.yaml")
+        .read_text()
+        .replace("output: reviews/referee.md", "output: reviews/referee.md\n    brief: true")
     )
     write(repo, {"paper.yaml": text})
     flow = wb.workflow("paper.yaml")

@@ -97,9 +97,20 @@ def _put(
             flags=tuple(more.get("flags") or ()),
             body=more.get("body") or "",
         )
-        changes = {item.path: item.file(), **_readme(channel)}
-        channel.publish(f"desk: {kind} {item.id} for {to}: {title}", changes, what=f"adding {kind}")
-        return item
+        return _publish(channel, item)
+
+
+def put(item: Item, repo: Path | None = None) -> Item:
+    """Put an item made elsewhere (a workflow step's memo) on the desk, by one commit."""
+    with Channel.at(repo, what=WHAT) as channel:
+        return _publish(channel, item)
+
+
+def _publish(channel: Channel, item: Item) -> Item:
+    changes = {item.path: item.file(), **_readme(channel)}
+    message = f"desk: {item.kind} {item.id} for {item.to}: {item.title}"
+    channel.publish(message, changes, what=f"adding {item.kind} {item.id}")
+    return item
 
 
 def claim(
@@ -150,7 +161,7 @@ def done(
         finished = Done(entry.item.id, me, now(), tuple(outputs), memo.id if memo else None, note)
         changes: dict[str, bytes | None] = {finished.path: finished.file()}
         if memo is not None:
-            changes[memo.path] = memo.file()
+            changes |= {memo.path: memo.file(), **_readme(channel)}
 
         def check(base: str | None) -> None:
             _open_for(_view(channel, base).get(finished.item), me, "done")

@@ -63,6 +63,8 @@ def pick(runner: Runner, step_id: str, number: int, reason: str | None = None) -
         book.commit(f"flow {spec.name}: pick {step.id} alternative {number}")
     record["picked"] = number
     record["output_blob"] = blob_hash(output.read_bytes())
+    label = record.get("model") or planned.label
+    memo = runner.memo_for(planned, record, text, Reply(label, record.get("resolved", ""), text))
     write_state(spec, runner.state)
     rel = runner.channel.relative(output)
     commit = runner.channel.commit(
@@ -71,10 +73,9 @@ def pick(runner: Runner, step_id: str, number: int, reason: str | None = None) -
         [rel, runner.channel.relative(state_path(spec))],
         what=runner.what,
     )
-    label = record.get("model") or planned.label
-    reply = Reply(label, record.get("resolved", ""), text=text)
-    memo = runner.finish_desk(planned, record, text, reply)
-    message = f"picked alternative {number} -> {rel}" + (f", memo {memo}" if memo else "")
+    runner.share(planned, record, memo)
+    message = f"picked alternative {number} -> {rel}"
+    message += f", memo {memo.id} for {memo.to}" if memo else ""
     return StepResult(step.id, "made", message, label, outputs=[rel], commit=commit)
 
 

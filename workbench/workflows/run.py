@@ -209,11 +209,14 @@ class Runner:
             record["output_blob"] = blob_hash(targets[0].read_bytes())
         else:
             record["alternatives"], record["picked"] = rels, None
+        memo = (
+            self.memo_for(planned, record, texts[0], comparison.replies[0]) if count == 1 else None
+        )
         self.state[step.id] = record
         commit = self._commit(planned, rels, records, reused)
         if count == 1:
-            memo = self.finish_desk(planned, record, texts[0], comparison.replies[0])
-            status, message = "made", made + (f", memo {memo}" if memo else "")
+            self.share(planned, record, memo)
+            status, message = "made", made + (f", memo {memo.id} for {memo.to}" if memo else "")
         else:
             status = "alternatives"
             message = f"{made}; pick one: workbench flow pick {self.spec.path.name} {step.id} N"
@@ -329,31 +332,26 @@ class Runner:
         paths = [*rels, self.channel.relative(state_path(self.spec))]
         return self.channel.commit(message, paths, what=self.what)
 
-    def finish_desk(
+    def memo_for(
         self, planned: Planned, record: StepRecord, text: str, reply: Reply
-    ) -> str | None:
-        """Leave the step's memo, and mark its desk item done (one desk commit); the memo id."""
-        from workbench import desk
+    ) -> Item | None:
+        """The memo a step leaves (`memo: ROLE`), named in its record before the commit."""
+        if not planned.step.memo:
+            return None
+        memo = self._memo(planned, record, text, reply)
+        record["memo"] = memo.id
+        return memo
 
-        step = planned.step
-        memo = self._memo(planned, record, text, reply) if step.memo else None
+    def share(self, planned: Planned, record: StepRecord, memo: Item | None) -> None:
+        """Leave the memo and mark the step's desk item done: one desk commit, shared."""
+        from workbench import desk
+        from workbench.desk.actions import put
+
         item = record.get("desk_item")
         if item:
             desk.done(item, by=planned.label, outputs=[record["output"]], memo=memo, repo=self.top)
         elif memo is not None:
-            desk.memo(
-                memo.title, to=memo.to, flags=memo.flags, body=memo.body, about=memo.about,
-                by=memo.by, repo=self.top,
-            )  # fmt: skip
-        if memo is not None:
-            record["memo"] = memo.id
-            write_state(self.spec, self.state)
-            self.channel.commit(
-                f"flow {self.spec.name}: {step.id} left memo {memo.id} for {memo.to}",
-                [self.channel.relative(state_path(self.spec))],
-                what=self.what,
-            )
-        return memo.id if memo else None
+            put(memo, repo=self.top)
 
     def _memo(self, planned: Planned, record: StepRecord, text: str, reply: Reply) -> Item:
         from workbench.desk.items import Item, flags_of, new_id, now

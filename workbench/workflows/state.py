@@ -205,7 +205,7 @@ def judge(
     """A step's status and why, from its record, what it would be made from now, its output."""
     exists = output.is_file()
     if found.after:
-        return "after", f"after {', '.join(found.after)}"
+        return "after", "; ".join([f"after {', '.join(found.after)}", *found.missing])
     if found.missing:
         return "waiting", "; ".join(found.missing)
     if state is None or "key" not in state:
