@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(repr=False)
 class StatusTable:
     """Where each step of a workflow stands."""
 
@@ -57,6 +57,8 @@ class StatusTable:
                 f"{row.status:<8} {step.output}: {row.why}"
             )
         return "\n".join(lines)
+
+    __repr__ = __str__
 
     def to_frame(self) -> pd.DataFrame:
         """One row per step: step, role, model, status, why, output."""

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from workbench.sessions import Session
 
 
-@dataclass
+@dataclass(repr=False)
 class StepResult:
     """What a run did with one step."""
 
@@ -56,8 +56,11 @@ class StepResult:
     reused: int = 0
     commit: str | None = None
 
+    def __repr__(self) -> str:
+        return f"<step {self.step} ({self.model}): {self.status}: {self.message}>"
 
-@dataclass
+
+@dataclass(repr=False)
 class FlowRun:
     """The steps of one run and what was spent."""
 
@@ -79,6 +82,8 @@ class FlowRun:
         lines = [f"flow {self.name}: spent ${self.spent_usd:.4f}"]
         lines += [f"  {s.step:<14} {s.status:<12} {s.message}" for s in self.steps]
         return "\n".join(lines)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         rows = "".join(
