@@ -517,6 +517,157 @@ def statistics() -> nbformat.NotebookNode:
     )
 
 
+WORKFLOW_YAML = """\
+name: paper
+roles:                  # who is best at what (with keys: gpt, claude, gemini)
+  writer: teacher
+  referee: terse
+  editor: local
+steps:
+  - id: draft
+    role: writer
+    prompt: draft
+    inputs: {notes: notes.md}
+    output: paper/draft.md
+    alternatives: 2     # two drafts: a person picks one
+  - id: referee
+    role: referee
+    prompt: referee
+    inputs: {paper: draft}
+    output: reviews/referee.md
+    memo: editor        # the review also goes on the desk, for the editor
+  - id: response
+    role: editor
+    prompt: response
+    inputs: {paper: draft, review: desk}   # the editor takes its memo (or a task) from the desk
+    output: paper/response.md
+"""
+
+
+def workflow() -> nbformat.NotebookNode:
+    """A three-model workflow (draft, referee, response), the desk, versions and briefs."""
+    return _notebook(
+        [
+            _md(
+                "# A three-model workflow: draft, referee, response\n\n"
+                "Each step goes to the model best at it, and the models coordinate **through "
+                "the repository**: prompts are files (`prompts/NAME.md`), a workflow file "
+                "gives each step a role, a model, a prompt, inputs and an output, and every "
+                "output is committed with its call records. A review is left on the **desk** "
+                "(`desk/`) as a memo, where the next model finds it. Every session starts from "
+                "zero, so the repository is the memory. This notebook runs on variants of the "
+                "embedded local model (no key): `teacher` writes, `terse` referees, `local` "
+                "answers the referee; with keys, name `gpt`, `claude` and `gemini` instead."
+            ),
+            _code(
+                "import os\n"
+                "import subprocess\n"
+                "from pathlib import Path\n\n"
+                "# the example lives in a git repository of its own: it is the channel\n"
+                'if Path.cwd().name != "paper-demo":\n'
+                '    Path("paper-demo/prompts").mkdir(parents=True, exist_ok=True)\n'
+                '    os.chdir("paper-demo")\n'
+                'for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Ada"],\n'
+                '             ["config", "user.email", "ada@example.org"]):\n'
+                '    subprocess.run(["git", *args], check=True)'
+            ),
+            _md(
+                "## Prompt files\n\n"
+                "Front matter (role, model, system prompt, parameters, schema) and a body with "
+                "`{fields}`. Each call made from one records the file, its git blob hash and "
+                "whether it differed from the commit."
+            ),
+            _code(
+                "%%writefile notes.md\n"
+                "Rainbows: sunlight enters raindrops, is refracted, reflected once inside, and\n"
+                "leaves split into colours; red bends least, violet most. The bow sits at about\n"
+                "42 degrees from the point opposite the sun."
+            ),
+            _code(
+                "%%writefile prompts/draft.md\n---\nrole: writer\n"
+                "description: A first draft from the notes.\ntemperature: 0.8\nmax_tokens: 60\n"
+                "---\nWrite two sentences for a science magazine from these notes.\n\n{notes}"
+            ),
+            _code(
+                "%%writefile prompts/referee.md\n---\nrole: referee\n"
+                "system: You are a demanding referee. Name one weakness.\nmax_tokens: 40\n---\n"
+                "Referee this text.\n\n{paper}"
+            ),
+            _code(
+                "%%writefile prompts/response.md\n---\nrole: editor\nmax_tokens: 60\n---\n"
+                "Improve the text to answer the referee.\n\nText:\n{paper}\n\nReferee:\n{review}"
+            ),
+            _md(
+                "## The workflow: roles by strength\n\n"
+                "A step runs when its inputs exist and its output is missing or stale (an "
+                "input, its prompt file or its model changed), make-style."
+            ),
+            _code("%%writefile paper.yaml\n" + WORKFLOW_YAML.rstrip("\n")),
+            _code(
+                "import workbench as wb\n\n"
+                'subprocess.run(["git", "add", "notes.md", "prompts", "paper.yaml"], check=True)\n'
+                'subprocess.run(["git", "commit", "-qm", "The workflow"], check=True)\n\n'
+                'flow = wb.workflow("paper.yaml")\n'
+                "flow.status()"
+            ),
+            _md("## Two drafts, side by side"),
+            _code("flow.run()"),
+            _md(
+                "## A person picks one\n\n"
+                "The pick is a decision record in the lab notebook (both drafts linked, the "
+                "reason kept) and a commit of the output."
+            ),
+            _code('flow.pick("draft", 2, reason="the clearer of the two")'),
+            _md(
+                "## The referee, and the response to it\n\n"
+                "`terse` leaves its review on the desk as a memo for the editor; `local` "
+                "claims it, answers it, and marks it done."
+            ),
+            _code("flow.run()"),
+            _md(
+                "## The repository is the channel\n\n"
+                "Plain files and commits: `ls`, `cat` and `git log` show everything."
+            ),
+            _code("!git log --format=%s -n 12\n!ls desk/memos desk/done"),
+            _code("from workbench import desk\n\nprint(desk.board().text(everything=True))"),
+            _md(
+                "## A person is a participant too\n\n"
+                "A task on the desk for the editor: the response step takes it next."
+            ),
+            _code(
+                'desk.add("Say where the 42 degrees come from", to="editor", '
+                'why="readers always ask")\n'
+                "flow.status()"
+            ),
+            _code("flow.run()"),
+            _md(
+                "## Edit a prompt: only what depends on it is redone\n\n"
+                "(Not committed yet: the calls record its version as `-dirty`.)"
+            ),
+            _code(
+                'Path("prompts/referee.md").write_text(\n'
+                '    "---\\nrole: referee\\nsystem: You are a grumpy referee.\\n"\n'
+                '    "max_tokens: 40\\n"\n'
+                '    "---\\nFind the weakest sentence.\\n\\n{paper}\\n"\n'
+                ")\n"
+                "flow.status()"
+            ),
+            _code("flow.run()"),
+            _md("## Which version of which prompt made what"),
+            _code(
+                'wb.log.to_frame(kind="call")[["model", "prompt_name", "prompt_version", '
+                '"text"]].tail(6)'
+            ),
+            _md(
+                "## Each model's own brief\n\n"
+                "What a model did here, short enough to paste into its next prompt (a step "
+                "with `brief: true` gets it in its system prompt)."
+            ),
+            _code('print(wb.log.brief("terse", roles=["referee"]))'),
+        ]
+    )
+
+
 NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
     "quickstart": quickstart,
     "side_by_side": side_by_side,
@@ -524,6 +675,7 @@ NOTEBOOKS: dict[str, Callable[[], nbformat.NotebookNode]] = {
     "export_log": export_log,
     "files_and_schemas": files_and_schemas,
     "statistics": statistics,
+    "workflow": workflow,
 }
 
 

@@ -36,6 +36,15 @@ EXAMPLES = {  # what each example notebook shows once run, besides the side-by-s
         r"p_beats_average",  # the leaderboard
         r"workbench_version",  # the provenance
     ],
+    "workflow.ipynb": [
+        r"wrote 2 alternatives; pick one",  # the drafts side by side
+        r"picked alternative 2 -&gt; paper/draft.md|picked alternative 2 -> paper/draft.md",
+        r"memo [a-z0-9-]+ for editor",  # the referee's review, left on the desk
+        r"flow paper: response -> paper/response.md",  # git log
+        r"changed: the prompt prompts/referee.md",  # an edit: only what depends on it
+        r"prompt_version",
+        r"# Brief for terse",
+    ],
     "export_log.ipynb": [
         r"every chain intact",
         r"labbook-\d{4}-\d\d-\d\d\.csv",

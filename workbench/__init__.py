@@ -4,6 +4,9 @@
     wb.compare("Why is the sky blue?", models=["gpt", "claude", "local"])
     wb.log.to_frame()   # everything recorded, as a DataFrame
 
+Prompt files and workflows: `wb.prompt("referee", paper=text)` (prompts/NAME.md),
+`wb.workflow("paper.yaml").run()`; the desk is `from workbench import desk`.
+
 Everything a notebook user meets is importable from here: the functions below, the types
 (`Prompt`, `Params`, `Message`, `File`, `Schema`, `Reply`, `Usage`, `ReplyError`,
 `Comparison`, `Session`, `CompareOptions`) and every error (`WorkbenchError` and its kinds,
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from workbench import log  # cheap: its functions import what they need when called
@@ -65,6 +69,7 @@ if TYPE_CHECKING:
     from workbench.sessions import Session
     from workbench.streaming import Stream
     from workbench.widgets.panel import Panel
+    from workbench.workflows import Workflow
 
 __all__ = [
     "AuditError",
@@ -118,8 +123,10 @@ __all__ = [
     "note",
     "panel",
     "pause",
+    "prompt",
     "resume",
     "session",
+    "workflow",
 ]
 
 _LAZY = {
@@ -207,6 +214,27 @@ def pause(reason: str | None = None) -> None:
 def resume() -> None:
     """Record calls again."""
     _labbook().resume()
+
+
+def prompt(name: str, /, *, files: Any = None, **fields: Any) -> Prompt:
+    """The prompt file prompts/NAME.md with its `{fields}` filled in (see `workbench.prompts`).
+
+    `wb.compare(wb.prompt("referee", paper=text), models=["claude"])`: its records name the
+    file and its version (git blob hash, and whether it differed from the commit).
+    """
+    from workbench.prompts import prompt as made
+
+    return made(name, files=files, **fields)
+
+
+def workflow(path: str | Path, *, session: Session | None = None) -> Workflow:
+    """A workflow file (steps, each given to a model by role): `.status()`, `.run()`, `.pick()`.
+
+    See `workbench.workflows`; its calls are made in `session` (default: the default one).
+    """
+    from workbench.workflows import Workflow
+
+    return Workflow(path, session)
 
 
 def _labbook() -> LabBook:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -108,7 +108,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
+@click.option("-p", "--prompt", "prompt_name", help="A prompt file by name: prompts/NAME.md.")
+@click.option(
+    "--field", "fields", multiple=True, help="NAME=VALUE for its {NAME} (@FILE reads one)."
+)
 @click.option("-m", "--model", "models", multiple=True, help="Model or alias; repeat for more.")
 @click.option("-s", "--system", help="System prompt (overrides an alias's own).")
 @click.option("-t", "--temperature", type=float, help="Sampling temperature, 0 to 2.")
@@ -132,7 +136,9 @@ def main() -> None:
 @click.option("--no-stream", is_flag=True, help="Wait for whole answers instead of streaming.")
 @friendly
 def compare(
-    prompt: str,
+    prompt: str | None,
+    prompt_name: str | None,
+    fields: tuple[str, ...],
     models: tuple[str, ...],
     system: str | None,
     temperature: float | None,
@@ -157,6 +163,8 @@ def compare(
     With --json, stdout holds one JSON object per reply and nothing else.
     With --follow-up (or --after ID), each model of the latest comparison (or of the calls
     named) continues its own conversation with PROMPT, from the lab notebook.
+    With --prompt NAME, the prompt file prompts/NAME.md is sent instead, its {fields} given
+    with --field (its model used when no -m is given).
     """
     from workbench.terminal import run_compare
 
@@ -177,7 +185,18 @@ def compare(
         )
     if system is not None:
         _utf8(system, "the system prompt")
-    prompt = read_stdin_prompt() if prompt == "-" else _utf8(prompt, "the prompt")
+    if prompt_name is not None or fields:  # the prompt file carries its own settings
+        from workbench.cli_flow import prompt_file_options
+
+        asked_of = {"-s": system, "-t": temperature, "--max-tokens": max_tokens, "--seed": seed,
+                    "-r": reasoning, "--schema": schema_path, "--follow-up": follow_up or None,
+                    "--after": after or None}  # fmt: skip
+        built, models = prompt_file_options(prompt, prompt_name, fields, files, models, asked_of)
+        prompt, files = cast(str, built), ()  # a Prompt: run_compare passes it on as it is
+    elif prompt is None:
+        raise InvalidOption("give a PROMPT (- reads it from stdin), or --prompt NAME")
+    else:
+        prompt = read_stdin_prompt() if prompt == "-" else _utf8(prompt, "the prompt")
     asked = {
         "temperature": temperature,
         "max_tokens": max_tokens,
@@ -272,6 +291,8 @@ def quickstart() -> None:
     ctx.invoke(
         compare,
         prompt="In one sentence: why is the sky blue?",
+        prompt_name=None,
+        fields=(),
         models=("local", "terse", "teacher"),
         system=None,
         temperature=None,
@@ -313,4 +334,4 @@ def models(as_json: bool) -> None:
 
 # The lab notebook's commands live in their own module; importing it registers them.
 import workbench.cli_audit  # noqa: E402, F401  (audit commands)
-from workbench import cli_log  # noqa: E402, F401
+from workbench import cli_desk, cli_flow, cli_log  # noqa: E402, F401

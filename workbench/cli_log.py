@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from workbench.cli import friendly, main
 from workbench.config import Config
@@ -37,12 +38,22 @@ def _records() -> list[dict[str, object]]:
 @click.option("--model", help="Only calls to this model (the name asked for, or the full one).")
 @click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
 @click.option("--tag", help="Only records with this tag.")
+@click.option("--prompt", help="Only calls made from this prompt file (prompts/NAME.md).")
 @click.pass_context
 @friendly
 def log(
-    ctx: click.Context, limit: int, model: str | None, kind: str | None, tag: str | None
+    ctx: click.Context,
+    limit: int,
+    model: str | None,
+    kind: str | None,
+    tag: str | None,
+    prompt: str | None,
 ) -> None:
-    """The lab notebook: recent entries, one line each (or a subcommand)."""
+    """The lab notebook: recent entries, one line each (or a subcommand).
+
+    With --prompt NAME, every call made from prompts/NAME.md (or the last -n), with the
+    version of the file each used.
+    """
     if ctx.invoked_subcommand is not None:
         return
     from workbench.labbook.book import recent
@@ -52,9 +63,12 @@ def log(
             (model is None or model in (record.get("model"), record.get("resolved")))
             and (kind is None or record.get("kind") == kind)
             and (tag is None or tag in (record.get("tags") or ()))
+            and (prompt is None or _origin(record).get("name") == prompt)
         )
 
-    filtered = model is not None or kind is not None or tag is not None
+    filtered = model is not None or kind is not None or tag is not None or prompt is not None
+    if prompt is not None and ctx.get_parameter_source("limit") is ParameterSource.DEFAULT:
+        limit = sys.maxsize  # every use of the prompt file, unless -n says otherwise
     rows = recent(_root(), limit, keep if filtered else None)
     if not rows:
         what = "no entry matches" if filtered else "is empty: run `workbench compare ...` first"
@@ -80,6 +94,10 @@ def one_line(record: dict[str, object]) -> str:
         gist = f"{record.get('model')}: {clip(text, 40)!r} -> {clip(str(answer), 50)!r}"
         if record.get("parent"):  # a follow-up: the turn it continues
             gist += f" (follows {str(record['parent'])[-8:]})"
+        origin = _origin(record)
+        if origin.get("name"):  # made from a prompt file: which version of it
+            dirty = "-dirty" if origin.get("dirty") else ""
+            gist += f" [{origin['name']}@{str(origin.get('blob'))[:12]}{dirty}]"
     elif kind == "decision":
         choice = str(data.get("choice") or "")[-8:]
         gist = f"{data.get('verdict')} {choice} {data.get('reason') or ''}".strip()
@@ -95,6 +113,12 @@ def one_line(record: dict[str, object]) -> str:
         tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
         gist = f"{data.get('run')} {data.get('status')}: {tally or 'no items'}"
     return f"{ts}  {str(record['id'])[-8:]}  {kind:<8}  {gist}"
+
+
+def _origin(record: dict[str, Any]) -> dict[str, Any]:
+    """The prompt file a call was made from (empty when none)."""
+    origin = (record.get("prompt") or {}).get("origin")
+    return origin if isinstance(origin, dict) else {}
 
 
 @log.command()

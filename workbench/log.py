@@ -7,6 +7,7 @@
     wb.log.thread(cmp.record_ids[0])                     # a follow-up's whole conversation
     wb.log.export("md", "record.md", since="2026-11-01")
     wb.log.commit()                                      # commit now (else within seconds)
+    wb.log.brief(model="claude", since="2026-11-01")     # what claude did here, for a prompt
 
 Every function reads the session's lab notebook (see `workbench.labbook.locate`); each call
 re-reads the files, so the frames include what other processes appended.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "answers",
+    "brief",
     "commit",
     "cost_by_model_by_day",
     "decisions",
@@ -70,6 +72,25 @@ def to_frame(**filters: Any) -> pd.DataFrame:
 
     days = day(filters.get("since")), day(filters.get("until"))
     return read_frame(files_between(root(), *days), **filters)
+
+
+def brief(
+    model: str,
+    since: str | None = None,
+    *,
+    roles: Sequence[str] = (),
+    limit: int | None = None,
+) -> str:
+    """What `model` did in this repository, as a short memo to paste into a prompt.
+
+    Its calls, the workflow steps they made, decisions and notes on its answers (from the lab
+    notebook, `since` a day or time), and from the desk what it holds, what waits for it (or
+    for its `roles`) and what it finished. See `workbench.brief`.
+    """
+    from workbench.brief import LIMIT
+    from workbench.brief import brief as write
+
+    return write(model, since=since, roles=roles, labbook=root(), limit=limit or LIMIT)
 
 
 def answers(**filters: Any) -> pd.DataFrame:

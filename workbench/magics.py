@@ -3,6 +3,9 @@
     %%compare local terse -t 0 --max-tokens 64 --out cmp
     Explain {topic} in one sentence.
 
+    %%compare claude --prompt referee       (prompts/referee.md; the cell fills its {paper})
+    {draft}
+
 The cell body is the prompt, its trailing line breaks dropped (the rule for text from files
 and stdin everywhere: the same text, the same request hash); `{name}` is replaced by that
 variable of the notebook (write `{{name}}` for the braces themselves). Answers stream into
@@ -113,6 +116,12 @@ def compare_parser() -> argparse.ArgumentParser:
         help="a notebook variable holding a Comparison: continue each model's conversation",
     )
     p.add_argument("-o", "--out", type=_variable, help="bind the Comparison to this variable")
+    p.add_argument(
+        "-p",
+        "--prompt",
+        help="a prompt file (prompts/NAME.md): the cell fills a {field}, variables the others",
+    )
+    p.add_argument("--field", help="with --prompt: the {field} the cell fills")
     return p
 
 
@@ -158,16 +167,21 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     from workbench.widgets.static import panel_html
 
     args = compare_parser().parse_args(_split(line, "%%compare"))
-    prompt, missing = cell_prompt(cell, namespace)
-    if missing:
-        names = ", ".join("{" + m + "}" for m in missing)
-        print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
+    sent: Any
+    if args.prompt is not None:  # a prompt file: the cell fills one of its fields
+        sent, models, prompt = _prompt_file(args, cell, namespace)
+    else:
+        prompt, missing = cell_prompt(cell, namespace)
+        if missing:
+            names = ", ".join("{" + m + "}" for m in missing)
+            print(f"not defined in the notebook, sent as written: {names}", file=sys.stderr)
+        sent, models = prompt, args.models
     options = _options(args, namespace)
     wb = session()
     try:
         after = _earlier(args.follow_up, namespace)
-        models = args.models or ([] if after else wb.default_models())
-        live = LiveRun(wb, prompt, models, after=after, **options)
+        models = models or ([] if after else wb.default_models())
+        live = LiveRun(wb, sent, models, after=after, **options)
     except WorkbenchError as e:
         from IPython.core.error import UsageError
 
@@ -199,6 +213,45 @@ def compare_cell(line: str, cell: str, namespace: dict[str, Any]) -> Comparison:
     if args.out:
         namespace[args.out] = comparison
     return comparison
+
+
+def _prompt_file(
+    args: argparse.Namespace, cell: str, namespace: Mapping[str, Any]
+) -> tuple[Any, list[str], str]:
+    """`--prompt NAME`: (the Prompt, the models, its text).
+
+    The cell's text (its `{names}` filled from the notebook) fills the field `--field` names,
+    by default the file's first; every other field is the notebook variable of its name.
+    """
+    from IPython.core.error import UsageError
+
+    from workbench import prompts
+
+    given = [f"--{k.replace('_', '-')}" for k in ("system", "temperature", "max_tokens",
+             "reasoning", "schema", "follow_up") if getattr(args, k) is not None]  # fmt: skip
+    if given:
+        raise UsageError(
+            f"%%compare --prompt {args.prompt}: {', '.join(given)} cannot be used with a prompt "
+            "file (it sets its own system prompt and parameters)"
+        )
+    try:
+        file = prompts.load(args.prompt)
+        into = args.field or (file.fields[0] if file.fields else None)
+        if into is None or into not in file.fields:
+            has = ", ".join("{" + f + "}" for f in file.fields) or "no field"
+            raise UsageError(f"{file.origin.path} has {has}: name the one the cell fills")
+        text, missing = cell_prompt(cell, namespace)
+        missing += [f for f in file.fields if f != into and f not in namespace]
+        if missing:
+            names = ", ".join("{" + m + "}" for m in missing)
+            raise UsageError(f"{file.origin.path} needs {names}: define them in the notebook")
+        values = {f: namespace[f] for f in file.fields if f != into} | {into: text}
+        built = file.render(values, files=args.files)
+    except WorkbenchError as e:
+        raise UsageError(str(e)) from None
+    args.files = None  # sent with the prompt
+    models = list(args.models) or ([file.model] if file.model else [])
+    return built, models, built.text
 
 
 def _options(args: argparse.Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]:

@@ -248,7 +248,8 @@ def summary_html(models: Sequence[tuple[str, Sequence[Reply]]]) -> str:
     failed = [m for m, rs in models if not rs or not all(r.ok for r in rs)]
     notes = [" · ".join(best)] if best else []
     if missing:
-        notes.append(f'<span class="wb-missing">not known: {html.escape(", ".join(missing))}</span>')
+        unknown = html.escape(", ".join(missing))
+        notes.append(f'<span class="wb-missing">not known: {unknown}</span>')
     if failed:
         notes.append(f"not ranked (no answer): {html.escape(', '.join(failed))}")
     line = f'<div class="wb-meta">{html.escape(notes[0]) if best else ""}'

@@ -81,7 +81,9 @@ def panel_notebook(path: Path, servers: dict[str, Any], models: list[str] = MODE
         "GEMINI_API_KEY": servers["gemini"].api_key,
     }
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python",
+    }  # fmt: skip
     nb.cells = [
         nbformat.v4.new_code_cell(SETUP.format(keys=repr(keys), config=repr(config))),
         nbformat.v4.new_code_cell(PANEL.format(models=json.dumps(models))),

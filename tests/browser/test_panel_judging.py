@@ -26,9 +26,7 @@ from tests.wire.harness import Step
 TWO = ["openai:gpt-test", "anthropic:claude-test"]
 
 
-def open_panel(
-    nb: NotebookPage, repo: Path, servers: dict[str, Any], models: list[str]
-) -> Any:
+def open_panel(nb: NotebookPage, repo: Path, servers: dict[str, Any], models: list[str]) -> Any:
     nb.open(panel_notebook(repo / "judge.ipynb", servers, models))
     nb.hide_sidebars()
     nb.run_through(1)
@@ -134,7 +132,9 @@ def test_history_brings_back_an_earlier_comparison_without_a_request(
         servers["openai"].responder = lambda request: ANSWER
         ask(panel, "The second question")
         nb.wait_until(
-            "the second run", lambda: "done in" in status(panel) and "Rayleigh" in panel.inner_text(), 30
+            "the second run",
+            lambda: "done in" in status(panel) and "Rayleigh" in panel.inner_text(),
+            30,
         )
         sent = requests(servers)
 

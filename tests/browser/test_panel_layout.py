@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser.lab import Lab
 from tests.browser.notebook import UIS, NotebookPage
-from tests.browser.panel_page import layout_problems, panel_notebook, wire_servers, width
+from tests.browser.panel_page import layout_problems, panel_notebook, width, wire_servers
 from tests.wire.harness import Step
 
 READABLE_COLUMN_PX = 240

@@ -1,4 +1,4 @@
-"""Judging in the panel: as soon as an answer is there, one winner, arena verdicts, ratings, keys."""
+"""Judging in the panel: as soon as an answer is there, one winner, arena verdicts, ratings."""
 
 from __future__ import annotations
 

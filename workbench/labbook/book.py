@@ -214,6 +214,8 @@ class LabBook:
                 for file in message.get("files", ()):
                     if file["sha256"] in withheld:
                         file["stored"] = False  # sent, not kept: it holds a secret
+            if job.prompt.origin is not None:  # the prompt file it came from, beside the request
+                prompt["origin"] = job.prompt.origin.to_dict()
             return {
                 "model": job.spec.label,
                 "resolved": job.spec.full_name,

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-FORMAT = 7
+FORMAT = 8
 """Bump when what is cached changes shape: older entries are then rebuilt."""
 _PROBE = 512
 """Bytes of the first and last parsed lines kept to recognise the file's start and end."""

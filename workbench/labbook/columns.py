@@ -16,7 +16,8 @@ import pandas as pd
 
 COLUMNS = (
     "id", "ts", "day", "kind", "session", "seq", "author", "source", "repo_head",
-    "model", "resolved", "request_hash", "parent", "prompt", "system", "params", "files",
+    "model", "resolved", "request_hash", "parent", "prompt", "prompt_name", "prompt_version",
+    "system", "params", "files",
     "text", "data", "thinking", "ok", "error_type", "error",
     "input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens",
     "cache_write_tokens", "usage_source", "cost_usd", "latency_s", "first_token_s",
@@ -24,7 +25,9 @@ COLUMNS = (
     "verdict", "choice", "score", "supersedes", "reason", "note", "hash", "file", "line",
 )  # fmt: skip
 """The frame's columns. Of a call: `parent` is the record it follows up (its thread's
-previous turn); `files` what was sent with it (name, media_type, size, sha256 of each, in
+previous turn); `prompt_name` and `prompt_version` the prompt file it was made from (prompts/
+NAME.md) and its git blob hash, cut to 12 characters, with "-dirty" when the text sent was not
+the committed one; `files` what was sent with it (name, media_type, size, sha256 of each, in
 order; stored under `files/` in the lab notebook); `data` the structured answer (the JSON
 value, with a schema); `thinking` the model's thinking where the provider returned it;
 the token counts' parts (reasoning, cached, cache writes) and who counted (`usage_source`).
@@ -64,6 +67,7 @@ def _row(r: dict[str, Any]) -> tuple[Any, ...]:
         r.get("source"), r.get("repo_head"), r.get("model"), r.get("resolved"),
         r.get("request_hash"), r.get("parent"),
         m[-1].get("content") if m and m[-1].get("role") == "user" else _last_user(m),
+        *_origin(prompt.get("origin")),
         (m[0].get("content") if len(m) < 3 else _system(m)) if system else None,
         prompt.get("params") if call else None,
         _files(m) if call else [],
@@ -80,6 +84,14 @@ def _row(r: dict[str, Any]) -> tuple[Any, ...]:
         data.get("reason") if kind in _REASONED else None, data.get("text") if note else None,
         r.get("hash"),
     )  # fmt: skip
+
+
+def _origin(origin: Any) -> tuple[str | None, str | None]:
+    """(prompt_name, prompt_version) of a call made from a prompt file."""
+    if type(origin) is not dict:
+        return None, None
+    blob = str(origin.get("blob") or "")[:12]
+    return origin.get("name"), (blob + "-dirty" if origin.get("dirty") else blob) or None
 
 
 def _files(messages: Sequence[dict[str, Any]]) -> list[Any]:

@@ -401,7 +401,11 @@ def decisions(frame: pd.DataFrame, *, latest: bool = True) -> pd.DataFrame:
     ]
     rows = rows.assign(
         call=pd.array(one, dtype="string"),
-        judged=[[models.get(x, "?") for x in links] for links in rows["calls"]],
+        judged=pd.Series(
+            [[models.get(x, "?") for x in links] for links in rows["calls"]],
+            index=rows.index,
+            dtype=object,
+        ),
     ).drop(columns="choice")
     chosen = calls[["id", "model", "resolved", "prompt", "text", "ok", "cost_usd", "hash"]]
     chosen = chosen.rename(columns={"id": "call", "hash": "call_hash"})

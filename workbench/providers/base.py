@@ -127,6 +127,24 @@ def _check_text(content: object, role: str) -> None:
 
 
 @dataclass(frozen=True)
+class PromptOrigin:
+    """The prompt file a prompt was made from (`workbench.prompts`): which version of it."""
+
+    name: str
+    """The prompt's name: "referee" for prompts/referee.md."""
+    path: str
+    """The file, relative to its repository's root (or absolute outside one)."""
+    blob: str
+    """The git blob hash of the text used (what `git hash-object FILE` prints)."""
+    dirty: bool
+    """True when that text is not what HEAD holds (changed, untracked, or no repository)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """As call records hold it (`prompt.origin`)."""
+        return {"name": self.name, "path": self.path, "blob": self.blob, "dirty": self.dirty}
+
+
+@dataclass(frozen=True)
 class Prompt:
     """What is sent: the messages and the sampling parameters."""
 
@@ -134,6 +152,9 @@ class Prompt:
     params: Params = field(default_factory=Params)
     schema: Schema | None = None
     """The JSON Schema the answer must follow (structured output), if any."""
+    origin: PromptOrigin | None = field(default=None, compare=False)
+    """The prompt file it was made from, if any: recorded beside the request, never part of
+    it (not in `to_dict`, so not in the request hash)."""
 
     def __post_init__(self) -> None:
         for m in self.messages:
@@ -195,7 +216,7 @@ class Prompt:
     def followed_by(self, answer: str, text: str, files: tuple[File, ...] = ()) -> Prompt:
         """The next turn: this prompt, the model's answer, then `text` (and files) from the user."""
         turns = (*self.messages, Message("assistant", answer), Message("user", text, files))
-        return replace(self, messages=turns)
+        return replace(self, messages=turns, origin=None)  # the new text is not the file's
 
     def with_system(self, system: str | None) -> Prompt:
         """This prompt with `system` as its system prompt (replacing any), if given."""

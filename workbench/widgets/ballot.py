@@ -186,7 +186,7 @@ class Ballot:
                 self.standing[key] = record
 
     def marks(self, label: str, sample: int = 0) -> list[str]:
-        """What stands for one answer, in words: "✓ picked", "★ 4/5", "▲ better than b"…"""
+        """What stands for one answer, in words ("✓ picked", "★ 4/5", "▲ better than b")."""
         mine = self.ids.get((label, sample))
         if mine is None:
             return []
@@ -217,8 +217,10 @@ class Ballot:
 
 
 def _key(verdict: str, links: list[str]) -> tuple[Any, ...] | None:
-    """Which earlier verdict a new one replaces: one pick per comparison, one rating per
-    answer, one verdict per pair, one reject per answer."""
+    """Which earlier verdict a new one replaces.
+
+    One pick per comparison, one rating per answer, one verdict per pair, one reject per answer.
+    """
     if verdict == "pick":
         return ("pick",)
     if verdict in ("reject", "rating") and len(links) == 1:

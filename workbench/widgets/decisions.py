@@ -1,5 +1,7 @@
-"""The decision controls: per column pick, reject, note and a 1-5 rating; between two columns
-"A is better", "B is better", "tie", "both bad".
+"""The decision controls: per column and between two columns.
+
+Per column: pick, reject, note and a 1-5 rating; between two columns: "A is better",
+"B is better", "tie", "both bad".
 
 The widgets only say what was clicked; the panel records it through its `Ballot`
 (`workbench.widgets.ballot`), so code (`panel.pick(...)`) and clicks take one path.

@@ -92,8 +92,10 @@ def _earlier(group: list[dict[str, Any]], config: Config | None) -> Earlier:
     models = tuple(dict.fromkeys(str(r["model"]) for r in group))
     ordered = sorted(group, key=lambda r: (models.index(str(r["model"])), _answer(r)[1]))
     system = next((m["content"] for m in messages[:1] if m.get("role") == "system"), None)
-    if system is not None and config is not None and all(
-        _alias_system(m, config) == system for m in models
+    if (
+        system is not None
+        and config is not None
+        and all(_alias_system(m, config) == system for m in models)
     ):
         system = None
     return Earlier(
@@ -145,9 +147,7 @@ def recall(session: Session, earlier: Earlier) -> Recalled:
         for rid, reply in zip(comparison.record_ids, comparison.replies, strict=True)
     )
     decisions = tuple(
-        r
-        for r in found
-        if r["kind"] == "decision" and r.get("links") and set(r["links"]) <= wanted
+        r for r in found if r["kind"] == "decision" and r.get("links") and set(r["links"]) <= wanted
     )
     return Recalled(earlier, replace(comparison, replies=replies), decisions)
 

@@ -1,5 +1,6 @@
-"""The panel's judging: each column's decisions as soon as its answer is recorded, the arena
-bar between two columns, the keyboard, and the marks that show what stands.
+"""The panel's judging: per column as soon as each answer is recorded, and between columns.
+
+The arena bar between two columns, the keyboard, and the marks that show what stands.
 
 Every verdict goes through the panel's `Ballot`; a click, a key and `panel.pick(...)` take
 the same path, and each says in the status line what was recorded.
@@ -16,6 +17,7 @@ from workbench.widgets.decisions import ArenaBar
 
 if TYPE_CHECKING:
     from workbench.widgets.columns import Column
+
 
 class Judge:
     """Decisions on the panel's current comparison, from buttons, keys or code."""
@@ -106,8 +108,10 @@ class Judge:
         if a is None or b is None:
             raise InvalidOption("choose the two columns to compare (A and B)")
         record = ballot.versus((a, self._sample(a)), (b, self._sample(b)), verdict, reason)
-        said = {"a": f"{a} better than {b}", "b": f"{b} better than {a}",
-                "tie": f"tie: {a} and {b}", "both-bad": f"both bad: {a} and {b}"}[verdict]  # fmt: skip
+        said = {
+            "a": f"{a} better than {b}", "b": f"{b} better than {a}",
+            "tie": f"tie: {a} and {b}", "both-bad": f"both bad: {a} and {b}",
+        }[verdict]  # fmt: skip
         self._recorded(record, said)
         return record
 

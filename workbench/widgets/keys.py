@@ -37,7 +37,9 @@ function render({ model, el }) {
     const t = e.target;
     // (without scrolling: a scroll between mousedown and mouseup would lose the click)
     if (panel.contains(document.activeElement)) return;
-    if (!t.closest("input, textarea, select, button, a, summary")) panel.focus({ preventScroll: true });
+    if (!t.closest("input, textarea, select, button, a, summary")) {
+      panel.focus({ preventScroll: true });
+    }
   };
   const attach = () => {
     panel = el.closest(".wb-panel");
@@ -63,7 +65,7 @@ export default { render };
 """
 
 
-class Shortcuts(anywidget.AnyWidget):  # type: ignore[misc]
+class Shortcuts(anywidget.AnyWidget):
     """Sends the panel's shortcut keys to `on_key`."""
 
     _esm = traitlets.Unicode(_ESM % json.dumps(KEYS)).tag(sync=True)

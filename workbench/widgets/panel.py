@@ -335,8 +335,10 @@ class Panel:
     # -- history ---------------------------------------------------------------------------
 
     def load(self, earlier: Earlier) -> None:
-        """Bring an earlier comparison back from the lab notebook: its prompt, models, answers,
-        figures, decisions and conversation, marked as recorded. Nothing is sent."""
+        """Bring an earlier comparison back from the lab notebook, marked as recorded.
+
+        Its prompt, models, answers, figures, decisions and conversation; nothing is sent.
+        """
         if self.live is not None and self.live.running:
             raise WorkbenchError("a comparison is running: wait for it or press Stop")
         found = recall(self.session, earlier)
@@ -357,8 +359,7 @@ class Panel:
         self._finished(cmp)
         self.recalled = found
         self.recalled_text.value = verbatim(
-            f"<b>recorded</b> {html.escape(when)} · answers from the lab notebook, "
-            "nothing was sent"
+            f"<b>recorded</b> {html.escape(when)} · answers from the lab notebook, nothing was sent"
         )
         self.recalled_bar.layout.display = None
         self._say(f"brought back the comparison of {when}: {len(cmp)} recorded answer(s)")
@@ -474,7 +475,7 @@ def _by_model(cmp: Comparison) -> list[tuple[str, list[Any]]]:
 
 def _states(cmp: Comparison) -> dict[str, ColumnState]:
     """A finished comparison as the columns show it (first prompt)."""
-    states = {}
+    states: dict[str, ColumnState] = {}
     for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
         if job.prompt_index:
             continue
