@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
-SCREENSHOT_ENV = "WORKBENCH_SCREENSHOT"
+SCREENSHOT_ENV = "WORKBENCH_SCREENSHOTS"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -144,15 +144,17 @@ def notebook_page(
 
 @pytest.fixture
 def save_screenshot(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., list[Path]]:
-    """A function saving a screenshot of an element to the test's tmp folder and, when
-    `publish` and $WORKBENCH_SCREENSHOT is set, there too (for docs/images); it returns the
-    files written."""
-    wanted = os.environ.get(SCREENSHOT_ENV)
+    """A function saving a screenshot of an element to the test's tmp folder.
 
-    def save(element: Locator, name: str, *, publish: bool = False) -> list[Path]:
+    With `publish` (a file name) and $WORKBENCH_SCREENSHOTS set to a folder (docs/images), the
+    screenshot is saved there too under that name; it returns the files written.
+    """
+    folder = os.environ.get(SCREENSHOT_ENV)
+
+    def save(element: Locator, name: str, *, publish: str | None = None) -> list[Path]:
         paths = [tmp_path / name]
-        if publish and wanted:
-            paths.append(Path(request.config.invocation_params.dir, wanted).resolve())
+        if publish and folder:
+            paths.append(Path(request.config.invocation_params.dir, folder, publish).resolve())
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
             element.screenshot(path=str(path), animations="disabled")

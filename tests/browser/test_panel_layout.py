@@ -4,7 +4,7 @@ Four models answer (one fails, in its column); then every button must show its w
 (scrollWidth <= clientWidth), nothing in the panel may scroll sideways, no control may stick
 out of it, the prompt box keeps a useful width and each column a readable one. The panel's
 screenshots at both widths are saved (and published to docs/images with
-$WORKBENCH_SCREENSHOT=docs/images/panel-{width}.png, from JupyterLab).
+$WORKBENCH_SCREENSHOTS=docs/images: panel-{width}.png, from JupyterLab).
 """
 
 from __future__ import annotations
@@ -73,4 +73,4 @@ def test_nothing_is_clipped_and_nothing_scrolls_sideways(
         assert panel.locator(".wb-summary table").count() == 1
         nb.page.set_viewport_size({"width": viewport, "height": 1800})  # the whole panel in view
         shot = f"panel-{viewport}.png"
-        save_screenshot(panel, f"{ui}-{shot}", publish=ui == "lab")
+        save_screenshot(panel, f"{ui}-{shot}", publish=shot if ui == "lab" else None)

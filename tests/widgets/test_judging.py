@@ -57,6 +57,8 @@ def test_a_column_can_be_judged_while_another_model_still_runs(
     assert pick["data"]["verdict"] == "pick" and len(pick["links"]) == 1  # the answers there
     assert "✓ picked" in fast.decisions.said.value and p.live.running
     p.wait(30)
+    # the run's summary does not hide what was recorded while it ran
+    assert p.status_text.startswith("done in") and f"recorded {pick['id']}" in p.status_text
     assert not slow.decisions.pick.disabled
     slow.decisions.pick.click()  # the pick of all answers replaces the early one
     final = decided(session)[-1]

@@ -271,13 +271,15 @@ class Panel:
         self._finished(cmp)
         errors, ids = len(cmp.errors), sum(1 for r in cmp.record_ids if r)
         took = f"{live.elapsed_s or 0:.1f} s"
+        # a decision recorded while slower models ran stays said after the run's summary
+        judged = f" · {self.status_text}" if self.status_text.startswith("recorded ") else ""
         if self._stopped:
             cancelled = sum(1 for r in cmp if r.error is not None and r.error.type == "Cancelled")
             answered = sum(1 for r in cmp if r.ok)
             self._say(f"stopped after {took} · {answered} answered · {cancelled} cancelled "
-                      f"· {ids} call(s) recorded")  # fmt: skip
+                      f"· {ids} call(s) recorded{judged}")  # fmt: skip
         else:
-            self._say(f"done in {took} · {errors} error(s) · {ids} call(s) recorded")
+            self._say(f"done in {took} · {errors} error(s) · {ids} call(s) recorded{judged}")
         self.history.refresh()
 
     def _finished(self, cmp: Comparison) -> None:
