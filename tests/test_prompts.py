@@ -159,7 +159,7 @@ def test_the_cli_sends_a_prompt_file_by_name_and_log_lists_its_uses(
         (["compare", "hi", "-p", "referee"], "give PROMPT or --prompt referee, not both"),
         (["compare", "--field", "paper=x"], "give --prompt NAME too"),
         (["compare", "-p", "referee", "--field", "paper"], "write NAME=VALUE"),
-        (["compare", "-p", "referee"], r"needs {paper}"),
+        (["compare", "-p", "referee"], "needs {paper}: --field paper=VALUE"),
         (["compare"], "give a PROMPT"),
     ]:
         bad = runner.invoke(main, args)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from workbench.cli import file_text, friendly, main
-from workbench.errors import InvalidOption
+from workbench.errors import InvalidOption, InvalidPrompt
 
 if TYPE_CHECKING:
     from workbench.providers.base import Prompt
@@ -43,7 +43,12 @@ def prompt_file_options(
             "its own system prompt and parameters (edit it, or name an alias with -m)"
         )
     prompt_file = prompts.load(name)
-    built = prompt_file.render(field_values(fields), files=list(files) or None)
+    values = field_values(fields)
+    missing = [f for f in prompt_file.fields if f not in values]
+    if missing:  # said in the CLI's words (the Python API's error names keyword arguments)
+        given = " ".join(f"--field {f}=VALUE" for f in missing)
+        raise InvalidPrompt(f"{prompt_file.origin.path} needs {{{'}, {'.join(missing)}}}: {given}")
+    built = prompt_file.render(values, files=list(files) or None)
     if not models and prompt_file.model:
         models = (prompt_file.model,)
     return built, models
