@@ -567,8 +567,11 @@ def workflow() -> nbformat.NotebookNode:
                 'if Path.cwd().name != "paper-demo":\n'
                 '    Path("paper-demo/prompts").mkdir(parents=True, exist_ok=True)\n'
                 '    os.chdir("paper-demo")\n'
-                'for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Ada"],\n'
-                '             ["config", "user.email", "ada@example.org"]):\n'
+                "for args in (\n"
+                '    ["init", "-q", "-b", "main"],\n'
+                '    ["config", "user.name", "Ada"],\n'
+                '    ["config", "user.email", "ada@example.org"],\n'
+                "):\n"
                 '    subprocess.run(["git", *args], check=True)'
             ),
             _md(

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("templates/*.ipynb")])
 EXAMPLES = {  # what each example notebook shows once run, besides the side-by-side view
     "quickstart.ipynb": [
-        r'class="wb-panel wb-static"',  # the panel's static fallback, after a run
+        r'class="wb-panel wb-static[ "]',  # the panel's static fallback, after a run
         r"recorded \w+: pick local",  # the panel's pick, recorded
         r"recorded \w+ \w+ \w+",  # pick, reject and note from code
         r"<th>verdict</th>",  # %workbench log and wb.log.decisions()

@@ -43,9 +43,14 @@ def readme_blocks(language: str) -> list[str]:
 
 
 def notebook_cells() -> list[str]:
-    """The Python blocks and the magic's cell, in the README's order."""
+    """The Python blocks and the magic's cell, in the README's order.
+
+    Not those of the audit section, nor of the workflows section (tests/workflows/test_docs.py
+    runs it, in a repository of its own).
+    """
     text = (ROOT / "README.md").read_text()
-    text = text[: text.index("\n## Audit runs\n")] + text[text.index("\n## What each") :]
+    start, end = text.index("\n## Audit runs\n"), text.index("\n## What each dependency is for\n")
+    text = text[:start] + text[end:]
     cells = []
     for lang, code in BLOCK.findall(text):
         if lang == "python":

@@ -92,7 +92,7 @@ def test_the_readme_section_runs_as_written(repo: Path, wire: dict[str, Any]) ->
     # what the examples say happened, happened
     calls = [r for r in _records(repo) if r["kind"] == "call"]
     referee = [c for c in calls if (c["prompt"].get("origin") or {}).get("name") == "referee"]
-    assert len(referee) == 4  # Python, the CLI, the magic (claude, gpt), the workflow: 5?
+    assert len(referee) == 5  # Python, the CLI, the magic (claude and gpt), the workflow step
     state = json.loads((repo / "paper.state.json").read_text())["steps"]
     assert state["draft"]["picked"] == 2 and state["draft"]["alternatives"] == [
         "paper/draft.alt-1.md", "paper/draft.alt-2.md", "paper/draft.alt-3.md",

@@ -58,7 +58,7 @@ def workflow_template() -> Any:
         new_code_cell("desk.board(flow.spec.folder, fetch=False)"),
         new_code_cell(
             "if not run.ok:  # papermill reports the run as failed\n"
-            "    raise RuntimeError(f'a step failed: {run}')"
+            '    raise RuntimeError(f"a step failed: {run}")'
         ),
     ]
     nb = new_notebook(cells=cells)
