@@ -1,0 +1,419 @@
+"""Audit runs through the providers' batch APIs: `run_audit(batch=True)`, `audit run --batch`.
+
+Submitting (`submit`): every call of the pending items for models whose provider has a
+batch mode (types openai, anthropic, gemini) goes into one batch per model, the same
+request a live call would send (so the same request hash). The whole batch's most possible
+cost, at batch rates, is checked against the run's budget first: over it, nothing is sent.
+What was submitted lives in the run folder's `batches.json` (written atomically after each
+batch is made): the vendor's batch id, and per request its custom id, item, model, sample
+and request hash. Any process can carry on from it.
+
+Collecting (`collect`, called by `resume`): each batch is polled; once every one has ended,
+every request's outcome is recorded as an ordinary call record in a session of the run
+(tagged "batch", priced at the batch rate, `started_at` the submission time, no latency: a
+batch has none per request). A request that failed, or never ran because its batch expired
+or was cancelled, becomes an error reply (not billed) and its item an error outcome. The run
+then executes as any resume does: the batch calls are answered from their records (their
+errors included, once: `fresh_answers`), other models' and the judges' calls are sent live,
+items are scored and saved. A later resume treats error outcomes as every run does: it asks
+again, here in a new batch.
+
+Calls a model cannot take (`Model.check`) are not put in a batch: they are refused in their
+column, unsent, when the run executes, as always.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from workbench import prices
+from workbench.audit.records import job_key, recorded_calls
+from workbench.audit.spend import spent_by
+from workbench.audit.store import RunFolder, atomic_write, close_book, open_book
+from workbench.batch import has_batch_mode, transport
+from workbench.budget import estimate_usage
+from workbench.config import Config
+from workbench.errors import (
+    AuditError,
+    BudgetExceeded,
+    IncompleteAnswer,
+    InvalidOutput,
+    ProviderError,
+    WorkbenchError,
+)
+from workbench.notices import notice
+from workbench.providers import registry
+from workbench.providers.base import Completion, Reply, ReplyError
+from workbench.run import Job
+
+if TYPE_CHECKING:
+    from workbench.audit.runner import Execution
+    from workbench.batch.base import Batches, Progress
+
+STATE = "batches.json"
+POLL_S = 30.0
+"""How often `collect(wait=True)` polls a batch that has not ended."""
+TAG = "batch"
+
+
+class BatchOverBudget(BudgetExceeded):
+    """The whole batch could cost more than the run's budget: nothing was submitted."""
+
+    def __init__(self, cap_usd: float, spent_usd: float, needed_usd: float, calls: int) -> None:
+        super().__init__("the run's", cap_usd, spent_usd, needed_usd)
+        self.args = (
+            f"the batch of {calls} calls could cost up to ${needed_usd:.4f} at batch rates, over "
+            f"the run's budget of ${cap_usd:.4f} (${spent_usd:.4f} spent): nothing was "
+            "submitted; raise --budget or take fewer items (--sample N)",
+        )
+
+
+# -- the state file ----------------------------------------------------------------------
+
+
+def load_state(folder: RunFolder) -> dict[str, Any] | None:
+    """The run's `batches.json`, or None when it made no batch."""
+    path = folder.path / STATE
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise AuditError(f"cannot read {path}: {e}", run=folder.name) from None
+
+
+def write_state(folder: RunFolder, state: dict[str, Any]) -> None:
+    """Replace `batches.json` atomically."""
+    atomic_write(folder.path / STATE, json.dumps(state, indent=2, ensure_ascii=False))
+
+
+def waiting(folder: RunFolder) -> bool:
+    """Whether the run has a batch whose results are not recorded yet."""
+    state = load_state(folder)
+    return state is not None and any(not b["recorded"] for b in state["batches"])
+
+
+def fresh_answers(folder: RunFolder) -> dict[tuple[str, int], dict[str, Any]]:
+    """The batch calls recorded since the run last executed, failed ones included.
+
+    The execution that follows a collection takes a batch's errors as answers (the item's
+    outcome is then an error); later resumes ask again, as for any failed call.
+    """
+    state = load_state(folder)
+    if state is None or not state.get("fresh"):
+        return {}
+    return recorded_calls(folder.labbook_root, state.get("sessions", []), with_errors=True)
+
+
+def mark_used(folder: RunFolder) -> None:
+    """The run executed with the batch answers: their errors are not answers any more."""
+    state = load_state(folder)
+    if state is not None and state.get("fresh"):
+        write_state(folder, {**state, "fresh": False})
+
+
+# -- submitting --------------------------------------------------------------------------
+
+
+@dataclass
+class _Planned:
+    """The run's calls that go in batches, by (provider, model id)."""
+
+    groups: dict[tuple[str, str], list[tuple[str, Job]]] = field(default_factory=dict)
+    estimate_usd: float = 0.0
+    unpriced: set[str] = field(default_factory=set)
+
+    @property
+    def calls(self) -> int:
+        return sum(len(g) for g in self.groups.values())
+
+
+def _execution(folder: RunFolder, config: Config) -> Execution:
+    from workbench.audit.runner import Execution
+
+    return Execution(folder, config=config)
+
+
+def _custom_id(execution: Execution, job: Job) -> str:
+    """`<item index>-<model position>-<sample>`: what vendors take (letters, digits, -)."""
+    k = next(n for n, spec in enumerate(execution.specs) if spec is job.spec)
+    return f"{job.prompt_index}-{k}-{job.sample}"
+
+
+def _plan(execution: Execution, config: Config, skip: set[tuple[str, int]]) -> _Planned:
+    planned = _Planned()
+    checked: dict[str, Any] = {}
+    for item in execution.folder.pending():
+        _, jobs = execution.plan(item)
+        for job in jobs:
+            spec = job.spec
+            if not has_batch_mode(registry.provider_settings(spec, config).type):
+                continue
+            if job_key(job) in skip:
+                continue
+            model = checked.get(spec.full_name) or registry.build(spec, config)
+            checked[spec.full_name] = model
+            try:
+                model.check(job.prompt)
+            except WorkbenchError:
+                continue  # refused in its column, unsent, when the run executes
+            planned.groups.setdefault((spec.provider, spec.model_id), []).append(
+                (_custom_id(execution, job), job)
+            )
+            quote = prices.batch_quote(spec.provider, spec.model_id, config)
+            if quote is None:
+                planned.unpriced.add(spec.full_name)
+            else:
+                planned.estimate_usd += quote.cost(estimate_usage(job.prompt)) or 0.0
+    return planned
+
+
+def submit(folder: RunFolder, config: Config, *, progress: bool = True) -> int:
+    """Submit the run's batchable calls not answered or in a batch yet; return how many.
+
+    Raises before anything is sent when no model has a batch mode, or when the batch could
+    cost more than what is left of the run's budget.
+    """
+    execution = _execution(folder, config)
+    manifest = execution.manifest
+    state = load_state(folder) or {"v": 1, "batches": [], "sessions": [], "fresh": False}
+    answered = recorded_calls(folder.labbook_root, manifest.get("sessions", []), with_errors=False)
+    skip = set(answered)
+    for batch in state["batches"]:
+        if not batch["recorded"]:  # still running: its calls are on their way
+            skip |= {(r["request_hash"], r["sample"]) for r in batch["requests"].values()}
+    planned = _plan(execution, execution.config, skip)
+    if not planned.calls:
+        if not state["batches"]:
+            models = ", ".join(manifest["models"])
+            raise AuditError(
+                f"none of {models} has a batch mode (openai, anthropic and gemini providers "
+                "have one): run without --batch",
+                run=folder.name,
+            )
+        return 0
+    _check_budget(planned, manifest)
+    clients: dict[str, Batches] = {}
+    try:
+        for (provider, model_id), requests in planned.groups.items():
+            client = clients.get(provider) or transport(execution.config.providers[provider])
+            clients[provider] = client
+            lines = [client.line(cid, job.prompt, model_id) for cid, job in requests]
+            batch_id = client.submit(model_id, lines, f"{folder.name}-{model_id}")
+            state["batches"].append(
+                {
+                    "provider": provider,
+                    "model": f"{provider}:{model_id}",
+                    "id": batch_id,
+                    "submitted_at": _now(),
+                    "status": "submitted",
+                    "ended": False,
+                    "recorded": False,
+                    "total": len(requests),
+                    "completed": 0,
+                    "failed": 0,
+                    "requests": {
+                        cid: {
+                            "item": job.prompt_index,
+                            "model": job.spec.label,
+                            "sample": job.sample,
+                            "request_hash": job_key(job)[0],
+                        }
+                        for cid, job in requests
+                    },
+                }
+            )
+            write_state(folder, state)  # each batch kept as soon as it exists
+            if progress:
+                notice(f"{provider}:{model_id}: {len(requests)} calls submitted, batch {batch_id}")
+    finally:
+        for client in clients.values():
+            client.close()
+    return planned.calls
+
+
+def _check_budget(planned: _Planned, manifest: dict[str, Any]) -> None:
+    cap = manifest.get("budget_usd")
+    if cap is None:
+        return
+    if planned.unpriced:
+        names = ", ".join(sorted(planned.unpriced))
+        raise AuditError(
+            f"{names} has no known batch price, so the run's budget cannot be kept: nothing "
+            "was submitted; add its price under [prices] in workbench.toml"
+        )
+    spent = float(manifest.get("spent_usd", 0.0))
+    if spent + planned.estimate_usd > float(cap) + 1e-12:
+        raise BatchOverBudget(float(cap), spent, planned.estimate_usd, planned.calls)
+
+
+# -- collecting --------------------------------------------------------------------------
+
+
+def collect(
+    folder: RunFolder,
+    config: Config,
+    *,
+    wait: bool = False,
+    poll_s: float = POLL_S,
+    progress: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Poll the run's batches; once all ended, record their results. True when all are in.
+
+    With `wait`, poll every `poll_s` seconds until they end.
+    """
+    state = load_state(folder)
+    if state is None:
+        return True
+    unrecorded = [b for b in state["batches"] if not b["recorded"]]
+    if not unrecorded:
+        return True
+    execution = _execution(folder, config)
+    clients: dict[str, Batches] = {}
+    try:
+        for batch in unrecorded:
+            if batch["provider"] not in clients:
+                settings = execution.config.providers[batch["provider"]]
+                clients[batch["provider"]] = transport(settings)
+        while True:
+            for batch in unrecorded:
+                if not batch["ended"]:
+                    _update(batch, clients[batch["provider"]].poll(batch["id"]))
+            write_state(folder, state)
+            if progress:
+                for batch in unrecorded:
+                    notice(_progress_line(batch))
+            if all(b["ended"] for b in unrecorded):
+                break
+            if not wait:
+                return False
+            sleep(poll_s)
+        _record(folder, execution, state, unrecorded, clients)
+    finally:
+        for client in clients.values():
+            client.close()
+    return True
+
+
+def _update(batch: dict[str, Any], found: Progress) -> None:
+    batch.update(status=found.status, ended=found.ended)
+    batch.update(completed=found.completed, failed=found.failed)
+
+
+def _progress_line(batch: dict[str, Any]) -> str:
+    return (
+        f"{batch['model']} batch {batch['id']}: {batch['status']}, {batch['total']} submitted, "
+        f"{batch['completed']} completed, {batch['failed']} failed"
+    )
+
+
+def _record(
+    folder: RunFolder,
+    execution: Execution,
+    state: dict[str, Any],
+    batches: Sequence[dict[str, Any]],
+    clients: dict[str, Batches],
+) -> None:
+    """Record every request's outcome as a call record, in a session of the run."""
+    root = folder.labbook_root
+    config = execution.config
+    book = open_book(root, config, source=f"audit {folder.name} batch")
+    state["sessions"] = [*state.get("sessions", []), book.session]
+    write_state(folder, state)  # the session is known before anything is in it
+    manifest = folder.manifest()
+    folder.update(sessions=[*manifest.get("sessions", []), book.session])
+    # a crash while recording leaves some records: they are not written twice
+    done = set(recorded_calls(root, state["sessions"], with_errors=True))
+    items = {item.index: item for item in folder.items()}
+    plans: dict[int, list[Job]] = {}
+    try:
+        for batch in batches:
+            outcomes = clients[batch["provider"]].results(batch["id"], list(batch["requests"]))
+            started = datetime.fromisoformat(batch["submitted_at"])
+            futures = []
+            for cid, outcome in outcomes.items():
+                job = _job(execution, items, plans, cid, batch["requests"][cid])
+                if job_key(job) in done:
+                    continue
+                reply = reply_of(job, outcome, config, started)
+                future = book.record_call(job, reply, tags=(TAG,))
+                if future is not None:
+                    futures.append(future)
+            for future in futures:
+                future.result()
+            batch["recorded"] = True
+            state["fresh"] = True
+            write_state(folder, state)
+        book.commit(f"audit {folder.name}: batch results recorded")
+    finally:
+        close_book(book)
+    folder.update(spent_usd=spent_by(root, folder.manifest().get("sessions", [])))
+
+
+def _job(
+    execution: Execution,
+    items: dict[int, Any],
+    plans: dict[int, list[Job]],
+    custom_id: str,
+    kept: dict[str, Any],
+) -> Job:
+    """The job a custom id stands for, planned again from the run folder (same request)."""
+    index, k, sample = (int(x) for x in custom_id.split("-"))
+    if index not in plans:
+        plans[index] = execution.plan(items[index])[1]
+    spec = execution.specs[k]
+    job = next(j for j in plans[index] if j.spec is spec and j.sample == sample)
+    if job_key(job)[0] != kept["request_hash"]:
+        raise AuditError(
+            f"item {index} for {spec.label} no longer sends what was submitted in a batch: "
+            "the run folder changed; start a new run",
+            run=execution.folder.name,
+        )
+    return job
+
+
+def reply_of(
+    job: Job, outcome: Completion | ProviderError, config: Config, started: datetime
+) -> Reply:
+    """The Reply of one batch request, priced at the batch rate."""
+    quote = prices.batch_quote(job.spec.provider, job.spec.model_id, config)
+    common: dict[str, Any] = {
+        "model": job.spec.label,
+        "resolved": job.spec.full_name,
+        "price_source": quote.source if quote else None,
+        "attempts": 1,
+        "started_at": started,
+    }
+    if isinstance(outcome, ProviderError):
+        partial = outcome.partial if isinstance(outcome, IncompleteAnswer) else ""
+        # a request that failed or never ran is not billed; one cut short was, unreported
+        billed = isinstance(outcome, IncompleteAnswer)
+        cost = None if billed or quote is None else 0.0
+        return Reply(**common, text=partial, cost_usd=cost, error=ReplyError.of(outcome))
+    data, invalid = None, None
+    if job.prompt.schema is not None:
+        try:
+            data = job.prompt.schema.parse(outcome.text, outcome.data)
+        except InvalidOutput as e:  # billed and kept, as live
+            invalid = ReplyError.of(e)
+    return Reply(
+        **common,
+        text=outcome.text,
+        usage=outcome.usage,
+        cost_usd=quote.cost(outcome.usage) if quote else None,
+        finish_reason=outcome.finish_reason,
+        model_version=outcome.model_version,
+        error=invalid,
+        data=data,
+        thinking=outcome.thinking,
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
