@@ -10,13 +10,13 @@ and request hash. Any process can carry on from it.
 
 Collecting (`collect`, called by `resume`): each batch is polled; once every one has ended,
 every request's outcome is recorded as an ordinary call record in a session of the run
-(tagged "batch", priced at the batch rate, `started_at` the submission time, no latency: a
-batch has none per request). A request that failed, or never ran because its batch expired
-or was cancelled, becomes an error reply (not billed) and its item an error outcome. The run
-then executes as any resume does: the batch calls are answered from their records (their
-errors included, once: `fresh_answers`), other models' and the judges' calls are sent live,
-items are scored and saved. A later resume treats error outcomes as every run does: it asks
-again, here in a new batch.
+(tagged "batch" and "batch:<its id>", priced at the batch rate, `started_at` the submission
+time, no latency: a batch has none per request). A request that failed, or never ran
+because its batch expired or was cancelled, becomes an error reply (not billed) and its
+item an error outcome. The run then executes as any resume does: the batch calls are
+answered from their records (their errors included, once: `fresh_answers`), other models'
+and the judges' calls are sent live, items are scored and saved. A later resume treats
+error outcomes as every run does: it asks again, here in a new batch.
 
 Calls a model cannot take (`Model.check`) are not put in a batch: they are refused in their
 column, unsent, when the run executes, as always.
@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench import prices
-from workbench.audit.records import job_key, recorded_calls
+from workbench.audit.records import job_key, recorded_calls, session_records
 from workbench.audit.spend import spent_by
 from workbench.audit.store import RunFolder, atomic_write, close_book, open_book
 from workbench.batch import has_batch_mode, transport
@@ -329,20 +329,26 @@ def _record(
     manifest = folder.manifest()
     folder.update(sessions=[*manifest.get("sessions", []), book.session])
     # a crash while recording leaves some records: they are not written twice
-    done = set(recorded_calls(root, state["sessions"], with_errors=True))
+    found = [r for r in session_records(root, state["sessions"]) if r.get("kind") == "call"]
     items = {item.index: item for item in folder.items()}
     plans: dict[int, list[Job]] = {}
     try:
         for batch in batches:
             outcomes = clients[batch["provider"]].results(batch["id"], list(batch["requests"]))
             started = datetime.fromisoformat(batch["submitted_at"])
+            tags = (TAG, f"{TAG}:{batch['id']}")
+            done = {
+                (r["request_hash"], int(r["prompt"].get("sample", 0)))
+                for r in found
+                if tags[1] in (r.get("tags") or ())
+            }
             futures = []
             for cid, outcome in outcomes.items():
                 job = _job(execution, items, plans, cid, batch["requests"][cid])
                 if job_key(job) in done:
                     continue
                 reply = reply_of(job, outcome, config, started)
-                future = book.record_call(job, reply, tags=(TAG,))
+                future = book.record_call(job, reply, tags=tags)
                 if future is not None:
                     futures.append(future)
             for future in futures:
