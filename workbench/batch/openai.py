@@ -58,14 +58,14 @@ def outcome_of(row: Mapping[str, Any], label: str, batch_id: str, status: str) -
         return classify.from_status(
             label, code or None, str(detail.get("message") or body), kind=said and str(said)
         )
+    # Built as the SDK builds a live response (without validation), so an answer without a
+    # finish_reason reaches the live reader, which calls it incomplete, not malformed.
+    from openai._models import construct_type
     from openai.types.chat import ChatCompletion
 
     try:
-        parsed = ChatCompletion.model_validate(body)
-    except ValueError as e:
-        return classify.malformed(label, f"unexpected answer shape: {e}")
-    try:
-        return completion_from_response(parsed, label)
+        parsed = construct_type(type_=ChatCompletion, value=dict(body))
+        return completion_from_response(parsed, label)  # type: ignore[arg-type]
     except Exception as e:  # the live reader's own errors (incomplete, malformed)
         return error_from_exception(e, label)
 
