@@ -268,3 +268,67 @@ def test_a_run_with_no_batchable_model_is_refused(repo: Path) -> None:
     assert result.exit_code == 1
     assert "has a batch mode" in result.output and "run without --batch" in result.output
     assert runs() == []
+
+
+def test_big_batches_are_split_and_results_cut_short_are_not_recorded_twice(
+    repo: Path, batch_wire: dict[str, Any]
+) -> None:
+    from workbench.audit import batch
+    from workbench.config import Config
+
+    with (repo / "workbench.toml").open("a") as toml:  # a small account limit per batch
+        toml.write("[providers.openai.options]\nbatch_max_requests = 2\n")
+    run = run_audit("capitals.yaml", ["gpt"], batch=True, notebook=False, progress=False)
+    state = json.loads((run.path / "batches.json").read_text())
+    assert [b["total"] for b in state["batches"]] == [2, 2, 1]
+    assert len({b["id"] for b in state["batches"]}) == 3
+    done = resume(run.name, wait=True, poll_s=0.0, progress=False)
+    assert done.status == "complete" and len(done.rows) == 5
+
+    # a process killed while recording leaves a batch unmarked: collecting again adds nothing
+    state = json.loads((run.path / "batches.json").read_text())
+    state["batches"][1]["recorded"] = False
+    (run.path / "batches.json").write_text(json.dumps(state))
+    assert batch.collect(run.folder, Config.load(), progress=False)
+    records = call_records(repo / "labbook", open_run(run.name).manifest["sessions"])
+    hashes = [r["request_hash"] for r in records]
+    assert len(hashes) == 5 == len(set(hashes))
+
+
+CHARTS = """
+name: charts
+template: "Which series ends highest in this chart?"
+files: [chart]
+schema:
+  type: object
+  properties:
+    series: {type: string}
+    value: {type: number}
+  required: [series, value]
+scorer: json
+models: [gpt, claude, gem]
+params: {max_tokens: 64}
+items:
+  - {id: sales, chart: sales.png, expected: {series: north, value: 42}}
+  - {id: costs, chart: costs.png, expected: {series: rent, value: 12.5}}
+"""
+
+
+def test_files_and_schemas_go_in_batches_as_they_go_live(
+    repo: Path, batch_wire: dict[str, Any]
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    for name in ("sales.png", "costs.png"):
+        (repo / name).write_bytes(png)
+    write(repo, "charts.yaml", CHARTS)
+    run = run_audit("charts.yaml", batch=True, notebook=False, progress=False)
+    done = resume(run.name, wait=True, poll_s=0.0, progress=False)
+    answers = [a for row in done.rows for a in row["answers"]]
+    assert len(answers) == 6
+    # the servers check each request's file parts and schema as they check live ones
+    assert all(a["error"] is None for a in answers), [a["error"] for a in answers]
+    assert all(set(a["data"]) == {"series", "value"} for a in answers)
+    sent = {p: s.batches.batched[0].body for p, s in batch_wire.items()}
+    assert sent["openai"]["messages"][-1]["content"][0]["type"] == "image_url"
+    assert sent["anthropic"]["messages"][-1]["content"][0]["type"] == "image"
+    assert "inlineData" in sent["gemini"]["contents"][-1]["parts"][0]

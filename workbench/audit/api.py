@@ -254,8 +254,9 @@ def _batches(
 
     folder = run.folder
     poll = batches.POLL_S if poll_s is None else poll_s
-    if not batches.waiting(folder) and not batches.fresh_answers(folder):
-        calls = batches.submit(folder, config, progress=progress)  # errors asked again
+    if not batches.has_fresh(folder):
+        # what no batch holds yet: a submission cut short, or failed calls asked again
+        calls = batches.submit(folder, config, progress=progress)
         if calls:
             folder.update(status="batch-submitted")
             notice(

@@ -24,6 +24,7 @@ column, unsent, when the run executes, as always.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -110,6 +111,12 @@ def fresh_answers(folder: RunFolder) -> dict[tuple[str, int], dict[str, Any]]:
     return recorded_calls(folder.labbook_root, state.get("sessions", []), with_errors=True)
 
 
+def has_fresh(folder: RunFolder) -> bool:
+    """Whether batch answers were recorded that no execution has used yet."""
+    state = load_state(folder)
+    return state is not None and bool(state.get("fresh"))
+
+
 def mark_used(folder: RunFolder) -> None:
     """The run executed with the batch answers: their errors are not answers any more."""
     state = load_state(folder)
@@ -124,13 +131,17 @@ def mark_used(folder: RunFolder) -> None:
 class _Planned:
     """The run's calls that go in batches, by (provider, model id)."""
 
-    groups: dict[tuple[str, str], list[tuple[str, Job]]] = field(default_factory=dict)
-    estimate_usd: float = 0.0
+    groups: dict[tuple[str, str], list[tuple[str, Job, float]]] = field(default_factory=dict)
+    """(custom id, job, the most it could cost at the batch rate) per model."""
     unpriced: set[str] = field(default_factory=set)
 
     @property
     def calls(self) -> int:
         return sum(len(g) for g in self.groups.values())
+
+    @property
+    def estimate_usd(self) -> float:
+        return sum(cost for group in self.groups.values() for _, _, cost in group)
 
 
 def _execution(folder: RunFolder, config: Config) -> Execution:
@@ -162,14 +173,13 @@ def _plan(execution: Execution, config: Config, skip: set[tuple[str, int]]) -> _
                 model.check(job.prompt)
             except WorkbenchError:
                 continue  # refused in its column, unsent, when the run executes
-            planned.groups.setdefault((spec.provider, spec.model_id), []).append(
-                (_custom_id(execution, job), job)
-            )
             quote = prices.batch_quote(spec.provider, spec.model_id, config)
             if quote is None:
                 planned.unpriced.add(spec.full_name)
-            else:
-                planned.estimate_usd += quote.cost(estimate_usage(job.prompt)) or 0.0
+            cost = (quote.cost(estimate_usage(job.prompt)) if quote else None) or 0.0
+            planned.groups.setdefault((spec.provider, spec.model_id), []).append(
+                (_custom_id(execution, job), job, cost)
+            )
     return planned
 
 
@@ -197,47 +207,81 @@ def submit(folder: RunFolder, config: Config, *, progress: bool = True) -> int:
                 run=folder.name,
             )
         return 0
-    _check_budget(planned, manifest)
+    in_flight = sum(b.get("estimate_usd", 0.0) for b in state["batches"] if not b["recorded"])
+    _check_budget(planned, manifest, in_flight)
     clients: dict[str, Batches] = {}
     try:
         for (provider, model_id), requests in planned.groups.items():
             client = clients.get(provider) or transport(execution.config.providers[provider])
             clients[provider] = client
-            lines = [client.line(cid, job.prompt, model_id) for cid, job in requests]
-            batch_id = client.submit(model_id, lines, f"{folder.name}-{model_id}")
-            state["batches"].append(
-                {
-                    "provider": provider,
-                    "model": f"{provider}:{model_id}",
-                    "id": batch_id,
-                    "submitted_at": _now(),
-                    "status": "submitted",
-                    "ended": False,
-                    "recorded": False,
-                    "total": len(requests),
-                    "completed": 0,
-                    "failed": 0,
-                    "requests": {
-                        cid: {
-                            "item": job.prompt_index,
-                            "model": job.spec.label,
-                            "sample": job.sample,
-                            "request_hash": job_key(job)[0],
-                        }
-                        for cid, job in requests
-                    },
-                }
-            )
-            write_state(folder, state)  # each batch kept as soon as it exists
-            if progress:
-                notice(f"{provider}:{model_id}: {len(requests)} calls submitted, batch {batch_id}")
+            lines = [client.line(cid, job.prompt, model_id) for cid, job, _ in requests]
+            for part in _parts(client, lines):
+                batch_id = client.submit(
+                    model_id, [lines[k] for k in part], f"{folder.name}-{model_id}"
+                )
+                state["batches"].append(
+                    _entry(provider, model_id, batch_id, [requests[k] for k in part])
+                )
+                write_state(folder, state)  # each batch kept as soon as it exists
+                if progress:
+                    notice(f"{provider}:{model_id}: {len(part)} calls submitted, batch {batch_id}")
     finally:
         for client in clients.values():
             client.close()
     return planned.calls
 
 
-def _check_budget(planned: _Planned, manifest: dict[str, Any]) -> None:
+def _parts(client: Batches, lines: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """The lines split into batches the vendor takes: at most so many requests and bytes."""
+    parts: list[list[int]] = [[]]
+    size = 0
+    for k, line in enumerate(lines):
+        length = len(json.dumps(line, ensure_ascii=False, default=_as_sent).encode()) + 1
+        full = len(parts[-1]) >= client.max_requests or size + length > client.max_bytes
+        if parts[-1] and full:
+            parts.append([])
+            size = 0
+        parts[-1].append(k)
+        size += length
+    return parts
+
+
+def _as_sent(value: object) -> str:
+    """Bytes (Gemini's inline files) are sent as base64."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} in a batch request")
+
+
+def _entry(
+    provider: str, model_id: str, batch_id: str, requests: Sequence[tuple[str, Job, float]]
+) -> dict[str, Any]:
+    """A submitted batch as `batches.json` keeps it."""
+    return {
+        "provider": provider,
+        "model": f"{provider}:{model_id}",
+        "id": batch_id,
+        "submitted_at": _now(),
+        "status": "submitted",
+        "ended": False,
+        "recorded": False,
+        "total": len(requests),
+        "completed": 0,
+        "failed": 0,
+        "estimate_usd": sum(cost for _, _, cost in requests),
+        "requests": {
+            cid: {
+                "item": job.prompt_index,
+                "model": job.spec.label,
+                "sample": job.sample,
+                "request_hash": job_key(job)[0],
+            }
+            for cid, job, _ in requests
+        },
+    }
+
+
+def _check_budget(planned: _Planned, manifest: dict[str, Any], in_flight: float) -> None:
     cap = manifest.get("budget_usd")
     if cap is None:
         return
@@ -247,7 +291,8 @@ def _check_budget(planned: _Planned, manifest: dict[str, Any]) -> None:
             f"{names} has no known batch price, so the run's budget cannot be kept: nothing "
             "was submitted; add its price under [prices] in workbench.toml"
         )
-    spent = float(manifest.get("spent_usd", 0.0))
+    # batches still running may cost up to their estimate: it counts as spent
+    spent = float(manifest.get("spent_usd", 0.0)) + in_flight
     if spent + planned.estimate_usd > float(cap) + 1e-12:
         raise BatchOverBudget(float(cap), spent, planned.estimate_usd, planned.calls)
 

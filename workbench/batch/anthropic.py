@@ -55,6 +55,9 @@ class AnthropicBatches(Batches):
     """Message Batches (or a server speaking them) through the `anthropic` SDK."""
 
     label = LABEL
+    # Anthropic's batch processing guide, 2026-11: 100,000 requests or 256 MB a batch
+    max_requests = 100_000
+    max_bytes = 256_000_000
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)

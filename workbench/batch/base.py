@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.errors import MissingKey, ProviderError, ProviderTimeout
+from workbench.errors import ConfigError, MissingKey, ProviderError, ProviderTimeout
 from workbench.providers.base import Completion, Prompt, ProviderSettings
 
 Outcome = Completion | ProviderError
@@ -41,6 +41,10 @@ class Batches(ABC):
     """One provider's batch API through its SDK: submit lines, poll, fetch the outcomes."""
 
     label: str = "batch"
+    max_requests: int = 50_000
+    """The most requests one batch takes (more are split into several batches)."""
+    max_bytes: int = 200_000_000
+    """The most bytes of requests one batch takes, as sent."""
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -48,6 +52,14 @@ class Batches(ABC):
         if settings.api_key_env and not key:
             raise MissingKey(settings.name, settings.api_key_env)
         self.key = key
+        size = settings.options.get("batch_max_requests")
+        if size is not None:  # a smaller account limit, or a test's
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ConfigError(
+                    f"[providers.{settings.name}] options.batch_max_requests = {size!r}: must "
+                    "be a whole number of at least 1"
+                )
+            self.max_requests = min(self.max_requests, size)
 
     @abstractmethod
     def line(self, custom_id: str, prompt: Prompt, model_id: str) -> dict[str, Any]:

@@ -70,6 +70,9 @@ class GeminiBatches(Batches):
     """Gemini batch mode (or a server speaking it) through `google-genai`."""
 
     label = LABEL
+    # Gemini's batch mode docs, 2026-11: inline requests up to 20 MB in all (larger ones go by file)
+    max_requests = 50_000
+    max_bytes = 20_000_000
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)

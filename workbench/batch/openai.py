@@ -74,6 +74,9 @@ class OpenAIBatches(Batches):
     """OpenAI's Batch API (or a server speaking it) through the `openai` SDK."""
 
     label = "openai"
+    # OpenAI's Batch API guide, 2026-11: up to 50,000 requests and 200 MB a file
+    max_requests = 50_000
+    max_bytes = 200_000_000
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
