@@ -14,7 +14,8 @@ every request's outcome is recorded as an ordinary call record in a session of t
 time, no latency: a batch has none per request). A request that failed, or never ran
 because its batch expired or was cancelled, becomes an error reply (not billed) and its
 item an error outcome. The run then executes as any resume does: the batch calls are
-answered from their records (their errors included, once: `fresh_answers`), other models'
+answered from their records (their errors included, once: `batch_state.fresh_answers`),
+other models'
 and the judges' calls are sent live, items are scored and saved. A later resume treats
 error outcomes as every run does: it asks again, here in a new batch.
 
@@ -33,30 +34,35 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench import prices
+from workbench.audit.batch_state import (
+    fresh_answers,
+    has_fresh,
+    load_state,
+    mark_used,
+    waiting,
+    write_state,
+)
 from workbench.audit.records import job_key, recorded_calls, session_records
 from workbench.audit.spend import spent_by
-from workbench.audit.store import RunFolder, atomic_write, close_book, open_book
+from workbench.audit.store import RunFolder, close_book, open_book
 from workbench.batch import has_batch_mode, transport
+from workbench.batch.reply import reply_of
 from workbench.budget import estimate_usage
 from workbench.config import Config
-from workbench.errors import (
-    AuditError,
-    BudgetExceeded,
-    IncompleteAnswer,
-    InvalidOutput,
-    ProviderError,
-    WorkbenchError,
-)
+from workbench.errors import AuditError, BudgetExceeded, WorkbenchError
 from workbench.notices import notice
 from workbench.providers import registry
-from workbench.providers.base import Completion, Reply, ReplyError
 from workbench.run import Job
 
 if TYPE_CHECKING:
     from workbench.audit.runner import Execution
     from workbench.batch.base import Batches, Progress
 
-STATE = "batches.json"
+__all__ = [
+    "POLL_S", "BatchOverBudget", "collect", "fresh_answers", "has_fresh", "load_state",
+    "mark_used", "submit", "waiting",
+]  # fmt: skip
+
 POLL_S = 30.0
 """How often `collect(wait=True)` polls a batch that has not ended."""
 TAG = "batch"
@@ -72,56 +78,6 @@ class BatchOverBudget(BudgetExceeded):
             f"the run's budget of ${cap_usd:.4f} (${spent_usd:.4f} spent): nothing was "
             "submitted; raise --budget or take fewer items (--sample N)",
         )
-
-
-# -- the state file ----------------------------------------------------------------------
-
-
-def load_state(folder: RunFolder) -> dict[str, Any] | None:
-    """The run's `batches.json`, or None when it made no batch."""
-    path = folder.path / STATE
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise AuditError(f"cannot read {path}: {e}", run=folder.name) from None
-
-
-def write_state(folder: RunFolder, state: dict[str, Any]) -> None:
-    """Replace `batches.json` atomically."""
-    atomic_write(folder.path / STATE, json.dumps(state, indent=2, ensure_ascii=False))
-
-
-def waiting(folder: RunFolder) -> bool:
-    """Whether the run has a batch whose results are not recorded yet."""
-    state = load_state(folder)
-    return state is not None and any(not b["recorded"] for b in state["batches"])
-
-
-def fresh_answers(folder: RunFolder) -> dict[tuple[str, int], dict[str, Any]]:
-    """The batch calls recorded since the run last executed, failed ones included.
-
-    The execution that follows a collection takes a batch's errors as answers (the item's
-    outcome is then an error); later resumes ask again, as for any failed call.
-    """
-    state = load_state(folder)
-    if state is None or not state.get("fresh"):
-        return {}
-    return recorded_calls(folder.labbook_root, state.get("sessions", []), with_errors=True)
-
-
-def has_fresh(folder: RunFolder) -> bool:
-    """Whether batch answers were recorded that no execution has used yet."""
-    state = load_state(folder)
-    return state is not None and bool(state.get("fresh"))
-
-
-def mark_used(folder: RunFolder) -> None:
-    """The run executed with the batch answers: their errors are not answers any more."""
-    state = load_state(folder)
-    if state is not None and state.get("fresh"):
-        write_state(folder, {**state, "fresh": False})
 
 
 # -- submitting --------------------------------------------------------------------------
@@ -427,43 +383,6 @@ def _job(
             run=execution.folder.name,
         )
     return job
-
-
-def reply_of(
-    job: Job, outcome: Completion | ProviderError, config: Config, started: datetime
-) -> Reply:
-    """The Reply of one batch request, priced at the batch rate."""
-    quote = prices.batch_quote(job.spec.provider, job.spec.model_id, config)
-    common: dict[str, Any] = {
-        "model": job.spec.label,
-        "resolved": job.spec.full_name,
-        "price_source": quote.source if quote else None,
-        "attempts": 1,
-        "started_at": started,
-    }
-    if isinstance(outcome, ProviderError):
-        partial = outcome.partial if isinstance(outcome, IncompleteAnswer) else ""
-        # a request that failed or never ran is not billed; one cut short was, unreported
-        billed = isinstance(outcome, IncompleteAnswer)
-        cost = None if billed or quote is None else 0.0
-        return Reply(**common, text=partial, cost_usd=cost, error=ReplyError.of(outcome))
-    data, invalid = None, None
-    if job.prompt.schema is not None:
-        try:
-            data = job.prompt.schema.parse(outcome.text, outcome.data)
-        except InvalidOutput as e:  # billed and kept, as live
-            invalid = ReplyError.of(e)
-    return Reply(
-        **common,
-        text=outcome.text,
-        usage=outcome.usage,
-        cost_usd=quote.cost(outcome.usage) if quote else None,
-        finish_reason=outcome.finish_reason,
-        model_version=outcome.model_version,
-        error=invalid,
-        data=data,
-        thinking=outcome.thinking,
-    )
 
 
 def _now() -> str:

@@ -120,7 +120,7 @@ class Execution:
             self.folder.labbook_root, source_sessions or [], with_errors=self.replay
         )
         if not self.replay:  # a batch's failed requests are answers too (see `audit.batch`)
-            from workbench.audit.batch import fresh_answers
+            from workbench.audit.batch_state import fresh_answers
 
             self.reuse.update(fresh_answers(self.folder))
         budget = self.manifest.get("budget_usd")
