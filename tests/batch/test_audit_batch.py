@@ -140,6 +140,10 @@ def test_a_batch_run_exits_after_submitting_and_another_process_finishes_it(
             usage = reply["usage"]
             full = (usage["input_tokens"] + usage["output_tokens"]) * 1000 / 1e6
             assert reply["cost_usd"] == pytest.approx(full / 2)
+    import workbench as wb
+
+    tagged = wb.log.to_frame(tag="batch", kind="call")
+    assert sorted(tagged["id"]) == sorted(r["id"] for r in records)
     failed = [r for r in records if r["reply"]["error"]]
     assert [(r["model"], r["reply"]["error"]["type"]) for r in failed] == [("gem", "BadRequest")]
     assert failed[0]["reply"]["cost_usd"] == 0.0  # a failed request is not billed
