@@ -336,3 +336,27 @@ def test_files_and_schemas_go_in_batches_as_they_go_live(
     assert sent["openai"]["messages"][-1]["content"][0]["type"] == "image_url"
     assert sent["anthropic"]["messages"][-1]["content"][0]["type"] == "image"
     assert "inlineData" in sent["gemini"]["contents"][-1]["parts"][0]
+
+
+def test_ctrl_c_while_waiting_stops_the_wait_not_the_batches(
+    repo: Path, batch_wire: dict[str, Any]
+) -> None:
+    import signal
+
+    for server in batch_wire.values():
+        server.batches.in_progress_polls = 1000
+    run = run_audit("capitals.yaml", ["gpt"], batch=True, progress=False)
+    waiting = subprocess.Popen(
+        [WORKBENCH, "audit", "resume", run.name, "--wait"],
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    assert waiting.stderr is not None
+    first = waiting.stderr.readline()  # the progress line, printed before the first wait
+    assert "in_progress, 5 submitted, 0 completed, 0 failed" in first
+    waiting.send_signal(signal.SIGINT)
+    rest = waiting.communicate(timeout=60)[1]
+    assert waiting.returncode == 0, rest
+    assert "the batches are still running" in rest and "Traceback" not in rest
+    assert open_run(run.name).status == "batch-submitted"
+    polls = batch_wire["openai"].batches.jobs
+    assert [job.polls for job in polls.values()] == [1]  # polled once, then the wait stopped

@@ -267,7 +267,8 @@ def collect(
 ) -> bool:
     """Poll the run's batches; once all ended, record their results. True when all are in.
 
-    With `wait`, poll every `poll_s` seconds until they end.
+    With `wait`, poll every `poll_s` seconds until they end (a line per batch when it
+    moves); Ctrl-C while waiting stops waiting, not the batches: False, as when not waiting.
     """
     state = load_state(folder)
     if state is None:
@@ -282,24 +283,47 @@ def collect(
             if batch["provider"] not in clients:
                 settings = execution.config.providers[batch["provider"]]
                 clients[batch["provider"]] = transport(settings)
-        while True:
-            for batch in unrecorded:
-                if not batch["ended"]:
-                    _update(batch, clients[batch["provider"]].poll(batch["id"]))
-            write_state(folder, state)
-            if progress:
-                for batch in unrecorded:
-                    notice(_progress_line(batch))
-            if all(b["ended"] for b in unrecorded):
-                break
-            if not wait:
+        try:
+            if not _poll(folder, state, unrecorded, clients, wait, poll_s, progress, sleep):
                 return False
-            sleep(poll_s)
+        except KeyboardInterrupt:
+            if not wait:
+                raise
+            return False  # Ctrl-C stops the wait; the batches run on at the provider's
         _record(folder, execution, state, unrecorded, clients)
     finally:
         for client in clients.values():
             client.close()
     return True
+
+
+def _poll(
+    folder: RunFolder,
+    state: dict[str, Any],
+    batches: Sequence[dict[str, Any]],
+    clients: dict[str, Batches],
+    wait: bool,
+    poll_s: float,
+    progress: bool,
+    sleep: Callable[[float], None],
+) -> bool:
+    """Poll until every batch ended (True), or once when not waiting (False if one runs)."""
+    shown: dict[str, str] = {}
+    while True:
+        for batch in batches:
+            if not batch["ended"]:
+                _update(batch, clients[batch["provider"]].poll(batch["id"]))
+        write_state(folder, state)
+        for batch in batches if progress else ():
+            line = _progress_line(batch)
+            if shown.get(batch["id"]) != line:  # waiting hours: only what changed
+                notice(line)
+                shown[batch["id"]] = line
+        if all(b["ended"] for b in batches):
+            return True
+        if not wait:
+            return False
+        sleep(poll_s)
 
 
 def _update(batch: dict[str, Any], found: Progress) -> None:
