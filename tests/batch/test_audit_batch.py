@@ -241,6 +241,10 @@ def test_an_expired_batch_makes_its_unrun_requests_error_replies_and_a_resume_as
     assert again_sent == {"openai:gpt-test": 3, "anthropic:claude-test": 3, "gemini:gemini-test": 5}
     table = again.outcomes()
     assert {item: str(table.loc[item, "outcome"]) for item in table.index} == OUTCOMES
+    # the row holds the latest answer: Japan's second Gemini request failed otherwise
+    [japan] = [a for row in again.rows if row["item"] == "jp" for a in row["answers"]
+               if a["model"] == "gem"]  # fmt: skip
+    assert japan["error"].startswith("BadRequest:")
     for server in batch_wire.values():
         assert not live_requests(server)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workbench.audit.records import recorded_calls
+from workbench.audit.records import session_records
 from workbench.audit.store import RunFolder, atomic_write
 from workbench.errors import AuditError
 
@@ -49,7 +49,12 @@ def fresh_answers(folder: RunFolder) -> dict[tuple[str, int], dict[str, Any]]:
     state = load_state(folder)
     if state is None or not state.get("fresh"):
         return {}
-    return recorded_calls(folder.labbook_root, state.get("sessions", []), with_errors=True)
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in session_records(folder.labbook_root, state.get("sessions", [])):
+        if record.get("kind") == "call":  # in time order: a call asked again wins
+            key = (record["request_hash"], int((record.get("prompt") or {}).get("sample", 0)))
+            latest[key] = record
+    return latest
 
 
 def has_fresh(folder: RunFolder) -> bool:
