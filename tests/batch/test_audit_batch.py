@@ -364,3 +364,44 @@ def test_ctrl_c_while_waiting_stops_the_wait_not_the_batches(
     assert open_run(run.name).status == "batch-submitted"
     polls = batch_wire["openai"].batches.jobs
     assert [job.polls for job in polls.values()] == [1]  # polled once, then the wait stopped
+
+
+def test_a_submission_cut_short_keeps_what_was_submitted_and_resume_submits_the_rest(
+    repo: Path, batch_wire: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "a-wrong-key")  # OpenAI's batch goes, then 401
+    result = CliRunner().invoke(main, ["audit", "run", "capitals.yaml", "--batch"])
+    assert result.exit_code == 1
+    (run,) = runs()
+    assert f"`workbench audit resume {run.name}` submits the rest" in result.stderr
+    assert "refused the API key" in result.stderr.splitlines()[-1]
+    state = json.loads((run.path / "batches.json").read_text())
+    assert [b["model"] for b in state["batches"]] == ["openai:gpt-test"]
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", batch_wire["anthropic"].api_key)
+    resume(run.name, notebook=False, progress=False)  # submits the rest, exits
+    state = json.loads((run.path / "batches.json").read_text())
+    assert [b["model"] for b in state["batches"]] == [
+        "openai:gpt-test", "anthropic:claude-test", "gemini:gemini-test",
+    ]  # fmt: skip
+    done = resume(run.name, wait=True, poll_s=0.0, notebook=False, progress=False)
+    table = done.outcomes()
+    assert {item: str(table.loc[item, "outcome"]) for item in table.index} == OUTCOMES
+    for server in batch_wire.values():
+        assert len(server.batches.batched) == 5 and not live_requests(server)
+
+
+def test_calls_a_model_cannot_take_are_refused_unsent_not_batched(
+    repo: Path, batch_wire: dict[str, Any]
+) -> None:
+    gifs = CHARTS.replace("sales.png", "sales.gif").replace("costs.png", "costs.gif")
+    write(repo, "doc.yaml", gifs)
+    gif = b"GIF89a" + b"\0" * 32  # Gemini reads no GIF; OpenAI and Anthropic do
+    for name in ("sales.gif", "costs.gif"):
+        (repo / name).write_bytes(gif)
+    run = run_audit("doc.yaml", ["gem"], batch=True, notebook=False, progress=False)
+    assert run.status == "complete-with-errors"  # nothing to wait for: executed at once
+    assert not (run.path / "batches.json").exists()
+    errors = [a["error"] for row in run.rows for a in row["answers"]]
+    assert len(errors) == 2 and all(e.startswith("Unsupported:") for e in errors)
+    assert batch_wire["gemini"].requests == []

@@ -159,7 +159,15 @@ def _submit(folder: RunFolder, config: Config, *, progress: bool) -> AuditRun:
     except BaseException:
         if batches.load_state(folder) is None:  # nothing sent, nothing recorded
             shutil.rmtree(folder.path)
+            raise
+        folder.update(status="batch-submitted")
+        notice(
+            f"{folder.name}: some batches were submitted before this error; once it is fixed, "
+            f"`workbench audit resume {folder.name}` submits the rest and continues"
+        )
         raise
+    if not calls:  # every batchable call refused before sending: nothing to wait for
+        return execute_run(folder, config, progress=progress)
     folder.update(status="batch-submitted")
     notice(
         f"{folder.name}: {calls} calls submitted in batches; when they are done (up to 24 h), "

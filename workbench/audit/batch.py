@@ -90,6 +90,8 @@ class _Planned:
     groups: dict[tuple[str, str], list[tuple[str, Job, float]]] = field(default_factory=dict)
     """(custom id, job, the most it could cost at the batch rate) per model."""
     unpriced: set[str] = field(default_factory=set)
+    batchable: bool = False
+    """Some model of the run has a batch mode (even if none of its calls is left to send)."""
 
     @property
     def calls(self) -> int:
@@ -121,6 +123,7 @@ def _plan(execution: Execution, config: Config, skip: set[tuple[str, int]]) -> _
             spec = job.spec
             if not has_batch_mode(registry.provider_settings(spec, config).type):
                 continue
+            planned.batchable = True
             if job_key(job) in skip:
                 continue
             model = checked.get(spec.full_name) or registry.build(spec, config)
@@ -155,7 +158,7 @@ def submit(folder: RunFolder, config: Config, *, progress: bool = True) -> int:
             skip |= {(r["request_hash"], r["sample"]) for r in batch["requests"].values()}
     planned = _plan(execution, execution.config, skip)
     if not planned.calls:
-        if not state["batches"]:
+        if not state["batches"] and not planned.batchable:
             models = ", ".join(manifest["models"])
             raise AuditError(
                 f"none of {models} has a batch mode (openai, anthropic and gemini providers "
