@@ -144,6 +144,9 @@ def test_a_batch_run_exits_after_submitting_and_another_process_finishes_it(
 
     tagged = wb.log.to_frame(tag="batch", kind="call")
     assert sorted(tagged["id"]) == sorted(r["id"] for r in records)
+    billed = done.provenance()["prices"]  # the executed notebook says what was billed
+    assert billed["openai:gpt-test"]["input_per_mtok"] == 500.0
+    assert "batch rate" in billed["gemini:gemini-test"]["source"]
     failed = [r for r in records if r["reply"]["error"]]
     assert [(r["model"], r["reply"]["error"]["type"]) for r in failed] == [("gem", "BadRequest")]
     assert failed[0]["reply"]["cost_usd"] == 0.0  # a failed request is not billed
