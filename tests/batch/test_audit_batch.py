@@ -210,6 +210,12 @@ def test_the_budget_is_checked_on_the_whole_batch_at_batch_rates_before_submitti
     assert run.status == "batch-submitted"
     with pytest.raises(BatchOverBudget):
         run_audit("capitals.yaml", batch=True, budget_usd=full * 0.45, progress=False)
+    # the session's cap, which this process's live calls are held to, holds the batch too
+    with (repo / "workbench.toml").open("a") as toml:
+        toml.write(f"[budget]\nsession_usd = {full * 0.45}\n")
+    with pytest.raises(BatchOverBudget, match=r"session's budget .* raise \[budget\] session_usd"):
+        run_audit("capitals.yaml", batch=True, progress=False)
+    assert len(runs()) == 1
 
 
 def test_an_expired_batch_makes_its_unrun_requests_error_replies_and_a_resume_asks_again(

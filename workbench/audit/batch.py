@@ -71,12 +71,15 @@ TAG = "batch"
 class BatchOverBudget(BudgetExceeded):
     """The whole batch could cost more than the run's budget: nothing was submitted."""
 
-    def __init__(self, cap_usd: float, spent_usd: float, needed_usd: float, calls: int) -> None:
-        super().__init__("the run's", cap_usd, spent_usd, needed_usd)
+    def __init__(
+        self, cap_usd: float, spent_usd: float, needed_usd: float, calls: int, scope: str = "run's"
+    ) -> None:
+        super().__init__(f"the {scope}", cap_usd, spent_usd, needed_usd)
+        raise_it = "--budget" if scope == "run's" else "[budget] session_usd"
         self.args = (
             f"the batch of {calls} calls could cost up to ${needed_usd:.4f} at batch rates, over "
-            f"the run's budget of ${cap_usd:.4f} (${spent_usd:.4f} spent): nothing was "
-            "submitted; raise --budget or take fewer items (--sample N)",
+            f"the {scope} budget of ${cap_usd:.4f} (${spent_usd:.4f} spent): nothing was "
+            f"submitted; raise {raise_it} or take fewer items (--sample N)",
         )
 
 
@@ -167,7 +170,7 @@ def submit(folder: RunFolder, config: Config, *, progress: bool = True) -> int:
             )
         return 0
     in_flight = sum(b.get("estimate_usd", 0.0) for b in state["batches"] if not b["recorded"])
-    _check_budget(planned, manifest, in_flight)
+    _check_budget(planned, manifest, in_flight, execution.config.session_budget_usd)
     clients: dict[str, Batches] = {}
     try:
         for (provider, model_id), requests in planned.groups.items():
@@ -240,20 +243,33 @@ def _entry(
     }
 
 
-def _check_budget(planned: _Planned, manifest: dict[str, Any], in_flight: float) -> None:
-    cap = manifest.get("budget_usd")
-    if cap is None:
+def _check_budget(
+    planned: _Planned, manifest: dict[str, Any], in_flight: float, session_cap: float | None
+) -> None:
+    """Refuse, before anything is sent, a batch that could cost more than a cap allows.
+
+    The run's budget counts what the run spent and what its running batches may cost; the
+    session's (`[budget] session_usd`, which live calls of this process are held to) counts
+    this submission alone.
+    """
+    run_cap = manifest.get("budget_usd")
+    caps = [("run's", run_cap), ("session's", session_cap)]
+    if all(cap is None for _, cap in caps):
         return
     if planned.unpriced:
         names = ", ".join(sorted(planned.unpriced))
         raise AuditError(
-            f"{names} has no known batch price, so the run's budget cannot be kept: nothing "
+            f"{names} has no known batch price, so the budget cannot be kept: nothing "
             "was submitted; add its price under [prices] in workbench.toml"
         )
     # batches still running may cost up to their estimate: it counts as spent
     spent = float(manifest.get("spent_usd", 0.0)) + in_flight
-    if spent + planned.estimate_usd > float(cap) + 1e-12:
-        raise BatchOverBudget(float(cap), spent, planned.estimate_usd, planned.calls)
+    if run_cap is not None and spent + planned.estimate_usd > float(run_cap) + 1e-12:
+        raise BatchOverBudget(float(run_cap), spent, planned.estimate_usd, planned.calls)
+    if session_cap is not None and planned.estimate_usd > session_cap + 1e-12:
+        raise BatchOverBudget(
+            session_cap, 0.0, planned.estimate_usd, planned.calls, scope="session's"
+        )
 
 
 # -- collecting --------------------------------------------------------------------------
