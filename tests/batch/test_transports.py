@@ -77,12 +77,14 @@ def test_a_batch_runs_then_ends_with_one_request_failed(
         assert sent["generationConfig"] == {"maxOutputTokens": 8}
 
 
+@pytest.mark.parametrize("cancelled", [False, True], ids=["expired", "cancelled"])
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_an_expired_batch_leaves_its_unrun_requests_as_errors(
-    provider: str, monkeypatch: pytest.MonkeyPatch
+def test_an_expired_or_cancelled_batch_leaves_its_unrun_requests_as_errors(
+    provider: str, cancelled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, config = _setup(provider, monkeypatch)
     server.batches.expire_after = 1
+    server.batches.cancelled = cancelled
     try:
         prompts = [Prompt.of(f"question {k}") for k in range(3)]
         (_, ended), outcomes = _run(provider, config, prompts)
@@ -94,6 +96,8 @@ def test_an_expired_batch_leaves_its_unrun_requests_as_errors(
     assert answered == ([False] * 3 if provider == "gemini" else [True, False, False])
     unrun = outcomes["2-0-0"]
     assert isinstance(unrun, ProviderTimeout) and "before this request ran" in str(unrun)
+    said = {"openai": "cancelled", "anthropic": "canceled", "gemini": "JOB_STATE_CANCELLED"}
+    assert (f"({said[provider]})" in str(unrun)) == cancelled
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

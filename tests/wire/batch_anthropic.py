@@ -4,8 +4,8 @@
 /v1/messages/batches/{id}` (`processing_status` `in_progress`, then `ended`, with
 `request_counts` and, once ended, a `results_url`), and the results as JSON Lines at that URL:
 `{"custom_id", "result": {"type": "succeeded", "message"}}`, `{"type": "errored", "error":
-{"type": "error", "error": {"type", "message"}}}` or `{"type": "expired"}`. As Anthropic
-does, a `custom_id` is 1-64 letters, digits, `-` or `_`, and unique in its batch.
+{"type": "error", "error": {"type", "message"}}}` or `{"type": "expired"}` (or "canceled").
+As Anthropic does, a `custom_id` is 1-64 letters, digits, `-` or `_`, unique in its batch.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class AnthropicBatchServer(AnthropicServer):
         if job.results is not None:
             counts["processing"] = 0
             for r in job.results:
-                kind = "expired" if r.expired else ("succeeded" if r.status == 200 else "errored")
+                unrun = "canceled" if self.batches.cancelled else "expired"
+                kind = unrun if r.expired else ("succeeded" if r.status == 200 else "errored")
                 counts[kind] += 1
         return {
             "id": job.id,
@@ -111,7 +112,8 @@ class AnthropicBatchServer(AnthropicServer):
 
     def _result(self, r: Any) -> dict[str, Any]:
         if r.expired:
-            return {"custom_id": r.custom_id, "result": {"type": "expired"}}
+            unrun = "canceled" if self.batches.cancelled else "expired"
+            return {"custom_id": r.custom_id, "result": {"type": unrun}}
         if r.status != 200:
             error = {"type": "error", "error": r.body["error"], "request_id": None}
             return {"custom_id": r.custom_id, "result": {"type": "errored", "error": error}}

@@ -97,6 +97,8 @@ class GeminiBatchServer(GeminiServer):
         operation["done"] = True
         if job.expired:  # Gemini: an expired job has no results to retrieve
             meta["state"] = "BATCH_STATE_EXPIRED"
+            if self.batches.cancelled:  # modelled the same: nothing to retrieve
+                meta["state"] = "BATCH_STATE_CANCELLED"
             return operation
         meta["state"] = "BATCH_STATE_SUCCEEDED"
         answers = []

@@ -7,7 +7,8 @@ answered by the vendor server's own machinery (scripted steps, `script`, `respon
 its checks of the request body), as if it had been sent alone, when the batch ends.
 
 A job stays in progress for `in_progress_polls` polls, then ends. With `expire_after`
-set, only that many requests are answered and the batch expires: the rest never ran.
+set, only that many requests are answered and the batch expires (or, with `cancelled`, is
+cancelled): the rest never ran.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class BatchState:
     """Polls that see a batch still running before it ends."""
     expire_after: int | None = None
     """Answer this many requests of a batch, then let it expire (None: answer them all)."""
+    cancelled: bool = False
+    """With `expire_after`: the batch was cancelled at that point rather than expired."""
     jobs: dict[str, BatchJob] = field(default_factory=dict)
     batched: list[Request] = field(default_factory=list)
     """Every request sent inside a batch, as if it had been sent alone."""

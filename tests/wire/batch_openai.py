@@ -2,10 +2,11 @@
 
 `POST /v1/files` (multipart, purpose=batch: the JSONL of requests), `POST /v1/batches`
 (input_file_id, endpoint, completion_window), `GET /v1/batches/{id}` (status `validating`,
-then `in_progress`, then `completed` or `expired`, with `request_counts` and the ids of the
-output and error files), `GET /v1/files/{id}/content`. As OpenAI does, a batch file holds
-requests for one model and one endpoint, each `custom_id` once; answered requests go to the
-output file, failed ones (an error status) and unrun ones (`batch_expired`) to the error file.
+then `in_progress`, then `completed`, `expired` or `cancelled`, with `request_counts` and
+the ids of the output and error files), `GET /v1/files/{id}/content`. As OpenAI does, a
+batch file holds requests for one model and one endpoint, each `custom_id` once; answered
+requests go to the output file, failed ones (an error status) and unrun ones
+(`batch_expired`, `batch_cancelled`) to the error file.
 """
 
 from __future__ import annotations
@@ -123,12 +124,15 @@ class OpenAIBatchServer(OpenAIServer):
         status, completed, failed = "in_progress", 0, 0
         output_id = error_id = None
         if job.results is not None:
-            status = "expired" if job.expired else "completed"
+            status = "completed"
+            if job.expired:
+                status = "cancelled" if self.batches.cancelled else "expired"
             ok = [r for r in job.results if r.status == 200 and not r.expired]
             bad = [r for r in job.results if r.status != 200 or r.expired]
             completed, failed = len(ok), len([r for r in bad if not r.expired])
-            output_id = self._file(job, "out", [_line(r) for r in ok]) if ok else None
-            error_id = self._file(job, "err", [_line(r) for r in bad]) if bad else None
+            cancelled = self.batches.cancelled
+            output_id = self._file(job, "out", [_line(r, cancelled) for r in ok]) if ok else None
+            error_id = self._file(job, "err", [_line(r, cancelled) for r in bad]) if bad else None
         return {
             "id": job.id,
             "object": "batch",
@@ -149,12 +153,14 @@ class OpenAIBatchServer(OpenAIServer):
         return file_id
 
 
-def _line(result: Any) -> dict[str, Any]:
+def _line(result: Any, cancelled: bool) -> dict[str, Any]:
     if result.expired:
         error = {
             "code": "batch_expired",
             "message": "This request could not be executed before the completion window expired.",
         }
+        if cancelled:
+            error = {"code": "batch_cancelled", "message": "This request was cancelled."}
         return {"id": f"batch_req_{result.custom_id}", "custom_id": result.custom_id,
                 "response": None, "error": error}  # fmt: skip
     response = {"status_code": result.status, "request_id": "req_wire", "body": result.body}
