@@ -414,3 +414,34 @@ def test_calls_a_model_cannot_take_are_refused_unsent_not_batched(
     errors = [a["error"] for row in run.rows for a in row["answers"]]
     assert len(errors) == 2 and all(e.startswith("Unsupported:") for e in errors)
     assert batch_wire["gemini"].requests == []
+
+
+def test_two_processes_never_collect_the_same_batches_at_once(
+    repo: Path, batch_wire: dict[str, Any]
+) -> None:
+    import signal
+
+    for server in batch_wire.values():
+        server.batches.in_progress_polls = 1000
+    run = run_audit("capitals.yaml", ["gpt"], batch=True, progress=False)
+    waiting = subprocess.Popen(
+        [WORKBENCH, "audit", "resume", run.name, "--wait"],
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        assert waiting.stderr is not None
+        assert "in_progress" in waiting.stderr.readline()  # it holds the run's batches now
+        second = workbench("audit", "resume", run.name)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"Error: another workbench process is submitting or collecting the batches of "
+            f"{run.name}: let it finish (or stop it), then resume"
+        )
+    finally:
+        waiting.send_signal(signal.SIGINT)
+        waiting.communicate(timeout=60)
+    assert waiting.returncode == 0
+    for server in batch_wire.values():
+        server.batches.in_progress_polls = 0
+    done = resume(run.name, notebook=False, progress=False)  # free again once it stopped
+    assert done.status == "complete"

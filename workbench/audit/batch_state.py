@@ -8,7 +8,11 @@ the run's batch sessions, and whether answers were recorded that no execution us
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from workbench.audit.records import session_records
@@ -68,3 +72,25 @@ def mark_used(folder: RunFolder) -> None:
     state = load_state(folder)
     if state is not None and state.get("fresh"):
         write_state(folder, {**state, "fresh": False})
+
+
+@contextmanager
+def only_process(folder: RunFolder) -> Iterator[None]:
+    """Hold the run's batches for this process: two must not submit or record them at once.
+
+    An advisory lock on the run folder itself (no file of its own to commit), released
+    when the process ends, however it ends.
+    """
+    fd = os.open(folder.path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AuditError(
+                f"another workbench process is submitting or collecting the batches of "
+                f"{folder.name}: let it finish (or stop it), then resume",
+                run=folder.name,
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
