@@ -38,6 +38,8 @@ def _report(run: AuditRun) -> None:
         click.echo(f"  {sentence}")
     click.echo(f"run folder: {run.path}")
     status = run.status
+    if status == "batch-submitted":  # said in one line with the command to continue
+        return
     if status in ("stopped-budget", "interrupted"):
         why = "the budget was reached" if status == "stopped-budget" else "it was interrupted"
         click.echo(
@@ -67,6 +69,11 @@ def _report(run: AuditRun) -> None:
     "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your own papermill template (it must call workbench.audit.execute(run_dir)).",
 )  # fmt: skip
+@click.option(
+    "--batch", is_flag=True,
+    help="Send OpenAI, Anthropic and Gemini calls through their batch APIs (batch rates); "
+    "exits once submitted: `workbench audit resume RUN` records the results.",
+)  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
 def run_command(
@@ -77,6 +84,7 @@ def run_command(
     shard: str | None,
     budget: float | None,
     template: Path | None,
+    batch: bool,
     no_progress: bool,
 ) -> None:
     """Run EXERCISE (a YAML file) on every model, save it under the lab notebook, summarise."""
@@ -91,6 +99,7 @@ def run_command(
         budget_usd=budget,
         template=template,
         progress=not no_progress,
+        batch=batch,
     )
     _report(run)
 
@@ -100,13 +109,19 @@ def run_command(
 @click.option(
     "--budget", type=float, help="A new cap in USD for the whole run (what it spent so far counts)."
 )
+@click.option(
+    "--wait", is_flag=True, help="A batch run: poll its batches until they end (else check once)."
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @friendly
-def resume(run: str, budget: float | None, no_progress: bool) -> None:
-    """Continue RUN where it stopped; calls already answered are not paid again."""
+def resume(run: str, budget: float | None, wait: bool, no_progress: bool) -> None:
+    """Continue RUN where it stopped; calls already answered are not paid again.
+
+    A batch run (`audit run --batch`): poll its batches, record their results, finish it.
+    """
     from workbench.audit import resume as resume_run
 
-    _report(resume_run(run, budget_usd=budget, progress=not no_progress))
+    _report(resume_run(run, budget_usd=budget, wait=wait, progress=not no_progress))
 
 
 @audit.command()

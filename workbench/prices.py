@@ -1,4 +1,9 @@
-"""What a call costs: config prices first, then the bundled `genai-prices` table."""
+"""What a call costs: config prices first, then the bundled `genai-prices` table.
+
+Calls sent through a provider's batch API are billed at its batch rate (`batch_quote`): a
+share of the standard rates, `BATCH_RATE` by provider type, or a provider's
+`options.batch_rate` in config.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ if TYPE_CHECKING:
 _GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
 # Providers that run on the user's own hardware cost nothing per token.
 FREE_TYPES = frozenset({"local", "compat", "replay"})
+BATCH_RATE = {"openai": 0.5, "anthropic": 0.5, "gemini": 0.5}
+"""Batch price as a share of the standard one, every token kind alike, by provider type:
+OpenAI's Batch API, Anthropic's Message Batches and Gemini's batch mode all bill 50% (their
+pricing pages, 2026-11). `[providers.X] options = { batch_rate = 0.5 }` overrides it."""
 
 
 @dataclass(frozen=True)
@@ -103,4 +112,40 @@ def _genai_quote(vendor: str, model_id: str) -> Quote | None:
         f"genai-prices:{vendor}/{one_in.model.id}",
         read,
         write,
+    )
+
+
+def batch_quote(provider: str, model_id: str, config: Config) -> Quote | None:
+    """The price per token of a call sent in a batch: the standard rates times the batch rate.
+
+    None when the standard price is unknown, or the provider has no batch rate; a
+    ConfigError when the configured rate is not a share from 0 to 1.
+    """
+    standard = quote(provider, model_id, config)
+    if standard is None or standard.free:
+        return standard
+    settings = config.providers.get(provider)
+    rate = settings.options.get("batch_rate") if settings is not None else None
+    if rate is None:
+        rate = BATCH_RATE.get(settings.type if settings else provider)
+    if rate is None:
+        return None
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        from workbench.errors import ConfigError
+
+        raise ConfigError(
+            f"[providers.{provider}] options.batch_rate = {rate!r}: must be the share of the "
+            "standard price a batch call costs, a number from 0 to 1 (e.g. 0.5)"
+        )
+    share = float(rate)
+
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else value * share
+
+    return Quote(
+        standard.input_per_mtok * share,
+        standard.output_per_mtok * share,
+        f"{standard.source} at the batch rate ({share:g}x)",
+        scaled(standard.cache_read_per_mtok),
+        scaled(standard.cache_write_per_mtok),
     )

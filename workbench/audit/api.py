@@ -70,11 +70,16 @@ def run_audit(
     template: str | Path | None = None,
     progress: bool = True,
     notebook: bool = True,
+    batch: bool = False,
     config: Config | None = None,
 ) -> AuditRun:
     """Run an exercise on every model with papermill; save it under the lab notebook.
 
     With `notebook=False` the run executes in this process instead (no executed notebook).
+    With `batch=True` the calls of OpenAI, Anthropic and Gemini models are submitted to
+    their batch APIs (batch rates, answered within 24 h) and this returns at once, the run
+    "batch-submitted": `resume` (from any process) records the results and finishes it
+    (see `workbench.audit.batch`).
     Key-like strings in the exercise, its schema or `params` are replaced by [REDACTED]
     before anything is sent or saved (see `workbench.audit.secrets`), and a notice says
     where; a text file that an item sends and that holds one is refused (files are sent as
@@ -137,9 +142,38 @@ def run_audit(
             "sessions": [],
             "spent_usd": 0.0,
             "redact": list(config.labbook.redact),
+            "batch": batch,
         }
     )
+    if batch:
+        return _submit(folder, config, progress=progress)
     return execute_run(folder, config, progress=progress)
+
+
+def _submit(folder: RunFolder, config: Config, *, progress: bool) -> AuditRun:
+    """Submit a new run's batches; nothing of it is kept when nothing could be submitted."""
+    from workbench.audit import batch as batches
+
+    try:
+        calls = batches.submit(folder, config, progress=progress)
+    except BaseException:
+        if batches.load_state(folder) is None:  # nothing sent, nothing recorded
+            shutil.rmtree(folder.path)
+            raise
+        folder.update(status="batch-submitted")
+        notice(
+            f"{folder.name}: some batches were submitted before this error; once it is fixed, "
+            f"`workbench audit resume {folder.name}` submits the rest and continues"
+        )
+        raise
+    if not calls:  # every batchable call refused before sending: nothing to wait for
+        return execute_run(folder, config, progress=progress)
+    folder.update(status="batch-submitted")
+    notice(
+        f"{folder.name}: {calls} calls submitted in batches; when they are done (up to 24 h), "
+        f"continue with `workbench audit resume {folder.name}`"
+    )
+    return AuditRun(folder)
 
 
 class _Clean(NamedTuple):
@@ -184,11 +218,16 @@ def resume(
     budget_usd: float | None = None,
     progress: bool = True,
     notebook: bool | None = None,
+    wait: bool = False,
+    poll_s: float | None = None,
     config: Config | None = None,
 ) -> AuditRun:
     """Continue a stopped run: items without a result; calls already answered are not sent.
 
-    `notebook` overrides how the run was made (papermill, or this process).
+    `notebook` overrides how the run was made (papermill, or this process). A batch run's
+    batches are polled first: until all have ended the run stays "batch-submitted" (with
+    `wait`, poll every `poll_s` seconds until they end); then their results are recorded
+    and the run executes. Its items that ended in an error go in a new batch.
     """
     check_budget(budget_usd)
     config = config or Config.load()
@@ -208,7 +247,50 @@ def resume(
     check_keys(manifest["models"], config)
     run.folder.update(**changes)
     run.folder.clear_stop()
-    return execute_run(run.folder, config, progress=progress)
+    if manifest.get("batch"):
+        waiting = _batches(run, config, wait=wait, poll_s=poll_s, progress=progress)
+        if waiting is not None:
+            return waiting
+    return _executed(run.folder, config, progress=progress)
+
+
+def _batches(
+    run: AuditRun, config: Config, *, wait: bool, poll_s: float | None, progress: bool
+) -> AuditRun | None:
+    """A batch run's batches: collected, or resubmitted; the run while they are not done."""
+    from workbench.audit import batch as batches
+
+    folder = run.folder
+    poll = batches.POLL_S if poll_s is None else poll_s
+    if not batches.has_fresh(folder):
+        # what no batch holds yet: a submission cut short, or failed calls asked again
+        calls = batches.submit(folder, config, progress=progress)
+        if calls:
+            folder.update(status="batch-submitted")
+            notice(
+                f"{folder.name}: {calls} calls submitted in batches; continue with "
+                f"`workbench audit resume {folder.name}`"
+            )
+            if not wait:
+                return AuditRun(folder)
+    if not batches.collect(folder, config, wait=wait, poll_s=poll, progress=progress):
+        folder.update(status="batch-submitted")
+        notice(
+            f"{folder.name}: the batches are still running; continue later with "
+            f"`workbench audit resume {folder.name}` (--wait to wait for them)"
+        )
+        return AuditRun(folder)
+    return None
+
+
+def _executed(folder: RunFolder, config: Config, *, progress: bool) -> AuditRun:
+    """Execute the run; a batch run's fresh answers are used up once it ran."""
+    run = execute_run(folder, config, progress=progress)
+    if folder.manifest().get("batch"):
+        from workbench.audit import batch as batches
+
+        batches.mark_used(folder)
+    return run
 
 
 def rerun(
@@ -247,6 +329,7 @@ def rerun(
         "replay_of": original.name if replay else None,
         "replay_sessions": old.get("sessions", []) if replay else None,
         "rerun_of": original.name,
+        "batch": False,  # a rerun executes at once (replayed, or live)
         "status": "ready",
         "sessions": [],
         "spent_usd": 0.0,

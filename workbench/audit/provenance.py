@@ -3,7 +3,8 @@
 models      per label: the model it resolved to, the versions the provider reported, the
             parameters sent, how many calls (judges included)
 exercise    its name, file (relative to the research repository) and hash; scorer, samples
-prices      per model: USD per million input and output tokens, and where the figure came from
+prices      per model: USD per million input and output tokens (a batch run's: the batch rate),
+            and where the figure came from
 sessions    the lab notebook sessions that made (or replayed) the calls
 repo        the research repository's commit(s) the calls were made at (their `repo_head`)
 workbench   the workbench version, Python's and papermill's
@@ -58,7 +59,7 @@ def provenance(folder: RunFolder, config: Config | None = None) -> dict[str, Any
         },
         "models": models,
         "params": manifest.get("params") or {},
-        "prices": _prices(models, config or Config.load()),
+        "prices": _prices(models, config or Config.load(), batch=bool(manifest.get("batch"))),
         "sessions": sessions,
         "replayed_sessions": replayed,
         "replay_of": manifest.get("replay_of"),
@@ -91,9 +92,13 @@ def _models(records: list[dict[str, Any]], manifest: dict[str, Any]) -> dict[str
     return found
 
 
-def _prices(models: dict[str, Any], config: Config) -> dict[str, Any]:
-    """Resolved name -> the price per million tokens the workbench uses for it (None: unknown)."""
-    from workbench.prices import quote
+def _prices(models: dict[str, Any], config: Config, *, batch: bool = False) -> dict[str, Any]:
+    """Resolved name -> the price per million tokens the workbench uses for it (None: unknown).
+
+    In a batch run, models whose provider has a batch mode are priced at the batch rate.
+    """
+    from workbench.batch import has_batch_mode
+    from workbench.prices import batch_quote, quote
 
     out: dict[str, Any] = {}
     for entry in models.values():
@@ -101,7 +106,9 @@ def _prices(models: dict[str, Any], config: Config) -> dict[str, Any]:
         if not name or name in out:
             continue
         provider, _, model_id = str(name).partition(":")
-        found = quote(provider, model_id, config)
+        settings = config.providers.get(provider)
+        batched = batch and settings is not None and has_batch_mode(settings.type)
+        found = (batch_quote if batched else quote)(provider, model_id, config)
         out[name] = None if found is None else {
             "input_per_mtok": found.input_per_mtok,
             "output_per_mtok": found.output_per_mtok,

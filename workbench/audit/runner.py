@@ -119,6 +119,10 @@ class Execution:
         self.reuse = recorded_calls(
             self.folder.labbook_root, source_sessions or [], with_errors=self.replay
         )
+        if not self.replay:  # a batch's failed requests are answers too (see `audit.batch`)
+            from workbench.audit.batch_state import fresh_answers
+
+            self.reuse.update(fresh_answers(self.folder))
         budget = self.manifest.get("budget_usd")
         if budget is not None:  # the cap is the whole run's: what earlier executions spent counts
             budget = max(0.0, float(budget) - float(self.manifest.get("spent_usd", 0.0)))
@@ -266,8 +270,9 @@ class Execution:
 
     # -- one item ------------------------------------------------------------------------
 
-    async def _item(self, item: Item) -> dict[str, Any] | None:
-        sent = [await asyncio.to_thread(files.read, self.folder.path, f) for f in item.files]
+    def plan(self, item: Item) -> tuple[Prompt, list[Job]]:
+        """The prompt an item sends and its calls (models x samples), alike in every execution."""
+        sent = [files.read(self.folder.path, f) for f in item.files]
         prompt = Prompt.of(
             self.exercise.render(item),
             system=self.exercise.system,
@@ -280,6 +285,10 @@ class Execution:
             for spec in self.specs
             for s in range(self.samples)
         ]
+        return prompt, jobs
+
+    async def _item(self, item: Item) -> dict[str, Any] | None:
+        prompt, jobs = await asyncio.to_thread(self.plan, item)
         bound = self._bound(item, prompt, jobs)
         if not await self._admit(bound):
             if not self.stop:  # a stop asked while waiting is a stop, not the budget's

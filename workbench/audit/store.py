@@ -8,6 +8,7 @@ manifest.json   what was asked (models, params, schema, budget, shard), status a
 results.jsonl   one row per finished item, appended as each finishes (a later row for
                 the same item replaces an earlier one)
 audit.ipynb     the executed notebook
+batches.json    a batch run's provider batches and what each holds (see `batch_state`)
 STOP            present while a stop is asked for (Ctrl-C in the command that runs it)
 
 Every file is written redacted (see `secrets`): the manifest's `redact` patterns, the

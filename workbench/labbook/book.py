@@ -199,10 +199,13 @@ class LabBook:
         if not self.paused:
             filestore.refuse_secrets((f for p in prompts for f in p.files), self.redact)
 
-    def record_call(self, job: Job, reply: Reply) -> Future[dict[str, Any]] | None:
+    def record_call(
+        self, job: Job, reply: Reply, *, tags: Sequence[str] = ()
+    ) -> Future[dict[str, Any]] | None:
         """Queue the record of one finished call (a Session recorder); nothing while paused.
 
         The prompt's files are stored (`filestore`) before the record that names them.
+        `tags` mark how the call was made (a provider batch: "batch").
         """
         if self.paused:
             return None
@@ -223,6 +226,7 @@ class LabBook:
                 "prompt": {**prompt, "sample": job.sample},
                 "reply": reply_fields(reply),
                 **({"parent": job.parent} if job.parent else {}),  # a follow-up's earlier turn
+                **({"tags": list(tags)} if tags else {}),
             }
 
         return self.submit("call", fields)
