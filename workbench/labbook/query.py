@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -27,23 +27,16 @@ from typing import Any, cast
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from workbench.errors import CorruptLine, InvalidOption, NotRecorded
 from workbench.labbook import cache as cached
+from workbench.labbook import columnar
+from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.columns import (
-    _FLOATS,
-    _INTS,
-    _ROW,
-    _STRINGS,
     _Columns,
-    _floats,
-    _ints,
-    _joined,
-    _row,
-    _str,
     _times,
 )
-from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
 
@@ -88,27 +81,30 @@ def read_frame(
     `cache`, what each file gave is kept in the user's cache folder for the next load.
     """
     paths = list(files)
-    columns = _Columns()
     with _gc_paused():
-        for path in paths if not cache else ():
-            batch = _read(path)
-            columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
-        for path in paths if cache else ():
-            columns.merge(_chunk(path), str(path))
-        frame = columns.frame(np.arange(columns.count))
+        if cache:
+            tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA)
+            table = cached.combined(paths, keys, partial(columnar.combine, tables), columnar.SORTED)
+            frame = columnar.frame(table, [str(p) for p in paths])
+        else:
+            columns = _Columns()
+            for path in paths:
+                batch = _read(path)
+                columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
+            frame = columns.frame(np.arange(columns.count))
     return _select(
         frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind
     )
 
 
-def _chunk(path: Path) -> list[Any]:
-    """One file's `_parse_rows` columns, through the cache.
+def _table(path: Path, lines: bytes, first: int) -> pa.Table:
+    """The columnar table of complete lines (each with its newline), parsed record by record."""
+    return columnar.from_records(_parse(path, lines[:-1], first) if lines else [])
 
-    (Parsing files in worker processes was tried: shipping the columns back costs about what
-    parsing them does, so on 2 cores it was slower.)
-    """
-    chunk: list[Any] = cached.columns(path, partial(_parse_rows, path), _extend_rows, _VERSION)
-    return chunk
+
+def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
+    """The files DuckDB reads exactly, as tables (the others go through `_table`)."""
+    return columnar.read_tables(paths, {path: keys[path].end for path in paths})
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -163,56 +159,6 @@ def _exact_ints(body: bytes, records: list[dict[str, Any]]) -> list[dict[str, An
             records[line] = json.loads(body[begin : end if end >= 0 else len(body)])
         at = digits.find(_RUN, at + len(_RUN))
     return records
-
-
-_VERSION = f"pandas {pd.__version__}, numpy {np.__version__}"
-"""What cached columns were made with (pandas arrays are pickled)."""
-_SHARED = tuple(
-    _i for _i, _name in enumerate(_ROW)
-    if _name in ("kind", "session", "author", "source", "repo_head", "model", "resolved",
-                 "system", "error_type", "error", "usage_source", "finish_reason", "model_version",
-                 "verdict")
-)  # fmt: skip
-"""The row columns whose values repeat: one string object per distinct value in a cache."""
-
-
-def _parse_rows(path: Path, body: bytes, first: int) -> list[Any]:
-    """The `_ROW` columns of the records on complete lines, for `cache.columns`.
-
-    Times, strings, numbers and `ok` come converted (a `datetime64` array, pandas arrays),
-    so a cached file is neither checked value by value again nor unpickled as millions of
-    small objects; the other columns (categories, params, links, tags) are lists.
-    """
-    recs = _parse(path, body[:-1], first) if body else []  # body: lines with their newlines
-    lists: list[Any] = [list(v) for v in zip(*map(_row, recs), strict=True)]
-    lists = lists or [[] for _ in _ROW]
-    for i in _SHARED:
-        seen: dict[Any, Any] = {}
-        with suppress(TypeError):  # an unhashable value where a string belongs: kept as is
-            lists[i] = [seen.setdefault(v, v) for v in lists[i]]
-    for i, name in enumerate(_ROW):
-        if name == "ts":
-            lists[i] = _times(lists[i]).tz_localize(None).to_numpy()
-        elif name in _STRINGS:
-            lists[i] = _str(lists[i])
-        elif name in _INTS:
-            lists[i] = _ints(lists[i])
-        elif name in _FLOATS:
-            lists[i] = _floats(lists[i])
-        elif name == "ok":
-            lists[i] = pd.array(lists[i], dtype="boolean")
-    return lists
-
-
-def _extend_rows(old: list[Any], new: list[Any]) -> list[Any]:
-    for i, (before, after) in enumerate(zip(old, new, strict=True)):
-        if type(before) is list:
-            before.extend(after)
-        elif isinstance(before, np.ndarray):
-            old[i] = np.concatenate([before, after])
-        else:
-            old[i] = _joined([before, after])
-    return old
 
 
 def _parse_lines(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
