@@ -77,16 +77,16 @@ _SELECT = f"""
 select filename as _file, id, ts, kind, session, seq,
   case when json_type(author) = 'OBJECT' then author->>'$.name' else author->>'$' end as author,
   source, repo_head, model, resolved, request_hash, parent,
-  list_filter(prompt.messages, m -> m.role = 'user')[-1].content as prompt,
+  list_filter(prompt.messages, lambda m: m.role = 'user')[-1].content as prompt,
   prompt.origin as _origin,
   case when prompt.messages[1].role = 'system' then
     case when len(prompt.messages) < 3 then prompt.messages[1].content
-    else array_to_string(list_transform(list_filter(prompt.messages, m -> m.role = 'system'),
-                                        m -> coalesce(m.content, '')), chr(10) || chr(10))
+    else array_to_string(list_transform(list_filter(prompt.messages, lambda m: m.role = 'system'),
+                                        lambda m: coalesce(m.content, '')), chr(10) || chr(10))
     end end as system,
   case when kind = 'call' then prompt.params end as params,
-  case when kind = 'call' then list_filter(list_transform(prompt.messages, m -> m.files),
-                                            f -> f is not null) end as _files,
+  case when kind = 'call' then list_filter(list_transform(prompt.messages, lambda m: m.files),
+                                            lambda f: f is not null) end as _files,
   reply.text as text, reply.data as _answer, reply.thinking as thinking,
   case when kind = 'call' then reply.error is null or reply.error in {_FALSY} end as ok,
   case when json_type(reply.error) = 'OBJECT' then reply.error->>'$.type' end as error_type,
@@ -152,7 +152,7 @@ def _query(paths: Sequence[Path], threads: int | None) -> pa.Table:
     import duckdb
 
     with duckdb.connect(config={"threads": threads} if threads else {}) as con:
-        return con.execute(_SELECT, [[str(p) for p in paths]]).to_arrow_table()
+        return con.sql(_SELECT, params=[[str(p) for p in paths]]).to_arrow_table()
 
 
 def _split(
@@ -292,6 +292,8 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
 def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
     """The frame `_Columns.frame` makes of these rows (a `SORTED` table of `files`)."""
     ts = pd.DatetimeIndex(table.column("ts").to_numpy()).tz_localize(None).tz_localize(UTC)
+    if not len(ts):
+        ts = _times([])  # the unit pandas gives no values
     uniq, codes = np.unique(
         ts.to_numpy(dtype="datetime64[us]").astype("datetime64[D]"), return_inverse=True
     )
@@ -313,12 +315,12 @@ def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
         elif name in _OBJECTS:
             columns[name] = decode(column, list if name in _EMPTY_LIST else None)
     names = np.array(list(files), dtype=object)
-    uniques, inverse = np.unique(names, return_inverse=True) if len(names) else (names, names)
     at = table.column("_file").to_numpy()
-    columns["file"] = pd.Categorical.from_codes(
-        inverse[at].astype(np.int64) if len(at) else np.array([], dtype=np.int64),
-        pd.Index(uniques, dtype="str"),
-    )
+    present = np.unique(at)  # as `_category` of each row's file: only files with rows
+    uniques, inverse = np.unique(names[present], return_inverse=True)
+    mapping = np.full(len(names), -1, dtype=np.int64)
+    mapping[present] = inverse
+    columns["file"] = pd.Categorical.from_codes(mapping[at], pd.Index(uniques, dtype="str"))
     columns["day"] = pd.Categorical.from_codes(
         np.where(named[codes], codes, -1), days, ordered=True
     )
