@@ -67,13 +67,22 @@ def odd_records() -> list[dict[str, Any]]:
                 {"role": "assistant", "content": "In der Schweiz."},
                 {"role": "user", "content": "Und Genf?", "files": [FILE, FILE | {"size": 7}]},
             ],
-            ok | {"thinking": "Let me think…", "usage": {
-                "input_tokens": 30, "output_tokens": 90, "reasoning_tokens": 50,
-                "cached_input_tokens": 10, "cache_write_tokens": 0, "source": "provider"}},
+            ok
+            | {
+                "thinking": "Let me think…",
+                "usage": {
+                    "input_tokens": 30,
+                    "output_tokens": 90,
+                    "reasoning_tokens": 50,
+                    "cached_input_tokens": 10,
+                    "cache_write_tokens": 0,
+                    "source": "provider",
+                },
+            },
             parent=first["id"],
             params={"temperature": 0.0, "max_tokens": 64, "stop": ["\n"], "seed": None},
             prompt={"origin": {"name": "geo", "blob": "0123456789abcdef", "dirty": True}},
-        ),  # fmt: skip
+        ),
         call(  # one system message then the user: the system is that message
             "2026-11-25T09:00:02Z",
             [{"role": "system", "content": "Reply in JSON."}, {"role": "user", "content": "x"}],
@@ -83,28 +92,47 @@ def odd_records() -> list[dict[str, Any]]:
         call(  # failed: an error, no cost, no usage, no finish reason
             "2026-11-25T09:00:03Z",
             [{"role": "user", "content": ""}],
-            {"text": "", "usage": None, "cost_usd": None, "latency_s": None,
-             "error": {"type": "RateLimited", "message": "429: slow down", "status": 429},
-             "attempts": 3},
+            {
+                "text": "",
+                "usage": None,
+                "cost_usd": None,
+                "latency_s": None,
+                "error": {"type": "RateLimited", "message": "429: slow down", "status": 429},
+                "attempts": 3,
+            },
             params={},
-        ),  # fmt: skip
+        ),
         call(  # no user message at all, an empty error (still a success), data false
             "2026-11-25T09:00:03Z",
             [{"role": "assistant", "content": "hm"}],
             {"text": None, "error": {}, "data": False, "cost_usd": 0},
         ),
-        base("decision", "2026-11-25T09:00:04Z", links=[first["id"]], tags=["eval", "é"],
-             data={"verdict": "pick", "choice": first["id"], "reason": "shorter <b>&</b>"}),
-        base("decision", "2026-11-25T09:00:05Z", links=[first["id"]],
-             data={"verdict": "rating", "choice": first["id"], "score": 4,
-                   "supersedes": None, "reason": None}),
+        base(
+            "decision",
+            "2026-11-25T09:00:04Z",
+            links=[first["id"]],
+            tags=["eval", "é"],
+            data={"verdict": "pick", "choice": first["id"], "reason": "shorter <b>&</b>"},
+        ),
+        base(
+            "decision",
+            "2026-11-25T09:00:05Z",
+            links=[first["id"]],
+            data={
+                "verdict": "rating",
+                "choice": first["id"],
+                "score": 4,
+                "supersedes": None,
+                "reason": None,
+            },
+        ),
         base("note", "2026-11-25T09:00:06Z", links=[], tags=None, data={"text": "ñandú\nline 2"}),
         base("pause", "2026-11-25T09:00:07Z", data={"reason": "lunch 🍜"}),
         base("resume", "2026-11-25T09:00:08Z", data={}),
         base("audit", "2026-11-25T09:00:09Z", data={"run": "x", "reason": {"not": "a string"}}),
         base("note", "2026-11-25T09:00:09Z", author="a plain string", data={"text": None}),
         base("call", "2026-11-25T08:59:59Z"),  # a bare call: no prompt, no reply
-    ]  # fmt: skip
+    ]
     return records
 
 
