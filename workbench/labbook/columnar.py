@@ -40,7 +40,7 @@ from workbench.labbook.columns import (
     _times,
 )
 
-_OBJECTS = ("params", "files", "data", "links", "tags")
+OBJECTS = _OBJECTS = ("params", "files", "data", "links", "tags")
 """Columns of Python objects, kept as JSON text; null is None (params, data) or []."""
 _EMPTY_LIST = ("files", "links", "tags")
 _TEXT = pa.large_string()

@@ -83,9 +83,7 @@ def read_frame(
     paths = list(files)
     with _gc_paused():
         if cache:
-            tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA)
-            table = cached.combined(paths, keys, partial(columnar.combine, tables), columnar.SORTED)
-            frame = columnar.frame(table, [str(p) for p in paths])
+            frame = columnar.frame(read_table(paths), [str(p) for p in paths])
         else:
             columns = _Columns()
             for path in paths:
@@ -95,6 +93,52 @@ def read_frame(
     return _select(
         frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind
     )
+
+
+def read_table(paths: Sequence[Path]) -> pa.Table:
+    """The files' records as one Arrow table (`columnar.SORTED`), in the frame's order.
+
+    Each file's columns come from its sidecar while the file hashes the same, else from
+    DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
+    """
+    tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA)
+    return cached.combined(paths, keys, partial(columnar.combine, tables), columnar.SORTED)
+
+
+def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
+    """Run one DuckDB SQL query over the records of `files`, seen as the table `records`.
+
+    `records` has the frame's columns (`COLUMNS`) with SQL types: `ts` a UTC timestamp, `day`
+    a date, numbers and booleans typed, `params`, `files`, `data`, `links` and `tags` as JSON
+    (DuckDB's `->>`, `json_extract` and friends read them). It reads the same sidecars as
+    `read_frame`, so a query costs about what loading the frame costs, without the frame.
+    """
+    import duckdb
+
+    paths = list(files)
+    table = read_table(paths)
+    names = pa.table({"_file": pa.array(range(len(paths)), pa.int32()),
+                      "file": pa.array([str(p) for p in paths], pa.large_string())})  # fmt: skip
+    shown = ", ".join(
+        f"{name}::JSON as {name}" if name in columnar.OBJECTS
+        else "cast(timezone('UTC', ts) as date) as day" if name == "day"
+        else "_files.file as file" if name == "file"
+        else "_line as line" if name == "line"
+        else name
+        for name in COLUMNS
+    )  # fmt: skip
+    with duckdb.connect() as con:
+        con.register("_sorted", table)
+        con.register("_files", names)
+        con.execute(
+            f"create temp view records as select {shown} from _sorted"
+            " left join _files using (_file) order by _sorted._position"
+        )
+        try:
+            return con.sql(query).df()
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InvalidOption(f"SQL over the lab notebook failed: {first}") from None
 
 
 def _table(path: Path, lines: bytes, first: int) -> pa.Table:
