@@ -17,8 +17,8 @@ def test_sql_agrees_with_the_frame(repo: Path) -> None:
     write_book(wb.log.root())
     frame = wb.log.to_frame()
     got = wb.log.sql(
-        "select model, count(*) as calls, avg(latency_s) as latency, coalesce(sum(cost_usd), 0) as cost"
-        " from records where kind = 'call' group by model order by model"
+        "select model, count(*) as calls, avg(latency_s) as latency,"
+        " coalesce(sum(cost_usd), 0) as cost from records where kind = 'call' group by model order by model"
     )
     calls = frame[frame["kind"] == "call"].assign(model=lambda f: f["model"].astype(str))
     want = calls.groupby("model").agg(
@@ -48,6 +48,6 @@ def test_json_columns_are_json(tmp_path: Path) -> None:
 
 def test_bad_sql_is_one_line_that_names_the_problem(tmp_path: Path) -> None:
     path = write(tmp_path / "labbook", "S-odd", odd_records())
-    with pytest.raises(InvalidOption, match="SQL over the lab notebook failed: .*nope") as caught:
+    with pytest.raises(InvalidOption, match=r"SQL over the lab notebook failed: .*nope") as caught:
         query.sql("select nope from records", [path])
     assert "\n" not in str(caught.value)

@@ -135,10 +135,11 @@ def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
             " left join _files using (_file) order by _sorted._position"
         )
         try:
-            return con.sql(query).df()
+            result: pd.DataFrame = con.sql(query).df()
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise InvalidOption(f"SQL over the lab notebook failed: {first}") from None
+    return result
 
 
 def _table(path: Path, lines: bytes, first: int) -> pa.Table:
