@@ -18,7 +18,8 @@ def test_sql_agrees_with_the_frame(repo: Path) -> None:
     frame = wb.log.to_frame()
     got = wb.log.sql(
         "select model, count(*) as calls, avg(latency_s) as latency,"
-        " coalesce(sum(cost_usd), 0) as cost from records where kind = 'call' group by model order by model"
+        " coalesce(sum(cost_usd), 0) as cost from records where kind = 'call'"
+        " group by model order by model"
     )
     calls = frame[frame["kind"] == "call"].assign(model=lambda f: f["model"].astype(str))
     want = calls.groupby("model").agg(
