@@ -240,3 +240,35 @@ def test_an_empty_file_list_and_an_empty_file(root: Path) -> None:
         assert_frame_equal(read_frame(paths), read_frame(paths, cache=False))
     assert columnar.from_records([]).schema.equals(columnar.SCHEMA)
     assert isinstance(columnar.from_records([]), pa.Table)
+
+
+def later(records: list[dict[str, Any]], hour: int) -> list[dict[str, Any]]:
+    """The records again, with new ids, an hour later (as a session goes on recording)."""
+    return [
+        r
+        | {
+            "id": new_id(),
+            "ts": r["ts"].replace("T09:", f"T{hour:02d}:").replace("T08:", f"T{hour:02d}:"),
+        }
+        for r in records
+    ]
+
+
+def test_a_session_recording_on_extends_the_sorted_sidecar_without_writing_it(root: Path) -> None:
+    one = write(root, "S-one", odd_records())
+    two = write(root, "S-two", odd_records() * 3)
+    first = read_frame([one, two])
+    kept = {p: p.stat().st_mtime_ns for p in cache.folder_for(root).glob("sorted-*.arrow")}
+    assert len(kept) == 1
+    for hour in (10, 11):
+        store.append_many(one, later(odd_records()[1:3], hour))
+        frame = read_frame([one, two])
+        assert_frame_equal(frame, read_frame([one, two], cache=False))
+        assert {
+            p: p.stat().st_mtime_ns for p in cache.folder_for(root).glob("sorted-*.arrow")
+        } == kept
+    assert len(frame) == len(first) + 4
+    assert list(frame["line"][-2:]) == [len(odd_records()) + 3, len(odd_records()) + 4]
+    store.append_many(two, later(odd_records(), 9))  # not after everything: sorted again
+    assert_frame_equal(read_frame([one, two]), read_frame([one, two], cache=False))
+    assert len(list(cache.folder_for(root).glob("sorted-*.arrow"))) == 2

@@ -18,11 +18,12 @@ are cached; a folder that cannot be written is simply not cached.
 from __future__ import annotations
 
 import hashlib
+import json
 import mmap
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,6 +47,7 @@ class Entry:
 
     key: Key
     table: pa.Table
+    meta: dict[bytes, bytes] = field(default_factory=dict)
 
 
 def location(path: Path) -> Path | None:
@@ -112,14 +114,27 @@ def tables(
     return [found[path] for path in paths], [keys[path] for path in paths]
 
 
+Extend = Callable[[pa.Table, list[tuple[int, int, pa.Table]], list[int]], "pa.Table | None"]
+"""`extend(base, new, counts)`: the sorted table `base` with the rows `new` added, each part
+(file index, rows it had, its new rows), now that the files hold `counts` rows; None when the
+new rows do not simply go after the old ones."""
+
+
 def combined(
-    paths: Sequence[Path], keys: Sequence[Key], build: Callable[[], pa.Table], schema: pa.Schema
+    paths: Sequence[Path],
+    keys: Sequence[Key],
+    tables: Sequence[pa.Table],
+    build: Callable[[], pa.Table],
+    extend: Extend,
+    schema: pa.Schema,
 ) -> pa.Table:
     """The table `build()` makes of these files, kept while every file hashes the same.
 
     Loading the files' tables and sorting them costs seconds for a million records (the sort
     copies every text); the sorted table of the last `KEEP` sets of files read is kept
-    whole, memory-mapped when read back.
+    whole, memory-mapped when read back. When files only grew since a kept table was made
+    (the session being recorded), that table and the new rows are used as they are, without
+    writing it all again, while the new rows are fewer than a quarter of it.
     """
     places = {location(path) for path in paths}
     if not paths or None in places:
@@ -135,12 +150,63 @@ def combined(
     if entry is not None:
         os.utime(where)  # recently used: kept
         return entry.table
-    table = _save(where, Key(0, ""), build())
+    grown = _grown(folder, paths, keys, tables, extend, schema)
+    if grown is not None:
+        return grown
+    listed = [
+        [str(p), k.end, k.digest, t.num_rows] for p, k, t in zip(paths, keys, tables, strict=True)
+    ]
+    table = _save(where, Key(0, ""), build(), {"files": json.dumps(listed)})
     kept = sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True)
     for old in kept[KEEP:]:
         old.unlink(missing_ok=True)
     reread = _load(where, schema)  # mapped: its pages are the file's, not the heap's
     return reread.table if reread is not None else table
+
+
+def _grown(
+    folder: Path,
+    paths: Sequence[Path],
+    keys: Sequence[Key],
+    tables: Sequence[pa.Table],
+    extend: Extend,
+    schema: pa.Schema,
+) -> pa.Table | None:
+    """A kept sorted table of these very files, extended by what they gained since; or None."""
+    names = [str(path) for path in paths]
+    for kept in sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True):
+        base = _load(kept, schema)
+        if base is None:
+            continue
+        try:
+            listed = json.loads(base.meta.get(b"files", b"[]"))
+        except ValueError:
+            continue
+        if [item[0] for item in listed] != names:
+            continue
+        new: list[tuple[int, int, pa.Table]] = []
+        for i, (path, key, table, item) in enumerate(zip(paths, keys, tables, listed, strict=True)):
+            _, end, digest, rows = item
+            if (key.end, key.digest) == (end, digest):
+                continue
+            if not (end < key.end and table.num_rows > rows and _prefix(path, end) == digest):
+                return None  # changed, not grown: sorted again
+            new.append((i, rows, table.slice(rows)))
+        added = sum(part.num_rows for _, _, part in new)
+        if added * 4 > base.table.num_rows:
+            return None  # written again, sorted, so the next loads start from it
+        return extend(base.table, new, [t.num_rows for t in tables])
+    return None
+
+
+def _prefix(path: Path, end: int) -> str:
+    """The XXH3-128 of the file's first `end` bytes."""
+    with (
+        open(path, "rb") as handle,
+        mmap.mmap(handle.fileno(), end, access=mmap.ACCESS_READ) as mapped,
+        memoryview(mapped) as view,
+    ):
+        return str(xxhash.xxh3_128(view).hexdigest())
 
 
 KEEP = 2
@@ -187,14 +253,16 @@ def _load(where: Path, schema: pa.Schema) -> Entry | None:
         key = Key(int(meta[b"end"]), meta[b"digest"].decode())
     except Exception:  # missing, partial, foreign or of another shape: rebuilt
         return None
-    return Entry(key, table.replace_schema_metadata(None))
+    return Entry(key, table.replace_schema_metadata(None), dict(meta))
 
 
-def _save(where: Path | None, key: Key, table: pa.Table) -> pa.Table:
+def _save(
+    where: Path | None, key: Key, table: pa.Table, extra: dict[str, str] | None = None
+) -> pa.Table:
     """Write the entry atomically (a folder that cannot be written is not cached)."""
     if where is None:
         return table
-    meta = {"format": FORMAT, "end": str(key.end), "digest": key.digest}
+    meta = {"format": FORMAT, "end": str(key.end), "digest": key.digest, **(extra or {})}
     try:
         cache_home().mkdir(mode=0o700, parents=True, exist_ok=True)
         where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

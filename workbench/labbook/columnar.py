@@ -289,6 +289,43 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
     return table
 
 
+def extend(
+    base: pa.Table, new: list[tuple[int, int, pa.Table]], counts: list[int]
+) -> pa.Table | None:
+    """`base` (a `SORTED` table) then the new rows, sorted, when they all come after it.
+
+    `new` holds, per grown file, its index, the rows it had and its new rows; `counts` the
+    rows each file holds now. None when a new row does not sort after every old one (then
+    the whole is sorted again).
+    """
+    if not new:
+        return None
+    last = base.column("ts")[-1] if base.num_rows else None
+    if last is None or not last.is_valid:
+        return None
+    parts = []
+    for index, before, rows in new:
+        lines = np.arange(before + 1, before + rows.num_rows + 1, dtype=np.int64)
+        extra = [
+            pa.array(np.full(rows.num_rows, index, dtype=np.int32)),
+            pa.array(lines),
+            pa.array(np.zeros(rows.num_rows, dtype=np.int64)),
+        ]
+        parts.append(pa.Table.from_arrays(rows.columns + extra, schema=SORTED))
+    delta = pa.concat_tables(parts)
+    stamps = delta.column("ts")
+    if stamps.null_count or pc.less_equal(pc.min(stamps), last).as_py():
+        return None
+    order = np.lexsort(
+        (delta.column("seq").fill_null(-1).to_numpy(), stamps.to_numpy().astype("datetime64[us]"))
+    )
+    table = pa.concat_tables([base, delta.take(order)])
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    at = table.column("_file").to_numpy()
+    position = offsets[at] + table.column("_line").to_numpy() - 1
+    return table.set_column(SORTED.get_field_index("_position"), "_position", pa.array(position))
+
+
 def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
     """The frame `_Columns.frame` makes of these rows (a `SORTED` table of `files`)."""
     ts = pd.DatetimeIndex(table.column("ts").to_numpy()).tz_localize(None).tz_localize(UTC)

@@ -102,7 +102,8 @@ def read_table(paths: Sequence[Path]) -> pa.Table:
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
     tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA)
-    return cached.combined(paths, keys, partial(columnar.combine, tables), columnar.SORTED)
+    build = partial(columnar.combine, tables)
+    return cached.combined(paths, keys, tables, build, columnar.extend, columnar.SORTED)
 
 
 def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
