@@ -151,9 +151,13 @@ def step(name: str, root: Path, day: str) -> dict[str, Any]:
     from workbench.labbook.book import files
 
     paths = files(root)
-    grown = grow(paths[len(paths) // 2], 1000) if name == "load-grown" else None
+    grown = None
+    if name == "load-grown":  # the session being recorded: the newest file, later records
+        grown = grow(paths[-1], 1000, after=True)
+    elif name == "load-grown-old":  # an older file gained records among the others
+        grown = grow(paths[len(paths) // 2], 1000)
     start = time.perf_counter()
-    if name in ("load-cold", "load-warm", "load-grown"):
+    if name in ("load-cold", "load-warm", "load-grown", "load-grown-old"):
         from workbench.labbook.query import read_frame
 
         frame = read_frame(paths)
@@ -261,17 +265,24 @@ def build_sqlite(root: Path) -> float:
     return time.perf_counter() - start
 
 
-def grow(path: Path, count: int) -> tuple[Path, int]:
-    """Append `count` notes to a session file through the store; return (path, old size)."""
+def grow(path: Path, count: int, after: bool = False) -> tuple[Path, int]:
+    """Append `count` notes to a session file through the store; return (path, old size).
+
+    The notes have the file's last time, or with `after` times after every record.
+    """
+    import labbook_data
+
     from workbench.labbook import store
     from workbench.labbook.chain import new_id
 
     size = path.stat().st_size
     last = path.read_bytes()[:-1].rsplit(b"\n", 1)[-1]
     head = json.loads(last)
+    end = labbook_data.FIRST_DAY + timedelta(days=labbook_data.DAYS)
     notes = [
         {**{k: head[k] for k in ("v", "ts", "session", "author", "source", "repo_head")},
          "id": new_id(), "kind": "note", "data": {"text": f"a note appended later ({i})"}}
+        | ({"ts": f"{end + timedelta(microseconds=i):%Y-%m-%dT%H:%M:%S.%fZ}"} if after else {})
         for i in range(count)
     ]  # fmt: skip
     store.append_many(path, notes)
@@ -384,7 +395,8 @@ TARGETS = {"load-cold": 5.0, "load-warm": 1.0, "verify": 10.0}
 STEPS = (
     ("load-cold", "load into pandas, no cache yet (DuckDB parses, sidecars written)"),
     ("load-warm", "load into pandas, sidecars valid (every file hashed again)"),
-    ("load-grown", "load into pandas, one file grew by 1,000 records"),
+    ("load-grown", "load into pandas, the newest file grew by 1,000 later records"),
+    ("load-grown-old", "load into pandas, an older file grew by 1,000 records (sorted again)"),
     ("sql", "wb.log.sql: calls and mean latency per model (sidecars valid)"),
     ("hash", "hash every file: XXH3-128 (the cache key), mapped"),
     ("pyarrow-json", "peer: pyarrow.json.read_json of every file (Arrow table, no frame)"),
