@@ -399,8 +399,9 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
 def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> list[Any]:
     """JSON text to Python values, a fresh object per row; null is `empty()` (or None).
 
-    Each distinct text is parsed once; rows get a copy (flat containers) or their own parse
-    (nested ones), so no two rows share a mutable value, as when each record was parsed.
+    Each distinct text is parsed once: a text of one row is that row's value; rows sharing a
+    text get a copy each (flat containers) or their own parse (nested ones), so no two rows
+    share a mutable value, as when each record was parsed.
     """
     n = len(column)
     out: list[Any] = [[] for _ in range(n)] if empty is list else [None] * n
@@ -408,18 +409,29 @@ def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> list[Any
         return out
     encoded = pc.dictionary_encode(column).combine_chunks()
     codes, valid = _codes(encoded.indices)
-    makers = [_maker(text) for text in encoded.dictionary.to_pylist()]
+    texts = encoded.dictionary.to_pylist()
     rows = np.flatnonzero(valid)
-    for i, c in zip(rows.tolist(), codes[rows].tolist(), strict=True):
-        out[i] = makers[c]()
+    picked = codes[rows]
+    counts = np.bincount(picked, minlength=len(texts))
+    alone = counts[picked] == 1
+    for i, c in zip(rows[alone].tolist(), picked[alone].tolist(), strict=True):
+        out[i] = _loads(texts[c])
+    shared, codes_shared = rows[~alone], picked[~alone]
+    order = np.argsort(codes_shared, kind="stable")
+    shared, codes_shared = shared[order], codes_shared[order]
+    starts = np.flatnonzero(np.r_[True, codes_shared[1:] != codes_shared[:-1]])
+    for begin, end in itertools.pairwise([*starts.tolist(), len(shared)]):
+        if begin == end:
+            continue
+        text = texts[int(codes_shared[begin])]
+        make = _maker(text)
+        for i in shared[begin:end].tolist():
+            out[i] = make()
     return out
 
 
-def _none() -> None:
-    return None
-
-
 def _maker(text: str) -> Callable[[], Any]:
+    """A maker of fresh copies of the value of `text`."""
     value = _loads(text)
     if isinstance(value, dict):
         if all(not isinstance(v, (dict, list)) for v in value.values()):
