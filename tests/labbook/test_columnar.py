@@ -132,6 +132,7 @@ def odd_records() -> list[dict[str, Any]]:
         base("audit", "2026-11-25T09:00:09Z", data={"run": "x", "reason": {"not": "a string"}}),
         base("note", "2026-11-25T09:00:09Z", author="a plain string", data={"text": None}),
         base("call", "2026-11-25T08:59:59Z"),  # a bare call: no prompt, no reply
+        base("note", "2026-11-25T10:00:00.5+02:00", data={"text": "an offset"}),
     ]
     return records
 
@@ -272,3 +273,13 @@ def test_a_session_recording_on_extends_the_sorted_sidecar_without_writing_it(ro
     store.append_many(two, later(odd_records(), 9))  # not after everything: sorted again
     assert_frame_equal(read_frame([one, two]), read_frame([one, two], cache=False))
     assert len(list(cache.folder_for(root).glob("sorted-*.arrow"))) == 2
+
+
+def test_times_arrow_refuses_are_read_as_pandas_reads_them(root: Path) -> None:
+    records = odd_records()
+    records[2]["ts"], records[5]["ts"] = "2026-11-25", "not a time"
+    path = write(root, "S-times", records)
+    assert path in columnar.read_tables([path], ends(path))
+    frame = read_frame([path])
+    assert_frame_equal(frame, read_frame([path], cache=False))
+    assert frame["ts"].isna().sum() == 1

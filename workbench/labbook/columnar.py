@@ -181,7 +181,7 @@ def _typed(part: pa.Table, path: Path, lines: int) -> pa.Table:
     columns: dict[str, Any] = {}
     for name in _ROW:
         if name == "ts":
-            columns[name] = pa.array(_times(part.column("ts").to_pylist()))
+            columns[name] = _stamps(part.column("ts"))
         elif name in _INTS:
             columns[name] = _whole(part.column(name), path)
         elif name in ("prompt_name", "prompt_version"):
@@ -197,6 +197,18 @@ def _typed(part: pa.Table, path: Path, lines: int) -> pa.Table:
     names, versions = _origins(part.column("_origin"))
     columns["prompt_name"], columns["prompt_version"] = names, versions
     return pa.table([columns[n] for n in _ROW], schema=SCHEMA)
+
+
+def _stamps(column: pa.ChunkedArray) -> pa.Array:
+    """ISO 8601 times as UTC microseconds: Arrow's parser, pandas' where Arrow refuses one.
+
+    Both read what the workbench writes (`...T09:00:00.000001Z`) and offsets alike; pandas
+    (as `_times`) also takes a bare date, and makes an unreadable time NaT.
+    """
+    try:
+        return pc.cast(column, pa.timestamp("us", "UTC")).combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array(_times(column.to_pylist()))
 
 
 def _whole(column: pa.ChunkedArray, path: Path) -> pa.Array:
