@@ -173,6 +173,10 @@ def step(name: str, root: Path, day: str) -> dict[str, Any]:
         import pyarrow.json as pj
 
         figure = {"rows": sum(pj.read_json(str(path)).num_rows for path in paths)}
+    elif name == "duckdb-json":
+        from workbench.labbook import columnar
+
+        figure = {"rows": columnar._query(paths, None).num_rows}
     elif name == "sqlite-build":
         figure = {"rows": 0, "built_s": build_sqlite(root)}
     elif name == "sqlite":
@@ -400,6 +404,7 @@ STEPS = (
     ("sql", "wb.log.sql: calls and mean latency per model (sidecars valid)"),
     ("hash", "hash every file: XXH3-128 (the cache key), mapped"),
     ("pyarrow-json", "peer: pyarrow.json.read_json of every file (Arrow table, no frame)"),
+    ("duckdb-json", "DuckDB's JSON reader alone: the query of a cold load (Arrow, no frame)"),
     ("sqlite", "peer: SQLite, `select * from records` into pandas (records in a table)"),
     ("verify", "verify (every record re-hashed from the raw bytes)"),
     ("export", "export one day, md (load_records + export)"),
