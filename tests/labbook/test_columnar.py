@@ -163,7 +163,7 @@ def test_duckdb_reads_every_odd_case_exactly(root: Path) -> None:
         got, want = tables[path].column(name), expected.column(name)
         if name in ("params", "files", "data", "links", "tags"):  # JSON text: its values
             empty = list if name in ("files", "links", "tags") else None
-            got, want = columnar.decode(got, empty), columnar.decode(want, empty)
+            got, want = list(columnar.decode(got, empty)), list(columnar.decode(want, empty))
         else:
             got, want = got.to_pylist(), want.to_pylist()
         assert got == want, name

@@ -17,6 +17,7 @@ are cached; a folder that cannot be written is simply not cached.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mmap
@@ -61,8 +62,13 @@ def location(path: Path) -> Path | None:
 
 def folder_for(root: Path) -> Path:
     """The cache folder of the lab notebook at `root` (delete it to start cold)."""
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
-    return cache_home() / "frames" / key
+    return cache_home() / "frames" / _root_key(str(root))
+
+
+@functools.lru_cache(maxsize=64)
+def _root_key(root: str) -> str:
+    """A name for the lab notebook at `root` (resolved once per process: loads ask per file)."""
+    return hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:24]
 
 
 def cache_home() -> Path:

@@ -408,37 +408,51 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
     return codes, valid
 
 
-def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> list[Any]:
-    """JSON text to Python values, a fresh object per row; null is `empty()` (or None).
+def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> Any:
+    """JSON text to Python values (an object array), a fresh object per row; null is `empty()`.
 
     Each distinct text is parsed once: a text of one row is that row's value; rows sharing a
     text get a copy each (flat containers) or their own parse (nested ones), so no two rows
     share a mutable value, as when each record was parsed.
     """
     n = len(column)
-    out: list[Any] = [[] for _ in range(n)] if empty is list else [None] * n
+    if not n:
+        return []  # as a list of no values becomes a column: float64, as before
+    out = np.empty(n, dtype=object)  # None throughout
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    if empty is not None:
+        missing = np.flatnonzero(~valid)
+        out[missing] = _fresh(empty, len(missing))
     if column.null_count == n:
         return out
     encoded = pc.dictionary_encode(column).combine_chunks()
-    codes, valid = _codes(encoded.indices)
+    codes, _ = _codes(encoded.indices)
     texts = encoded.dictionary.to_pylist()
     rows = np.flatnonzero(valid)
     picked = codes[rows]
     counts = np.bincount(picked, minlength=len(texts))
     alone = counts[picked] == 1
-    for i, c in zip(rows[alone].tolist(), picked[alone].tolist(), strict=True):
-        out[i] = _loads(texts[c])
+    out[rows[alone]] = _objects([_loads(texts[c]) for c in picked[alone].tolist()])
     shared, codes_shared = rows[~alone], picked[~alone]
     order = np.argsort(codes_shared, kind="stable")
     shared, codes_shared = shared[order], codes_shared[order]
     starts = np.flatnonzero(np.r_[True, codes_shared[1:] != codes_shared[:-1]])
     for begin, end in itertools.pairwise([*starts.tolist(), len(shared)]):
-        if begin == end:
-            continue
-        text = texts[int(codes_shared[begin])]
-        make = _maker(text)
-        for i in shared[begin:end].tolist():
-            out[i] = make()
+        if begin < end:
+            make = _maker(texts[int(codes_shared[begin])])
+            out[shared[begin:end]] = _fresh(make, end - begin)
+    return out
+
+
+def _fresh(make: Callable[[], Any], count: int) -> np.ndarray[Any, Any]:
+    """`count` values made by `make`, as an object array (never read as nested arrays)."""
+    return np.fromiter((make() for _ in range(count)), dtype=object, count=count)
+
+
+def _objects(values: list[Any]) -> np.ndarray[Any, Any]:
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):  # item by item: a list value must stay one object
+        out[i] = value
     return out
 
 
