@@ -411,10 +411,10 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
 def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:
     """JSON text to Python values (an object array), a fresh object per row.
 
-    A null is None, or a new empty list with `empty=list`. Each distinct text is parsed once: a text of one row is that row's value; rows sharing a
-    text get a copy each (flat containers) or their own parse (nested ones), so no two rows
-    share a mutable value, as when each record was parsed. Copies are made in C
-    (`map(dict.copy, ...)`): a million rows' params cost a tenth of a second.
+    A null is None, or a new empty list with `empty=list`. Each distinct text is parsed
+    once: a text of one row is that row's value; rows sharing a text get a copy each (flat
+    containers) or their own parse (nested ones), so no two rows share a mutable value, as
+    when each record was parsed. Copies are made in C (`map(dict.copy, ...)`).
     """
     n = len(column)
     if not n:
