@@ -91,8 +91,9 @@ def read_frame(
                 columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
             frame = columns.frame(np.arange(columns.count))
     return _select(
-        frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind
-    )
+        frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind,
+        ordered=cache,  # sorted with its table (`columnar.combine`, `columnar.extend`)
+    )  # fmt: skip
 
 
 def read_table(paths: Sequence[Path]) -> pa.Table:
@@ -297,16 +298,18 @@ def _select(
     tag: Choice | None = None,
     session: Choice | None = None,
     kind: Choice | None = None,
+    ordered: bool = False,
 ) -> pd.DataFrame:
-    """The frame in time order, then filtered.
+    """The frame in time order (unless already `ordered`), then filtered.
 
     Ties are broken by `seq` (a session record shares its first record's time), then kept in
     the order given.
     """
     stamps = frame["ts"].to_numpy(dtype="datetime64[us]")
-    order = np.lexsort((frame["seq"].to_numpy(dtype="int64", na_value=-1), stamps))
-    if (np.diff(order) != 1).any():
-        frame, stamps = frame.take(order), stamps[order]
+    if not ordered:
+        order = np.lexsort((frame["seq"].to_numpy(dtype="int64", na_value=-1), stamps))
+        if (np.diff(order) != 1).any():
+            frame, stamps = frame.take(order), stamps[order]
     mask = _within(stamps, since, until)
     if session is not None:
         mask &= frame["session"].isin(_many(session)).to_numpy()
