@@ -162,6 +162,7 @@ def step(name: str, root: Path, day: str) -> dict[str, Any]:
         grown = grow(paths[-1], 1000, after=True)
     elif name == "load-grown-old":  # an older file gained records among the others
         grown = grow(paths[len(paths) // 2], 1000)
+    before = _cpu()
     start = time.perf_counter()
     if name in ("load-cold", "load-warm", "load-grown", "load-grown-old"):
         from workbench.labbook.query import read_frame
@@ -211,10 +212,15 @@ def step(name: str, root: Path, day: str) -> dict[str, Any]:
     wall = time.perf_counter() - start
     if grown is not None:  # back as generated (the next load rebuilds that file's entry)
         os.truncate(*grown)
+    cpu = _cpu() - before  # of the timed part only (imports excluded), worker processes included
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"wall_s": wall, "cpu_s": cpu, "process_cpu_s": _cpu(), "rss_gb": rss, **figure}
+
+
+def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    return {"wall_s": wall, "cpu_s": cpu, "rss_gb": own.ru_maxrss / 2**20, **figure}
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 SQL = (
@@ -317,7 +323,7 @@ def run_step(name: str, root: Path, day: str) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     after = machine_cpu_s()
     if before is not None and after is not None:
-        result["others_cpu_s"] = max(0.0, after - before - result["cpu_s"] - 0.5)
+        result["others_cpu_s"] = max(0.0, after - before - result["process_cpu_s"] - 0.5)
     return result
 
 
