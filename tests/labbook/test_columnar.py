@@ -283,3 +283,12 @@ def test_times_arrow_refuses_are_read_as_pandas_reads_them(root: Path) -> None:
     frame = read_frame([path])
     assert_frame_equal(frame, read_frame([path], cache=False))
     assert frame["ts"].isna().sum() == 1
+
+
+def test_a_path_duckdb_would_read_as_a_pattern_is_read_record_by_record(tmp_path: Path) -> None:
+    root = tmp_path / "lab [2026] *" / "labbook"
+    path = write(root, "S-odd", odd_records())
+    other = write(tmp_path / "lab 2 x" / "labbook", "S-odd", odd_records())  # "*" matches it
+    assert columnar.read_tables([path], ends(path)) == {}
+    assert_frame_equal(read_frame([path]), read_frame([path], cache=False))
+    assert_frame_equal(read_frame([path, other]), read_frame([path, other], cache=False))

@@ -114,6 +114,10 @@ from read_json(?, format = 'newline_delimited', columns = {{{
 """
 
 
+_GLOB = frozenset("*?[{")
+"""DuckDB reads a path with these as a pattern: such files go the record-by-record way."""
+
+
 class Unreadable(Exception):
     """The fast path cannot read this file exactly: the record-by-record path will."""
 
@@ -126,7 +130,7 @@ def read_tables(
     `ends[path]` is where the file's complete lines end, as hashed: a file that changed
     since (a line appended by a writer, a torn tail) is left to the record-by-record path.
     """
-    lines = {p: _lines(p, ends[p]) for p in paths}
+    lines = {p: _lines(p, ends[p]) if not _GLOB.intersection(str(p)) else None for p in paths}
     wanted = [p for p in paths if lines[p] is not None]
     if not wanted:
         return {}
@@ -164,8 +168,8 @@ def _split(
     starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]]).tolist() if len(names) else []
     by_name = {str(p): p for p in paths}
     for begin, end in itertools.pairwise([*starts, len(names)]):
-        path = by_name[names[begin]]
-        if path in out:  # rows of one file not together: never seen, but not assumed
+        path = by_name.get(names[begin])
+        if path is None or path in out:  # a file not asked for, or rows not together
             return {}
         try:
             out[path] = _typed(table.slice(begin, end - begin), path, lines[path] or 0)
