@@ -23,9 +23,12 @@ import json
 import mmap
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import xxhash
@@ -49,6 +52,34 @@ class Entry:
     key: Key
     table: pa.Table
     meta: dict[bytes, bytes] = field(default_factory=dict)
+
+
+class Writes:
+    """Entries written in a background thread while the load goes on; waited for at exit.
+
+    On a cold load, writing the sidecars (GBs for a big lab notebook) overlaps with sorting
+    and building the frame, which Arrow does without the GIL.
+    """
+
+    _pool: ClassVar[ThreadPoolExecutor | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.pending: list[Future[Any]] = []
+
+    def later(self, job: Callable[[], Any]) -> None:
+        """Run `job` in the writer thread (one per process, shared: entries never race)."""
+        with Writes._lock:
+            if Writes._pool is None:
+                Writes._pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sidecars")
+            self.pending.append(Writes._pool.submit(job))
+
+    def __enter__(self) -> Writes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for future in self.pending:
+            future.result()
 
 
 def location(path: Path) -> Path | None:
@@ -84,7 +115,11 @@ ParseMany = Callable[[Sequence[Path], dict[Path, Key]], dict[Path, pa.Table]]
 
 
 def tables(
-    paths: Sequence[Path], parse: Parse, parse_many: ParseMany, schema: pa.Schema
+    paths: Sequence[Path],
+    parse: Parse,
+    parse_many: ParseMany,
+    schema: pa.Schema,
+    writes: Writes | None = None,
 ) -> tuple[list[pa.Table], list[Key]]:
     """Each file's table, from its entry where the file's bytes still hash the same.
 
@@ -106,7 +141,7 @@ def tables(
                 handle.seek(entry.key.end)
                 new = handle.read(key.end - entry.key.end)
             table = pa.concat_tables([entry.table, parse(path, new, entry.table.num_rows + 1)])
-            found[path] = _save(where, key, table)
+            found[path] = _keep(writes, where, key, table)
         else:
             cold.append(path)
     fast = parse_many(cold, keys) if cold else {}
@@ -115,9 +150,16 @@ def tables(
         if table is None:
             with open(path, "rb") as handle:
                 table = parse(path, handle.read(keys[path].end), 1)
-        where = location(path)
-        found[path] = _save(where, keys[path], table) if where is not None else table
+        found[path] = _keep(writes, location(path), keys[path], table)
     return [found[path] for path in paths], [keys[path] for path in paths]
+
+
+def _keep(writes: Writes | None, where: Path | None, key: Key, table: pa.Table) -> pa.Table:
+    """Save the entry now, or in the background with `writes`; the table either way."""
+    if writes is None or where is None:
+        return _save(where, key, table)
+    writes.later(functools.partial(_save, where, key, table))
+    return table
 
 
 Extend = Callable[[pa.Table, list[tuple[int, int, pa.Table]], list[int]], "pa.Table | None"]
@@ -133,6 +175,7 @@ def combined(
     build: Callable[[], pa.Table],
     extend: Extend,
     schema: pa.Schema,
+    writes: Writes | None = None,
 ) -> pa.Table:
     """The table `build()` makes of these files, kept while every file hashes the same.
 
@@ -162,12 +205,22 @@ def combined(
     listed = [
         [str(p), k.end, k.digest, t.num_rows] for p, k, t in zip(paths, keys, tables, strict=True)
     ]
-    table = _save(where, Key(0, ""), build(), {"files": json.dumps(listed)})
+    table = build()
+    job = functools.partial(_save_sorted, folder, where, table, {"files": json.dumps(listed)})
+    if writes is not None:
+        writes.later(job)
+        return table
+    job()
+    reread = _load(where, schema)  # mapped: its pages are the file's, not the heap's
+    return reread.table if reread is not None else table
+
+
+def _save_sorted(folder: Path, where: Path, table: pa.Table, extra: dict[str, str]) -> None:
+    """Save a sorted table, keeping the `KEEP` most recently used."""
+    _save(where, Key(0, ""), table, extra)
     kept = sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True)
     for old in kept[KEEP:]:
         old.unlink(missing_ok=True)
-    reread = _load(where, schema)  # mapped: its pages are the file's, not the heap's
-    return reread.table if reread is not None else table
 
 
 def _grown(
@@ -273,11 +326,13 @@ def _save(
         cache_home().mkdir(mode=0o700, parents=True, exist_ok=True)
         where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                sink = pa.PythonFile(handle, mode="w")
-                with pa.ipc.new_file(sink, table.schema.with_metadata(meta)) as writer:
-                    writer.write_table(table)
+            with (
+                pa.OSFile(temp, "wb") as sink,  # native: writes without the GIL
+                pa.ipc.new_file(sink, table.schema.with_metadata(meta)) as writer,
+            ):
+                writer.write_table(table)
             os.replace(temp, where)
         except BaseException:
             os.unlink(temp)

@@ -83,7 +83,8 @@ def read_frame(
     paths = list(files)
     with _gc_paused():
         if cache:
-            frame = columnar.frame(read_table(paths), [str(p) for p in paths])
+            with cached.Writes() as writes:  # sidecars written while the frame is made
+                frame = columnar.frame(read_table(paths, writes), [str(p) for p in paths])
         else:
             columns = _Columns()
             for path in paths:
@@ -96,15 +97,15 @@ def read_frame(
     )  # fmt: skip
 
 
-def read_table(paths: Sequence[Path]) -> pa.Table:
+def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa.Table:
     """The files' records as one Arrow table (`columnar.SORTED`), in the frame's order.
 
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
-    tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA)
+    tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA, writes)
     build = partial(columnar.combine, tables)
-    return cached.combined(paths, keys, tables, build, columnar.extend, columnar.SORTED)
+    return cached.combined(paths, keys, tables, build, columnar.extend, columnar.SORTED, writes)
 
 
 def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
