@@ -17,6 +17,7 @@ from pandas.testing import assert_frame_equal
 
 from workbench.errors import CorruptLine
 from workbench.labbook import cache, columnar, store
+from workbench.labbook.arrowframe import decode
 from workbench.labbook.chain import new_id
 from workbench.labbook.query import _parse, read_frame, to_frame
 
@@ -163,7 +164,7 @@ def test_duckdb_reads_every_odd_case_exactly(root: Path) -> None:
         got, want = tables[path].column(name), expected.column(name)
         if name in ("params", "files", "data", "links", "tags"):  # JSON text: its values
             empty = list if name in ("files", "links", "tags") else None
-            got, want = list(columnar.decode(got, empty)), list(columnar.decode(want, empty))
+            got, want = list(decode(got, empty)), list(decode(want, empty))
         else:
             got, want = got.to_pylist(), want.to_pylist()
         assert got == want, name

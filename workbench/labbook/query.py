@@ -30,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.errors import CorruptLine, InvalidOption, NotRecorded
+from workbench.labbook import arrowframe, columnar
 from workbench.labbook import cache as cached
-from workbench.labbook import columnar
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.columns import (
     _Columns,
@@ -84,7 +84,7 @@ def read_frame(
     with _gc_paused():
         if cache:
             with cached.Writes() as writes:  # sidecars written while the frame is made
-                frame = columnar.frame(read_table(paths, writes), [str(p) for p in paths])
+                frame = arrowframe.frame(read_table(paths, writes), [str(p) for p in paths])
         else:
             columns = _Columns()
             for path in paths:
@@ -93,19 +93,19 @@ def read_frame(
             frame = columns.frame(np.arange(columns.count))
     return _select(
         frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind,
-        ordered=cache,  # sorted with its table (`columnar.combine`, `columnar.extend`)
+        ordered=cache,  # sorted with its table (`arrowframe.combine`, `arrowframe.extend`)
     )  # fmt: skip
 
 
 def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa.Table:
-    """The files' records as one Arrow table (`columnar.SORTED`), in the frame's order.
+    """The files' records as one Arrow table (`arrowframe.SORTED`), in the frame's order.
 
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
     tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA, writes)
-    build = partial(columnar.combine, tables)
-    return cached.combined(paths, keys, tables, build, columnar.extend, columnar.SORTED, writes)
+    build = partial(arrowframe.combine, tables)
+    return cached.combined(paths, keys, tables, build, arrowframe.extend, arrowframe.SORTED, writes)
 
 
 def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
