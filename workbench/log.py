@@ -8,6 +8,7 @@
     wb.log.export("md", "record.md", since="2026-11-01")
     wb.log.commit()                                      # commit now (else within seconds)
     wb.log.brief(model="claude", since="2026-11-01")     # what claude did here, for a prompt
+    wb.log.sql("select model, avg(latency_s) from records group by model")   # DuckDB SQL
 
 Every function reads the session's lab notebook (see `workbench.labbook.locate`); each call
 re-reads the files, so the frames include what other processes appended.
@@ -38,6 +39,7 @@ __all__ = [
     "history",
     "leaderboard",
     "root",
+    "sql",
     "thread",
     "to_frame",
     "verify",
@@ -72,6 +74,17 @@ def to_frame(**filters: Any) -> pd.DataFrame:
 
     days = day(filters.get("since")), day(filters.get("until"))
     return read_frame(files_between(root(), *days), **filters)
+
+
+def sql(query: str) -> pd.DataFrame:
+    """Run a DuckDB SQL query over the lab notebook: one row per record in the table `records`.
+
+    `wb.log.sql("select model, avg(latency_s) from records where kind = 'call' group by model")`
+    """
+    from workbench.labbook.book import files
+    from workbench.labbook.query import sql as run
+
+    return run(query, files(root()))
 
 
 def brief(

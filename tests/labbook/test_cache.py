@@ -1,6 +1,7 @@
-"""read_frame's cache on real lab notebooks: the same frame as without it, whatever the files do.
+"""read_frame's columnar sidecars on real lab notebooks: the same frame as without them, always.
 
-Every test compares `read_frame(..., cache=True)` with `read_frame(..., cache=False)` after
+Every test compares `read_frame(..., cache=True)` (DuckDB or the record-by-record parser, the
+Arrow sidecars) with `read_frame(..., cache=False)` (records parsed one by one, no cache) after
 something happened to the files (growth, a torn tail, edits, a shrink, a replacement, a damaged
 entry), and where it matters proves which path the cache took from what it kept or returned.
 """
@@ -8,19 +9,20 @@ entry), and where it matters proves which path the cache took from what it kept 
 from __future__ import annotations
 
 import os
-import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+import xxhash
 from pandas.testing import assert_frame_equal
 
 from tests.labbook.helpers import git
 from tests.labbook.test_query import call
 from workbench.labbook import book as book_module
-from workbench.labbook import cache, store
+from workbench.labbook import cache, columnar, store
 from workbench.labbook.book import LabBook
 from workbench.labbook.chain import dumps, new_id, record_hash, seal
 from workbench.labbook.query import load_records, read_frame, to_frame
@@ -63,13 +65,16 @@ def frame(*paths: Path, **filters: Any) -> pd.DataFrame:
 
 
 def entry(path: Path) -> cache.Entry:
-    """The cache entry kept for `path`."""
+    """The sidecar kept for `path`."""
     where = cache.location(path)
     assert where is not None
-    with open(where, "rb") as handle:
-        found = pickle.load(handle)
-    assert isinstance(found, cache.Entry)
+    found = cache._load(where, columnar.SCHEMA)
+    assert found is not None
     return found
+
+
+def digest(data: bytes) -> str:
+    return xxhash.xxh3_128(data).hexdigest()
 
 
 def edit(path: Path, old: bytes, new: bytes) -> int:
@@ -102,72 +107,54 @@ def test_a_fresh_build_is_the_uncached_frame_and_is_kept(root: Path) -> None:
     first = frame(*paths)
     assert len(first) == 9 + 6
     for path in paths:
-        kept, stat = entry(path), path.stat()
-        assert (kept.dev, kept.ino, kept.size, kept.mtime_ns) == (
-            stat.st_dev,
-            stat.st_ino,
-            stat.st_size,
-            stat.st_mtime_ns,
-        )
-        assert (kept.end, kept.count) == (stat.st_size, len(path.read_bytes().splitlines()))
-    assert_frame_equal(frame(*paths), first)  # from the entries now
+        kept, data = entry(path), path.read_bytes()
+        assert kept.key == cache.Key(len(data), digest(data))
+        assert kept.table.num_rows == len(data.splitlines())
+    assert len(list(cache.folder_for(root).glob("sorted-*.arrow"))) == 1
+    assert_frame_equal(frame(*paths), first)  # from the sorted sidecar now
     frame(*paths, kind="call", model="gpt")
     frame(*paths, session="B")
 
 
-def test_an_unchanged_key_is_served_from_the_entry(root: Path) -> None:
-    """Proof the entry is used: a same-size edit that keeps the mtime is not seen (by design)."""
+def test_a_same_size_edit_keeping_the_mtime_is_seen(root: Path) -> None:
+    """Never trusted over the JSONL: the bytes are hashed, not only their size and mtime."""
     path = write_book(root)
     frame(path)
     mtime = path.stat().st_mtime_ns
     edit(path, b'"answer 002"', b'"ANSWER 002"')
     set_mtime(path, mtime)
-    assert "answer 002" in texts(read_frame([path]))
-    assert "ANSWER 002" in texts(read_frame([path], cache=False))
+    assert "ANSWER 002" in texts(frame(path))
+    assert entry(path).key.digest == digest(path.read_bytes())
+
+
+def _tables(path: Path, seen: list[tuple[bytes, int]]) -> list[str]:
+    """`cache.tables` of one file with a parser of lines that records what it was handed."""
+    schema = pa.schema([("line", pa.large_string())])
+
+    def parse(where: Path, lines: bytes, first: int) -> pa.Table:
+        seen.append((lines, first))
+        return pa.table({"line": pa.array(lines.decode().splitlines(), pa.large_string())})
+
+    tables, _ = cache.tables([path], parse, lambda paths, keys: {}, schema)
+    return [str(v) for v in tables[0].column("line").to_pylist()]
 
 
 def test_growth_hands_only_the_new_lines_to_the_parser(root: Path) -> None:
     path = write_book(root, calls=2)
     seen: list[tuple[bytes, int]] = []
-
-    def parse(body: bytes, first: int) -> list[bytes]:
-        seen.append((body, first))
-        return body.splitlines() if body else []
-
-    def extend(old: list[bytes], new: list[bytes]) -> list[bytes]:
-        return old + new
-
     before = path.read_bytes()
-    assert cache.columns(path, parse, extend) == before.splitlines()
+    assert _tables(path, seen) == before.decode().splitlines()
     assert seen == [(before, 1)]
-    assert cache.columns(path, parse, extend) == before.splitlines()
-    assert len(seen) == 1  # unchanged: not parsed again
+    assert _tables(path, seen) == before.decode().splitlines()
+    assert len(seen) == 1  # the same bytes: not parsed again
     grown(path, 2)
     after = path.read_bytes()
-    assert cache.columns(path, parse, extend) == after.splitlines()
+    assert _tables(path, seen) == after.decode().splitlines()
     assert seen[1:] == [(after[len(before) :], len(before.splitlines()) + 1)]
-    assert cache.columns(path, parse, extend, version="other") == after.splitlines()
-    assert seen[2:] == [(after, 1)]  # an entry of another version is rebuilt
 
 
-def test_growth_extends_the_entry_without_rereading_earlier_lines(root: Path) -> None:
-    path = write_book(root)
-    frame(path)
-    size = path.stat().st_size
-    at = edit(path, b'"answer 002"', b'"ANSWER 002"')  # neither the first nor the last line
-    assert cache._PROBE <= at < size - 2 * cache._PROBE
-    made = grown(path, 3)
-    cached = read_frame([path])
-    expected = read_frame([path], cache=False)
-    expected.loc[expected["text"] == "ANSWER 002", "text"] = "answer 002"
-    assert_frame_equal(cached, expected)  # the edited line was not read again
-    assert [r["id"] for r in made] == list(cached["id"][-3:])
-    kept = entry(path)
-    assert (kept.end, kept.count) == (path.stat().st_size, 12)
-
-
-@pytest.mark.parametrize("where", ["first", "last"])
-def test_growth_after_an_edit_of_the_first_or_last_line_rebuilds(root: Path, where: str) -> None:
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_growth_after_an_edit_anywhere_rebuilds(root: Path, where: str) -> None:
     path = write_book(root)
     frame(path)
     lines = path.read_bytes().splitlines()
@@ -175,11 +162,15 @@ def test_growth_after_an_edit_of_the_first_or_last_line_rebuilds(root: Path, whe
         at = lines[0].index(b'"id":"')
         first_id = lines[0][at : at + 33]  # "id":"<26 characters>"
         edit(path, first_id, first_id[:-2] + (b"0" if first_id[-2:-1] != b"0" else b"1") + b'"')
+    elif where == "middle":
+        edit(path, b'"answer 002"', b'"ANSWER 002"')
     else:
         edit(path, b'"text":"a note"', b'"text":"A note"')
-    grown(path, 1)
+    made = grown(path, 1)
     rows = frame(path)
     assert ("A note" in list(rows["note"])) == (where == "last")
+    assert ("ANSWER 002" in texts(rows)) == (where == "middle")
+    assert rows["id"].iloc[-1] == made[0]["id"]
 
 
 def test_a_torn_tail_is_skipped_until_complete_then_set_aside(root: Path) -> None:
@@ -194,8 +185,7 @@ def test_a_torn_tail_is_skipped_until_complete_then_set_aside(root: Path) -> Non
     with open(path, "ab") as handle:
         handle.write(line[:100])
     assert len(frame(path)) == rows
-    assert (entry(path).end, entry(path).size) == (size, size + 100)
-    assert entry(path).tail == before[-cache._PROBE :]
+    assert entry(path).key == cache.Key(size, digest(before))
     with open(path, "ab") as handle:
         handle.write(line[100:])
     assert len(frame(path)) == rows + 1
@@ -244,19 +234,16 @@ def test_a_replaced_file_rebuilds_even_with_the_same_size_and_mtime(root: Path) 
     assert (new.st_size, new.st_mtime_ns) == (old.st_size, old.st_mtime_ns)
     assert new.st_ino != old.st_ino
     assert "ANSWER 002" in texts(frame(path))
-    assert entry(path).ino == new.st_ino
 
 
-def _stale(path: Path) -> bytes:
-    """An entry of another format for this very file, whose columns are not columns at all."""
-    st = path.stat()
-    stale = cache.Entry(
-        "0/old", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, 0, 0, b"", b"", 7
-    )
-    return pickle.dumps(stale)
+def _sidecar(table: pa.Table, meta: dict[str, str]) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema.with_metadata(meta)) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
 
 
-@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "foreign", "stale"])
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "foreign", "stale", "lying"])
 def test_a_damaged_entry_is_rebuilt_silently(
     root: Path, damage: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -265,19 +252,24 @@ def test_a_damaged_entry_is_rebuilt_silently(
     where = cache.location(path)
     assert where is not None
     good = where.read_bytes()
+    kept = entry(path)
+    meta = {"format": cache.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
     where.write_bytes(
         {
-            "garbage": b"\x80\x05garbage \x00\xff" * 40,
+            "garbage": b"ARROW1\x00\x00garbage \x00\xff" * 40,
             "empty": b"",
             "truncated": good[: len(good) // 2],
-            "foreign": pickle.dumps({"format": "5", "columns": []}),
-            "stale": _stale(path),
+            "foreign": _sidecar(pa.table({"a": [1]}), meta),
+            "stale": _sidecar(kept.table, meta | {"format": "0"}),
+            "lying": _sidecar(kept.table.slice(0, 3), meta | {"digest": "0" * 32}),
         }[damage]
     )
+    for sorted_table in cache.folder_for(root).glob("sorted-*.arrow"):
+        sorted_table.unlink()
     capfd.readouterr()
     assert_frame_equal(frame(path), expected)
     assert capfd.readouterr() == ("", "")  # silently (warnings are errors in this suite)
-    assert entry(path).count == len(expected)
+    assert entry(path).table.num_rows == len(expected)
 
 
 @pytest.mark.parametrize("bad", [b"{not json", b'{"a":1},{"b":2}', b"", b"[1]"])
@@ -374,11 +366,11 @@ def test_the_cache_stays_out_of_git_and_verify_never_reads_it(
         book.close()
         sync.close()
     top = repo if inside else root
-    assert not list(root.rglob("*.pickle")), "a cache entry inside the lab notebook"
-    pickles = list(cache.cache_home().rglob("*.pickle"))
-    assert len(pickles) == 1
+    assert not list(root.rglob("*.arrow")), "a cache entry inside the lab notebook"
+    entries = list(cache.cache_home().rglob("*.arrow"))
+    assert len(entries) == 1 + cache.KEEP  # the file's, and the last sorted tables
     assert git(top, "status", "--porcelain", "--untracked-files=all") == ""
-    for damaged in pickles:
+    for damaged in entries:
         damaged.write_bytes(b"garbage")
     decoy = root / ".cache" / "decoy.jsonl"
     decoy.parent.mkdir()
@@ -388,27 +380,24 @@ def test_the_cache_stays_out_of_git_and_verify_never_reads_it(
     assert (report.files_checked, report.records_checked) == (1, 3)
 
 
-class _Trap:
-    """A pickle that, when loaded, creates the file `path`: what an attacker would plant."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (str(self.path), "w"))
-
-
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
-def test_an_entry_another_user_owns_is_never_unpickled(tmp_path: Path) -> None:
+def test_an_entry_another_user_owns_is_never_read(tmp_path: Path) -> None:
     path = write_book(tmp_path / "labbook")
     fresh = frame(path)
     where = cache.location(path)
     assert where is not None and where.is_file()
-    sprung = tmp_path / "sprung"
-    where.write_bytes(pickle.dumps(_Trap(sprung)))
+    kept = entry(path)
+    lie = kept.table.set_column(
+        columnar.SCHEMA.get_field_index("text"),
+        "text",
+        pa.array(["planted"] * kept.table.num_rows, pa.large_string()),
+    )
+    meta = {"format": cache.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
+    where.write_bytes(_sidecar(lie, meta))
+    for sorted_table in where.parents[3].glob("sorted-*.arrow"):
+        sorted_table.unlink()
     os.chown(where, 12345, 12345)
     assert_frame_equal(frame(path), fresh)
-    assert not sprung.exists()
 
 
 def test_entries_live_in_the_users_cache_never_in_the_lab_notebook(tmp_path: Path) -> None:

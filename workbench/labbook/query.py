@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -27,23 +27,16 @@ from typing import Any, cast
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from workbench.errors import CorruptLine, InvalidOption, NotRecorded
+from workbench.labbook import arrowframe, columnar
 from workbench.labbook import cache as cached
+from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.columns import (
-    _FLOATS,
-    _INTS,
-    _ROW,
-    _STRINGS,
     _Columns,
-    _floats,
-    _ints,
-    _joined,
-    _row,
-    _str,
     _times,
 )
-from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
 
@@ -88,27 +81,82 @@ def read_frame(
     `cache`, what each file gave is kept in the user's cache folder for the next load.
     """
     paths = list(files)
-    columns = _Columns()
     with _gc_paused():
-        for path in paths if not cache else ():
-            batch = _read(path)
-            columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
-        for path in paths if cache else ():
-            columns.merge(_chunk(path), str(path))
-        frame = columns.frame(np.arange(columns.count))
+        if cache:
+            with cached.Writes() as writes:  # sidecars written while the frame is made
+                frame = arrowframe.frame(read_table(paths, writes), [str(p) for p in paths])
+        else:
+            columns = _Columns()
+            for path in paths:
+                batch = _read(path)
+                columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
+            frame = columns.frame(np.arange(columns.count))
     return _select(
-        frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind
-    )
+        frame, since=since, until=until, model=model, tag=tag, session=session, kind=kind,
+        ordered=cache,  # sorted with its table (`arrowframe.combine`, `arrowframe.extend`)
+    )  # fmt: skip
 
 
-def _chunk(path: Path) -> list[Any]:
-    """One file's `_parse_rows` columns, through the cache.
+def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa.Table:
+    """The files' records as one Arrow table (`arrowframe.SORTED`), in the frame's order.
 
-    (Parsing files in worker processes was tried: shipping the columns back costs about what
-    parsing them does, so on 2 cores it was slower.)
+    Each file's columns come from its sidecar while the file hashes the same, else from
+    DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
-    chunk: list[Any] = cached.columns(path, partial(_parse_rows, path), _extend_rows, _VERSION)
-    return chunk
+    keys = [cached.key_of(path) for path in paths]
+    table = cached.kept(paths, keys, arrowframe.SORTED)
+    if table is not None:  # the usual case: every file hashed, one sidecar mapped
+        return table
+    tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA, writes, keys)
+    build = partial(arrowframe.combine, tables)
+    return cached.combined(paths, keys, tables, build, arrowframe.extend, arrowframe.SORTED, writes)
+
+
+def sql(query: str, files: Iterable[Path]) -> pd.DataFrame:
+    """Run one DuckDB SQL query over the records of `files`, seen as the table `records`.
+
+    `records` has the frame's columns (`COLUMNS`) with SQL types: `ts` a UTC timestamp, `day`
+    a date, numbers and booleans typed, `params`, `files`, `data`, `links` and `tags` as JSON
+    (DuckDB's `->>`, `json_extract` and friends read them). It reads the same sidecars as
+    `read_frame`, so a query costs about what loading the frame costs, without the frame.
+    """
+    import duckdb
+
+    paths = list(files)
+    table = read_table(paths)
+    names = pa.table({"_file": pa.array(range(len(paths)), pa.int32()),
+                      "file": pa.array([str(p) for p in paths], pa.large_string())})  # fmt: skip
+    shown = ", ".join(
+        f"{name}::JSON as {name}" if name in columnar.OBJECTS
+        else "cast(timezone('UTC', ts) as date) as day" if name == "day"
+        else "_files.file as file" if name == "file"
+        else "_line as line" if name == "line"
+        else name
+        for name in COLUMNS
+    )  # fmt: skip
+    with duckdb.connect() as con:
+        con.register("_sorted", table)
+        con.register("_files", names)
+        con.execute(
+            f"create temp view records as select {shown} from _sorted"
+            " left join _files using (_file) order by _sorted._position"
+        )
+        try:
+            result: pd.DataFrame = con.sql(query).df()
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InvalidOption(f"SQL over the lab notebook failed: {first}") from None
+    return result
+
+
+def _table(path: Path, lines: bytes, first: int) -> pa.Table:
+    """The columnar table of complete lines (each with its newline), parsed record by record."""
+    return columnar.from_records(_parse(path, lines[:-1], first) if lines else [])
+
+
+def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
+    """The files DuckDB reads exactly, as tables (the others go through `_table`)."""
+    return columnar.read_tables(paths, {path: keys[path].end for path in paths})
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -163,56 +211,6 @@ def _exact_ints(body: bytes, records: list[dict[str, Any]]) -> list[dict[str, An
             records[line] = json.loads(body[begin : end if end >= 0 else len(body)])
         at = digits.find(_RUN, at + len(_RUN))
     return records
-
-
-_VERSION = f"pandas {pd.__version__}, numpy {np.__version__}"
-"""What cached columns were made with (pandas arrays are pickled)."""
-_SHARED = tuple(
-    _i for _i, _name in enumerate(_ROW)
-    if _name in ("kind", "session", "author", "source", "repo_head", "model", "resolved",
-                 "system", "error_type", "error", "usage_source", "finish_reason", "model_version",
-                 "verdict")
-)  # fmt: skip
-"""The row columns whose values repeat: one string object per distinct value in a cache."""
-
-
-def _parse_rows(path: Path, body: bytes, first: int) -> list[Any]:
-    """The `_ROW` columns of the records on complete lines, for `cache.columns`.
-
-    Times, strings, numbers and `ok` come converted (a `datetime64` array, pandas arrays),
-    so a cached file is neither checked value by value again nor unpickled as millions of
-    small objects; the other columns (categories, params, links, tags) are lists.
-    """
-    recs = _parse(path, body[:-1], first) if body else []  # body: lines with their newlines
-    lists: list[Any] = [list(v) for v in zip(*map(_row, recs), strict=True)]
-    lists = lists or [[] for _ in _ROW]
-    for i in _SHARED:
-        seen: dict[Any, Any] = {}
-        with suppress(TypeError):  # an unhashable value where a string belongs: kept as is
-            lists[i] = [seen.setdefault(v, v) for v in lists[i]]
-    for i, name in enumerate(_ROW):
-        if name == "ts":
-            lists[i] = _times(lists[i]).tz_localize(None).to_numpy()
-        elif name in _STRINGS:
-            lists[i] = _str(lists[i])
-        elif name in _INTS:
-            lists[i] = _ints(lists[i])
-        elif name in _FLOATS:
-            lists[i] = _floats(lists[i])
-        elif name == "ok":
-            lists[i] = pd.array(lists[i], dtype="boolean")
-    return lists
-
-
-def _extend_rows(old: list[Any], new: list[Any]) -> list[Any]:
-    for i, (before, after) in enumerate(zip(old, new, strict=True)):
-        if type(before) is list:
-            before.extend(after)
-        elif isinstance(before, np.ndarray):
-            old[i] = np.concatenate([before, after])
-        else:
-            old[i] = _joined([before, after])
-    return old
 
 
 def _parse_lines(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
@@ -305,16 +303,18 @@ def _select(
     tag: Choice | None = None,
     session: Choice | None = None,
     kind: Choice | None = None,
+    ordered: bool = False,
 ) -> pd.DataFrame:
-    """The frame in time order, then filtered.
+    """The frame in time order (unless already `ordered`), then filtered.
 
     Ties are broken by `seq` (a session record shares its first record's time), then kept in
     the order given.
     """
     stamps = frame["ts"].to_numpy(dtype="datetime64[us]")
-    order = np.lexsort((frame["seq"].to_numpy(dtype="int64", na_value=-1), stamps))
-    if (np.diff(order) != 1).any():
-        frame, stamps = frame.take(order), stamps[order]
+    if not ordered:
+        order = np.lexsort((frame["seq"].to_numpy(dtype="int64", na_value=-1), stamps))
+        if (np.diff(order) != 1).any():
+            frame, stamps = frame.take(order), stamps[order]
     mask = _within(stamps, since, until)
     if session is not None:
         mask &= frame["session"].isin(_many(session)).to_numpy()

@@ -15,6 +15,7 @@ hash: a stored file *missing* or *changed* is reported at the first record that 
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import json
@@ -219,7 +220,21 @@ class _Chain:
 
 
 def _examine(path: Path) -> _Chain:
-    """Parse one file and walk its chain (no git: that is `_check`'s, in the caller)."""
+    """Parse one file and walk its chain (no git: that is `_check`'s, in the caller).
+
+    The cyclic GC is paused meanwhile: it would rescan thousands of fresh records, none of
+    them garbage (~15 % of verify's CPU).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _examine_file(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _examine_file(path: Path) -> _Chain:
     try:
         raw = path.read_bytes().split(b"\n")
     except FileNotFoundError:
@@ -295,11 +310,15 @@ def _quick_hash(record: dict[str, Any]) -> str | None:
     output holds an exponent or `0.0000`, or that orjson cannot write, is hashed by json.
     Only records orjson parsed come here: json parses NaN and huge integers differently.
     """
-    body = {k: v for k, v in record.items() if k != "hash"}
+    if "hash" not in record:
+        return None
+    seal = record.pop("hash")  # hashed without it (no copy of the record: put back after)
     try:
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError
         return None
+    finally:
+        record["hash"] = seal
     if b"0.0000" in data or _exponent(data, b"e-") or _exponent(data, b"e+"):
         return None
     return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,239 @@
+"""The files' Arrow tables (`columnar.SCHEMA`) -> one table in the frame's order -> the frame.
+
+`combine` sorts the files' rows as `query._select` sorts the frame (time, then `seq`, then as
+given) and notes each row's file, line and position; `extend` adds rows that sort after a
+kept table without sorting it again; `frame` makes the very DataFrame `columns._Columns.frame`
+makes: text columns wrap the Arrow buffers (pandas' `str` dtype is Arrow-backed), categories
+come from Arrow's dictionary encoding, masked numbers from the buffers, and the JSON columns
+are decoded once per distinct text (a fresh object per row all the same).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.labbook.columnar import _EMPTY_LIST, _OBJECTS, SCHEMA
+from workbench.labbook.columns import _CATEGORIES, _FLOATS, _INTS, _ROW, _STRINGS, COLUMNS, _times
+
+_EXTRA = pa.schema([("_file", pa.int32()), ("_line", pa.int64()), ("_position", pa.int64())])
+SORTED = pa.schema(list(SCHEMA) + list(_EXTRA))
+"""The rows of many files in the frame's order, each with its file (an index into the files
+given), its line there and its position among all rows as given (the frame's index)."""
+
+
+def combine(tables: Sequence[pa.Table]) -> pa.Table:
+    """The files' rows as one `SORTED` table: by time, then `seq`, then as given (as `_select`)."""
+    rows = [t.num_rows for t in tables]
+    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+    count = table.num_rows
+    lines = np.concatenate([np.arange(1, n + 1) for n in rows]) if rows else np.arange(0)
+    extra = [
+        pa.array(np.repeat(np.arange(len(tables), dtype=np.int32), rows)),
+        pa.array(lines.astype(np.int64)),
+        pa.array(np.arange(count, dtype=np.int64)),
+    ]
+    table = pa.Table.from_arrays(table.columns + extra, schema=SORTED)
+    stamps = table.column("ts").to_numpy().astype("datetime64[us]")
+    order = np.lexsort((table.column("seq").fill_null(-1).to_numpy(), stamps))
+    if (np.diff(order) != 1).any():
+        table = table.take(order)
+    return table
+
+
+def extend(
+    base: pa.Table, new: list[tuple[int, int, pa.Table]], counts: list[int]
+) -> pa.Table | None:
+    """`base` (a `SORTED` table) then the new rows, sorted, when they all come after it.
+
+    `new` holds, per grown file, its index, the rows it had and its new rows; `counts` the
+    rows each file holds now. None when a new row does not sort after every old one (then
+    the whole is sorted again).
+    """
+    if not new:
+        return None
+    last = base.column("ts")[-1] if base.num_rows else None
+    if last is None or not last.is_valid:
+        return None
+    parts = []
+    for index, before, rows in new:
+        lines = np.arange(before + 1, before + rows.num_rows + 1, dtype=np.int64)
+        extra = [
+            pa.array(np.full(rows.num_rows, index, dtype=np.int32)),
+            pa.array(lines),
+            pa.array(np.zeros(rows.num_rows, dtype=np.int64)),
+        ]
+        parts.append(pa.Table.from_arrays(rows.columns + extra, schema=SORTED))
+    delta = pa.concat_tables(parts)
+    stamps = delta.column("ts")
+    if stamps.null_count or pc.less_equal(pc.min(stamps), last).as_py():
+        return None
+    order = np.lexsort(
+        (delta.column("seq").fill_null(-1).to_numpy(), stamps.to_numpy().astype("datetime64[us]"))
+    )
+    table = pa.concat_tables([base, delta.take(order)])
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    at = table.column("_file").to_numpy()
+    position = offsets[at] + table.column("_line").to_numpy() - 1
+    return table.set_column(SORTED.get_field_index("_position"), "_position", pa.array(position))
+
+
+def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
+    """The frame `_Columns.frame` makes of these rows (a `SORTED` table of `files`)."""
+    ts = pd.DatetimeIndex(table.column("ts").to_numpy()).tz_localize(None).tz_localize(UTC)
+    if not len(ts):
+        ts = _times([])  # the unit pandas gives no values
+    uniq, codes = _days(ts.to_numpy(dtype="datetime64[us]").astype("datetime64[D]"))
+    named = ~np.isnat(uniq)
+    days = pd.Index([d.item() for d in uniq[named]], dtype=object)
+    columns: dict[str, Any] = {"ts": ts}
+    for name in _ROW:
+        column = table.column(name)
+        if name in _STRINGS:
+            columns[name] = pd.array(column, dtype="str")
+        elif name in _CATEGORIES:
+            columns[name] = _arrow_category(column)
+        elif name in _INTS:
+            columns[name] = pd.arrays.IntegerArray(*_masked(column, 0))
+        elif name in _FLOATS:
+            columns[name] = pd.arrays.FloatingArray(*_masked(column, 0.0))
+        elif name == "ok":
+            columns[name] = pd.arrays.BooleanArray(*_masked(column, False))
+        elif name in _OBJECTS:
+            columns[name] = decode(column, list if name in _EMPTY_LIST else None)
+    names = np.array(list(files), dtype=object)
+    at = table.column("_file").to_numpy()
+    present = np.unique(at)  # as `_category` of each row's file: only files with rows
+    uniques, inverse = np.unique(names[present], return_inverse=True)
+    mapping = np.full(len(names), -1, dtype=np.int64)
+    mapping[present] = inverse
+    columns["file"] = pd.Categorical.from_codes(mapping[at], pd.Index(uniques, dtype="str"))
+    columns["day"] = pd.Categorical.from_codes(
+        np.where(named[codes], codes, -1), days, ordered=True
+    )
+    lines = table.column("_line").to_numpy()
+    columns["line"] = pd.arrays.IntegerArray(lines, np.zeros(len(lines), dtype=bool))
+    out = pd.DataFrame(columns, columns=list(COLUMNS), copy=False)
+    out.index = pd.Index(table.column("_position").to_numpy())
+    return out
+
+
+def _days(days: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """`np.unique(days, return_inverse=True)`, in one pass when they are in order (they are)."""
+    stamps = days.view(np.int64)
+    known = ~np.isnat(days)
+    order = known.all() or not known[np.argmin(known) :].any()  # NaT only at the end
+    if not len(days) or not order or (np.diff(stamps[known]) < 0).any():
+        uniq, codes = np.unique(days, return_inverse=True)
+        return uniq, codes
+    new = np.r_[True, stamps[1:] != stamps[:-1]]  # NaT == NaT as int64: one group at the end
+    codes = np.cumsum(new) - 1
+    return days[new], codes
+
+
+def _arrow_category(column: pa.ChunkedArray) -> pd.Categorical:
+    """`_category` of a string column, through Arrow's dictionary encoding (no Python strings)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    uniques = encoded.dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes, valid = _codes(encoded.indices)
+    codes = np.where(valid, rank[codes] if len(rank) else -1, -1)
+    return pd.Categorical.from_codes(codes, pd.Index(uniques[order], dtype="str"))
+
+
+def _masked(column: pa.ChunkedArray, fill: Any) -> tuple[np.ndarray[Any, Any], Any]:
+    """A numpy array of the values (`fill` where null) and the null mask, for masked arrays."""
+    mask = column.is_null().to_numpy(zero_copy_only=False)
+    values = column.fill_null(fill).to_numpy(zero_copy_only=False)
+    if values.dtype == np.float64:
+        mask = mask | np.isnan(values)  # as `_floats` reads NaN: missing
+    return np.ascontiguousarray(values), np.ascontiguousarray(mask)
+
+
+def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Dictionary indices as int64 (0 where null) and where they are valid."""
+    valid = pc.is_valid(indices).to_numpy(zero_copy_only=False)
+    codes = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, valid
+
+
+def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:
+    """JSON text to Python values (an object array), a fresh object per row.
+
+    A null is None, or a new empty list with `empty=list`. Each distinct text is parsed
+    once: a text of one row is that row's value; rows sharing a text get a copy each (flat
+    containers) or their own parse (nested ones), so no two rows share a mutable value, as
+    when each record was parsed. Copies are made in C (`map(dict.copy, ...)`).
+    """
+    n = len(column)
+    if not n:
+        return []  # as a list of no values becomes a column: float64, as before
+    out = np.empty(n, dtype=object)  # None throughout
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    if empty is not None:
+        missing = np.flatnonzero(~valid)
+        out[missing] = _array(map(list, itertools.repeat((), len(missing))), len(missing))
+    if column.null_count == n:
+        return out
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes, _ = _codes(encoded.indices)
+    texts = encoded.dictionary.to_pylist()
+    rows = np.flatnonzero(valid)
+    picked = codes[rows]
+    counts = np.bincount(picked, minlength=len(texts))
+    alone = counts[picked] == 1
+    lone = picked[alone].tolist()
+    out[rows[alone]] = _array(map(_loads, map(texts.__getitem__, lone)), len(lone))
+    shared, codes_shared = rows[~alone], picked[~alone]
+    order = np.argsort(codes_shared, kind="stable")
+    shared, codes_shared = shared[order], codes_shared[order]
+    starts = np.flatnonzero(np.r_[True, codes_shared[1:] != codes_shared[:-1]])
+    for begin, end in itertools.pairwise([*starts.tolist(), len(shared)]):
+        if begin < end:
+            copies = _copies(texts[int(codes_shared[begin])], end - begin)
+            out[shared[begin:end]] = _array(copies, end - begin)
+    return out
+
+
+def _array(values: Iterator[Any], count: int) -> np.ndarray[Any, Any]:
+    """`count` values as an object array (a list value stays one object, never a row of it)."""
+    return np.fromiter(values, dtype=object, count=count)
+
+
+def _copies(text: str, count: int) -> Iterator[Any]:
+    """`count` fresh copies of the value of `text`, made in C where the value is flat."""
+    value = _loads(text)
+    if isinstance(value, dict):
+        if all(not isinstance(v, (dict, list)) for v in value.values()):
+            return map(dict.copy, itertools.repeat(value, count))
+    elif isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return map(list.copy, itertools.repeat(value, count))
+    else:
+        return itertools.repeat(value, count)  # immutable
+    return map(_loads, itertools.repeat(text, count))
+
+
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _loads(text: str) -> Any:
+    """Orjson where it is exact; json for NaN/Infinity and integers of 19 digits or more."""
+    raw = text.encode()
+    if b"0" * 19 in raw.translate(_ZEROS):
+        return json.loads(text)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
