@@ -103,8 +103,9 @@ class Config:
         """Check a merged configuration mapping and build the Config."""
         check(data, ", ".join(map(str, sources)) or "the configuration")
         run = RunSettings(**data.get("run", {}))
+        where = ", ".join(map(str, sources)) or "the configuration"
         providers = {
-            name: _provider(name, body, run.timeout_s)
+            name: _provider(name, body, run.timeout_s, where)
             for name, body in data.get("providers", {}).items()
         }
         aliases = {
@@ -194,6 +195,8 @@ _RULES: dict[str, dict[str, Rule]] = {
             'e.g. "MY_API_KEY"',
         ),
         "concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+        "min_concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+        "max_concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
         "timeout_s": SECONDS_ABOVE_0,
         "options": (lambda v: isinstance(v, Mapping), "a table, e.g. { n_ctx = 4096 }"),
     },
@@ -383,13 +386,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({e.strerror}); fix or remove it") from None
 
 
-def _provider(name: str, body: Mapping[str, Any], timeout_s: float) -> ProviderSettings:
+def _provider(name: str, body: Mapping[str, Any], timeout_s: float, where: str) -> ProviderSettings:
+    start = body.get("concurrency", 8)
+    low, high = body.get("min_concurrency", 1), body.get("max_concurrency", start)
+    if not low <= start <= high:  # checked merged: each bound may come from another file
+        raise ConfigError(
+            f"{where}: [providers.{name}] needs min_concurrency ({low}) <= concurrency "
+            f"({start}) <= max_concurrency ({high}): concurrency is where the limit starts"
+        )
     return ProviderSettings(
         name=name,
         type=str(body.get("type", name)),
         base_url=body.get("base_url"),
         api_key_env=body.get("api_key_env"),
-        concurrency=body.get("concurrency", 8),
+        concurrency=start,
+        min_concurrency=low,
+        max_concurrency=body.get("max_concurrency"),
         timeout_s=float(body.get("timeout_s", timeout_s)),
         options=dict(body.get("options", {})),
     )

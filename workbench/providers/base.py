@@ -501,7 +501,11 @@ class ProviderSettings:
     api_key_env: str | None = None
     """The environment variable holding the key; None when the provider needs none."""
     concurrency: int = 8
-    """How many calls to this provider may be in flight at once."""
+    """How many calls to this provider may be in flight at once, to start with."""
+    min_concurrency: int = 1
+    """The fewest the limit falls to when the provider answers 429 (rate limited)."""
+    max_concurrency: int | None = None
+    """The most the limit grows to while answers come (None: `concurrency`, never more)."""
     timeout_s: float = 120.0
     """The longest one attempt may take before it counts as a timeout."""
     options: Mapping[str, Any] = field(default_factory=dict)
