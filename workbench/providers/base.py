@@ -508,6 +508,12 @@ class ProviderSettings:
     """The most the limit grows to while answers come (None: `concurrency`, never more)."""
     timeout_s: float = 120.0
     """The longest one attempt may take before it counts as a timeout."""
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most calls that may ever be in flight at once (what a connection pool keeps)."""
+        return max(self.concurrency, self.max_concurrency or 0)
+
     options: Mapping[str, Any] = field(default_factory=dict)
     """Adapter-specific settings (e.g. the local model's context size)."""
 
