@@ -10,6 +10,7 @@ exception that would sink the other models' answers.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from workbench import prices
+from workbench import prices, workers
 from workbench.budget import Budget, Reservation, estimate_usage
 from workbench.config import Config, RunSettings
 from workbench.errors import (
@@ -146,6 +147,8 @@ class Runner:
     """Adapters (and their connections) to reuse; a runner given none closes its own."""
     limits: dict[str, AdaptiveLimit] | None = None
     """Each provider's adaptive limit, shared with other runs (a session's); else its own."""
+    processes: bool = False
+    """Make each HTTP model's calls in a worker process (`workers`), where there are cores."""
 
     def __post_init__(self) -> None:
         self._owns_models = self.models is None
@@ -294,6 +297,8 @@ class Runner:
         model = self._models.get(spec.full_name)
         if model is None:
             model = registry.build(spec, self.config)
+            if self.processes and (os.cpu_count() or 1) > 1 and workers.can_host(spec, self.config):
+                model = workers.ProcessModel(model, spec, self.config)
             await asyncio.to_thread(model.prepare)
             self._models[spec.full_name] = model
         return model

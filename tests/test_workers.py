@@ -1,0 +1,110 @@
+"""Calls in worker processes (`workbench.workers`) through the real SDKs and wire servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from tests.conftest import WIRE_PROVIDERS, wire_config
+from tests.wire.harness import Step
+from workbench.errors import IncompleteAnswer, RateLimited
+from workbench.run import Runner, close_models
+from workbench.sessions import Session
+from workbench.workers import Frames, ProcessModel, error_message, frame, rebuild
+
+MODEL = {
+    "openai": "openai:gpt-test",
+    "anthropic": "anthropic:claude-test",
+    "gemini": "gemini:gemini-test",
+}
+
+
+def run(session: Session, models: dict[str, Any], prompts: Any, names: Any, **options: Any) -> Any:
+    runner = Runner(session.config, processes=True, models=models)
+    return session.compare(prompts, names, runner=runner, **options)
+
+
+@pytest.fixture
+def pool() -> Any:
+    models: dict[str, Any] = {}
+    yield models
+    asyncio.run(close_models(models))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_answers_from_workers_are_the_answers_made_here(
+    wire: dict[str, Any], pool: dict[str, Any], stream: bool
+) -> None:
+    session = Session(wire_config(wire), labbook=False)  # type: ignore[arg-type]
+    names = list(MODEL.values())
+    here = session.compare(["a", "b"], names, stream=stream)
+    there = run(session, pool, ["a", "b"], names, stream=stream)
+    assert all(isinstance(pool[name], ProcessModel) for name in names)
+    assert [r.text for r in there] == [r.text for r in here] == ["echo: a"] * 3 + ["echo: b"] * 3
+    assert [r.usage for r in there] == [r.usage for r in here]
+    assert all(r.cost_usd and r.cost_usd > 0 and r.latency_s for r in there)
+
+
+@pytest.mark.parametrize("provider", WIRE_PROVIDERS)
+def test_a_workers_errors_are_the_same_errors_and_retried_alike(
+    wire: dict[str, Any], pool: dict[str, Any], provider: str
+) -> None:
+    wire[provider].queue(Step(status=429, retry_after="0.2"), Step(status=401))
+    session = Session(wire_config(wire, retries=1), labbook=False)  # type: ignore[arg-type]
+    reply = run(session, pool, "hi", [MODEL[provider]])[MODEL[provider]]
+    assert reply.attempts == 2  # the 429 came back as a RateLimited and was retried
+    assert reply.error is not None and reply.error.type == "AuthenticationFailed"
+
+
+def test_a_timeout_stops_the_call_in_the_worker_which_answers_the_next(
+    wire: dict[str, Any], pool: dict[str, Any]
+) -> None:
+    wire["openai"].queue(Step(hang=True))
+    config = wire_config(wire, {"openai": {"timeout_s": 0.5}}, retries=0)
+    session = Session(config, labbook=False)  # type: ignore[arg-type]
+    first = run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"]
+    assert first.error is not None and first.error.type == "ProviderTimeout"
+    second = run(session, pool, "again", ["openai:gpt-test"])["openai:gpt-test"]
+    assert second.ok and second.text == "echo: again"
+
+
+def test_a_worker_that_dies_fails_its_calls_as_lost_connections(
+    wire: dict[str, Any], pool: dict[str, Any]
+) -> None:
+    session = Session(wire_config(wire, retries=0), labbook=False)  # type: ignore[arg-type]
+    assert run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"].ok
+    worker = pool["openai:gpt-test"]._process
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    reply = run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"]
+    assert reply.error is not None and reply.error.type == "ConnectionFailed"
+    assert "worker process is gone" in reply.error.message
+
+
+def test_a_missing_key_is_said_from_the_worker(
+    wire: dict[str, Any], pool: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    session = Session(wire_config(wire), labbook=False)  # type: ignore[arg-type]
+    reply = run(session, pool, "hi", ["anthropic:claude-test"])["anthropic:claude-test"]
+    assert reply.error is not None and reply.error.type == "MissingKey"
+    assert "ANTHROPIC_API_KEY" in reply.error.message
+
+
+def test_errors_cross_the_pipe_with_their_class_and_fields() -> None:
+    error = rebuild(*error_message(RateLimited("slow down", retry_after=1.5)))
+    assert isinstance(error, RateLimited) and error.retry_after == 1.5 and error.retryable
+    cut = rebuild(*error_message(IncompleteAnswer("cut", partial="half an")))
+    assert isinstance(cut, IncompleteAnswer) and cut.partial == "half an"
+    assert isinstance(rebuild(*error_message(KeyError("x"))), RuntimeError)
+
+
+def test_frames_come_out_whole_however_the_bytes_arrive() -> None:
+    data = frame(("call", 1, "x" * 5000)) + frame(("cancel", 1))
+    frames = Frames()
+    got = [m for i in range(0, len(data), 7) for m in frames.feed(data[i : i + 7])]
+    assert got == [("call", 1, "x" * 5000), ("cancel", 1)]
