@@ -14,7 +14,7 @@ from tests.wire.harness import Step
 from workbench.errors import IncompleteAnswer, RateLimited
 from workbench.run import Runner, close_models
 from workbench.sessions import Session
-from workbench.workers import Frames, ProcessModel, error_message, frame, rebuild
+from workbench.workers import Frames, ProcessModel, error_message, frame, rebuild, wanted
 
 MODEL = {
     "openai": "openai:gpt-test",
@@ -108,3 +108,26 @@ def test_frames_come_out_whole_however_the_bytes_arrive() -> None:
     frames = Frames()
     got = [m for i in range(0, len(data), 7) for m in frames.feed(data[i : i + 7])]
     assert got == [("call", 1, "x" * 5000), ("cancel", 1)]
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.5, True), (2, 1.5, False), (1, 0.0, False), (8, 6.0, True)],
+)
+def test_auto_uses_workers_only_where_a_core_is_free(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expected: bool
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert wanted("auto") is expected
+    assert wanted(True) and not wanted(False)
+
+
+def test_processes_is_checked_like_any_setting() -> None:
+    from workbench.config import Config
+    from workbench.errors import ConfigError
+
+    assert Config.load().run.processes == "auto"
+    assert Config.load({"run": {"processes": False}}).run.processes is False
+    with pytest.raises(ConfigError, match=r"processes = 'yes': must be true, false or \"auto\""):
+        Config.load({"run": {"processes": "yes"}})

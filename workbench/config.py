@@ -38,8 +38,9 @@ class RunSettings:
     retry_after_max_s: float = 300.0
     max_calls: int = 5000
     """The most calls (prompts x models x samples) one comparison may make."""
-    processes: bool = True
-    """Audits make each HTTP model's calls in a worker process of its own (more than 1 core)."""
+    processes: bool | str = "auto"
+    """Audits make each HTTP model's calls in a worker process of its own: true, false, or
+    "auto" (when the machine has a core to spare: see `workers.wanted`)."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ _RULES: dict[str, dict[str, Rule]] = {
         "backoff_max_s": SECONDS,
         "retry_after_max_s": SECONDS,
         "max_calls": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
-        "processes": (lambda v: isinstance(v, bool), "true or false"),
+        "processes": (lambda v: isinstance(v, bool) or v == "auto", 'true, false or "auto"'),
     },
     "labbook": {
         "path": (_text, 'a folder as a string, e.g. "labbook"'),

@@ -10,7 +10,6 @@ exception that would sink the other models' answers.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,8 +146,8 @@ class Runner:
     """Adapters (and their connections) to reuse; a runner given none closes its own."""
     limits: dict[str, AdaptiveLimit] | None = None
     """Each provider's adaptive limit, shared with other runs (a session's); else its own."""
-    processes: bool = False
-    """Make each HTTP model's calls in a worker process (`workers`), where there are cores."""
+    processes: bool | str = False
+    """Make each HTTP model's calls in a worker process (`workers`): true, false or "auto"."""
 
     def __post_init__(self) -> None:
         self._owns_models = self.models is None
@@ -297,7 +296,7 @@ class Runner:
         model = self._models.get(spec.full_name)
         if model is None:
             model = registry.build(spec, self.config)
-            if self.processes and (os.cpu_count() or 1) > 1 and workers.can_host(spec, self.config):
+            if workers.wanted(self.processes) and workers.can_host(spec, self.config):
                 model = workers.ProcessModel(model, spec, self.config)
             await asyncio.to_thread(model.prepare)
             self._models[spec.full_name] = model

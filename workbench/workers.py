@@ -37,6 +37,24 @@ TYPES = frozenset({"openai", "anthropic", "gemini", "compat"})
 """Provider types whose calls may run in a worker (HTTP clients; not the local model)."""
 
 
+def wanted(setting: bool | str) -> bool:
+    """Whether to make calls in workers: `[run] processes` (true, false, or "auto").
+
+    "auto": when the machine has a core to spare, i.e. more than one core and a load average
+    (last minute) below cores - 1. A worker costs CPU of its own (its start, the SDK's
+    import, the pipe): where other work already fills the cores, the calls are made in this
+    process instead, which then costs less in all.
+    """
+    if setting != "auto":
+        return bool(setting)
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this platform
+        load = 0.0
+    return cores > 1 and load < cores - 1
+
+
 def can_host(spec: ModelSpec, config: Config) -> bool:
     """Whether this model's calls can run in a worker process (an HTTP provider's)."""
     settings = config.providers.get(spec.provider)
