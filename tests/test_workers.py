@@ -131,3 +131,48 @@ def test_processes_is_checked_like_any_setting() -> None:
     assert Config.load({"run": {"processes": False}}).run.processes is False
     with pytest.raises(ConfigError, match=r"processes = 'yes': must be true, false or \"auto\""):
         Config.load({"run": {"processes": "yes"}})
+
+
+def test_an_audit_runs_workers_start_ahead_and_are_adopted(
+    wire: dict[str, Any], pool: dict[str, Any], isolated: Any
+) -> None:
+    from workbench import workers
+    from workbench.config import Config
+
+    url = wire["openai"].base_url
+    (isolated / "workbench.toml").write_text(
+        f'[run]\nprocesses = true\n[providers.openai]\nbase_url = "{url}"\n'
+    )
+    run_dir = isolated / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text('{"models": ["openai:gpt-test", "local"]}')
+    assert workers.start(run_dir) == 1  # the local model stays in the kernel
+    parked = workers._PARKED["openai:gpt-test"][1]
+    session = Session(Config.load(), labbook=False)
+    reply = run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"]
+    assert reply.ok and reply.text == "echo: hi"
+    assert pool["openai:gpt-test"]._process is parked and not workers._PARKED
+
+
+def test_workers_started_ahead_and_never_used_exit(isolated: Any) -> None:
+    from workbench import workers
+
+    (isolated / "workbench.toml").write_text("[run]\nprocesses = true\n")
+    (isolated / "manifest.json").write_text('{"models": ["openai:gpt-test"]}')
+    os.environ["OPENAI_API_KEY"] = "sk-test-never-sent"
+    try:
+        assert workers.start(isolated) == 1
+        (process,) = [p for _, p in workers._PARKED.values()]
+        workers._stop_parked()
+        assert process.returncode is not None and not workers._PARKED
+    finally:
+        del os.environ["OPENAI_API_KEY"]
+
+
+def test_a_replay_or_a_folder_without_a_manifest_starts_no_worker(isolated: Any) -> None:
+    from workbench import workers
+
+    (isolated / "workbench.toml").write_text("[run]\nprocesses = true\n")
+    assert workers.start(isolated) == 0
+    (isolated / "manifest.json").write_text('{"models": ["openai:gpt-test"], "replay_of": "x"}')
+    assert workers.start(isolated) == 0

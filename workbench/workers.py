@@ -29,7 +29,7 @@ from typing import IO, Any
 from workbench import errors
 from workbench.config import Config
 from workbench.errors import ConnectionFailed, WorkbenchError
-from workbench.providers.base import Completion, Model, Prompt, TextSink
+from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink
 from workbench.providers.registry import ModelSpec
 
 _HEADER = struct.Struct(">I")
@@ -111,6 +111,81 @@ def _picklable(value: Any) -> bool:
     return True
 
 
+_PARKED: dict[str, tuple[ProviderSettings, subprocess.Popen[bytes]]] = {}
+"""Workers started ahead (`start`), by model, with the settings they were started with."""
+
+
+def _spawn(spec: ModelSpec, config: Config) -> subprocess.Popen[bytes]:
+    """A worker process for `spec`, told what to build (it says "ready" when it has)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.workers"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdin is not None
+    process.stdin.write(frame((spec, config)))
+    process.stdin.flush()
+    return process
+
+
+def start(run_dir: str | os.PathLike[str]) -> int:
+    """Start the worker processes of an audit run's models now; how many were started.
+
+    The audit notebook calls this first thing, so each worker imports its SDK while the
+    kernel imports the workbench and sets the run up; `ProcessModel.prepare` then adopts
+    the worker started for its model (with the same provider settings). A run that replays,
+    or with no manifest, starts none; so does a busy machine (`wanted`).
+    """
+    import atexit
+    import json
+    from pathlib import Path
+
+    from workbench.providers import registry
+
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(manifest, dict) or manifest.get("replay_of") is not None:
+        return 0
+    config = Config.load()
+    if not wanted(config.run.processes):
+        return 0
+    started = 0
+    for name in manifest.get("models", []):
+        try:
+            spec = registry.resolve(name, config)
+        except WorkbenchError:
+            continue
+        if can_host(spec, config) and spec.full_name not in _PARKED:
+            _PARKED[spec.full_name] = (config.providers[spec.provider], _spawn(spec, config))
+            started += 1
+    if started:
+        atexit.register(_stop_parked)
+    return started
+
+
+def _stop_parked() -> None:
+    """Workers started ahead and never used: their end of the pipe closes, and they exit."""
+    for _settings, process in _PARKED.values():
+        _discard(process, wait_s=5)
+    _PARKED.clear()
+
+
+def _discard(process: subprocess.Popen[bytes], wait_s: float = 0.0) -> None:
+    """Close a worker's pipes (it exits at the end of its input); kill it if it lingers."""
+    for pipe in (process.stdin, process.stdout):
+        with contextlib.suppress(OSError):
+            if pipe is not None:
+                pipe.close()
+    try:
+        process.wait(wait_s or 0.001)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ProcessModel(Model):
     """An adapter whose calls run in a worker process; everything else is the adapter's."""
 
@@ -139,19 +214,16 @@ class ProcessModel(Model):
         """Start the worker; return once its SDK is imported and its client built."""
         if self._process is not None:
             return
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.workers"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(frame((self.spec, self.config)))
-        process.stdin.flush()
+        settings, process = _PARKED.pop(self.spec.full_name, (None, None))
+        if process is not None and settings != self.settings:  # started for other settings
+            _discard(process)
+            process = None
+        if process is None:
+            process = _spawn(self.spec, self.config)
+        assert process.stdout is not None
         answer = _read_one(process.stdout)
         if answer is None or answer[0] != "ready":
-            process.kill()
-            process.wait()
+            _discard(process)
             if answer is not None and answer[0] == "error":
                 raise rebuild(*answer[2])
             raise ConnectionFailed(f"{self.name}: the worker process did not start")

@@ -33,6 +33,10 @@ def audit_template() -> Any:
         ),
         parameters,
         new_code_cell(
+            "from workbench import workers\n\n"
+            "workers.start(run_dir)  # the models' worker processes start while this kernel sets up"
+        ),
+        new_code_cell(
             "from IPython.display import Image, display\n\n"
             "from workbench import audit\n"
             "from workbench.audit.notebook import warm_report\n\n"
