@@ -3,8 +3,8 @@
 An audit's kernel is CPU-bound: importing the three SDKs costs it about 2 s, and each call
 2-2.6 ms of SDK and HTTP work (request building, pydantic models, httpx) on top of the
 ~1.1 ms of recording it. `ProcessModel` wraps an adapter so that its calls run in a process
-of its own (`python -m workbench.workers`, one per model): the SDK is imported and the client
-built there, in parallel with the kernel's own start, and each call crosses a pipe as a
+of its own (`worker_process`, one per model): the SDK is imported and the client built
+there, in parallel with the kernel's own start, and each call crosses a pipe as a
 pickled `Prompt` one way and a `Completion` (or the ProviderError) the other, with the
 answer's pieces when streaming. Checks (`check`), retries, timeouts, budgets, rate limits and
 recording stay in the calling process, in `Runner`, unchanged.
@@ -118,7 +118,7 @@ _PARKED: dict[str, tuple[ProviderSettings, subprocess.Popen[bytes]]] = {}
 def _spawn(spec: ModelSpec, config: Config) -> subprocess.Popen[bytes]:
     """A worker process for `spec`, told what to build (it says "ready" when it has)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.workers"],
+        [sys.executable, "-m", "workbench.worker_process"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -221,7 +221,7 @@ class ProcessModel(Model):
         if process is None:
             process = _spawn(self.spec, self.config)
         assert process.stdout is not None
-        answer = _read_one(process.stdout)
+        answer = read_one(process.stdout)
         if answer is None or answer[0] != "ready":
             _discard(process)
             if answer is not None and answer[0] == "error":
@@ -346,95 +346,10 @@ class ProcessModel(Model):
             process.stdout.close()
 
 
-def _read_one(stream: IO[bytes]) -> Any:
+def read_one(stream: IO[bytes]) -> Any:
     """One message from a blocking stream, or None at its end."""
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
         return None
     (size,) = _HEADER.unpack(header)
     return pickle.loads(stream.read(size))
-
-
-# -- the worker process ----------------------------------------------------------------------
-
-
-async def _serve(model: Model, requests: int, answers: IO[bytes]) -> None:
-    """Answer calls from the `requests` pipe on `answers` until told to close."""
-    loop = asyncio.get_running_loop()
-    tasks: dict[int, asyncio.Task[None]] = {}
-    frames = Frames()
-    closing: asyncio.Future[None] = loop.create_future()
-
-    def close() -> None:
-        if not closing.done():
-            closing.set_result(None)
-
-    def send(message: Any) -> None:
-        answers.write(frame(message))
-        answers.flush()
-
-    async def call(call: int, prompt: Prompt, stream: bool) -> None:
-        def text(piece: str) -> None:
-            send(("text", call, piece))
-
-        def thinking(piece: str) -> None:
-            send(("thinking", call, piece))
-
-        try:
-            completion = await model.complete(
-                prompt, text if stream else None, thinking if stream else None
-            )
-        except asyncio.CancelledError:
-            return
-        except BaseException as e:  # every failure goes back; the caller's runner sorts it
-            send(("error", call, error_message(e)))
-        else:
-            send(("done", call, completion))
-        finally:
-            tasks.pop(call, None)
-
-    def readable() -> None:
-        data = os.read(requests, 1 << 20)
-        if not data:
-            close()
-            return
-        for message in frames.feed(data):
-            if message[0] == "call":
-                tasks[message[1]] = loop.create_task(call(*message[1:]))
-            elif message[0] == "cancel" and message[1] in tasks:
-                tasks[message[1]].cancel()
-            elif message[0] == "close":
-                close()
-
-    os.set_blocking(requests, False)
-    loop.add_reader(requests, readable)
-    await closing
-    loop.remove_reader(requests)
-    for task in list(tasks.values()):
-        task.cancel()
-    await asyncio.gather(*tasks.values(), return_exceptions=True)
-    await model.aclose()
-
-
-def main() -> None:
-    """The worker: build and prepare the adapter, say ready, then answer calls."""
-    from workbench.providers import registry
-
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything an SDK prints goes to stderr, never into the frames
-    requests = sys.stdin.buffer
-    spec, config = _read_one(requests)
-    try:
-        model = registry.build(spec, config)
-        model.prepare()
-    except WorkbenchError as e:
-        answers.write(frame(("error", 0, error_message(e))))
-        answers.flush()
-        return
-    answers.write(frame(("ready",)))
-    answers.flush()
-    asyncio.run(_serve(model, requests.fileno(), answers))
-
-
-if __name__ == "__main__":
-    main()
