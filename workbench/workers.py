@@ -149,6 +149,8 @@ def start(run_dir: str | os.PathLike[str]) -> int:
         return 0
     if not isinstance(manifest, dict) or manifest.get("replay_of") is not None:
         return 0
+    if manifest.get("report_only"):  # nothing to call
+        return 0
     config = Config.load()
     if not wanted(config.run.processes):
         return 0
