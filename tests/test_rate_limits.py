@@ -123,3 +123,28 @@ def test_bounds_out_of_order_are_a_one_line_config_error(
         Config.load()
     assert "\n" not in str(caught.value)
     assert "workbench.toml" in str(caught.value)
+
+
+def test_429s_that_say_when_to_come_back_are_waited_out_beyond_the_retries(
+    wire: dict[str, Any],
+) -> None:
+    wire["openai"].queue(*[Step(status=429, retry_after="0.05")] * 3)
+    config = wire_config(wire, retries=1)
+    reply = Session(config, labbook=False).compare("hi", ["openai:gpt-test"])["openai:gpt-test"]  # type: ignore[arg-type]
+    assert reply.ok and reply.attempts == 4
+
+
+def test_429s_without_a_retry_after_count_against_the_retries(wire: dict[str, Any]) -> None:
+    wire["openai"].queue(*[Step(status=429)] * 3)
+    config = wire_config(wire, retries=1)
+    reply = Session(config, labbook=False).compare("hi", ["openai:gpt-test"])["openai:gpt-test"]  # type: ignore[arg-type]
+    assert reply.error is not None and reply.error.type == "RateLimited"
+    assert reply.attempts == 2
+
+
+def test_a_rate_limit_is_waited_out_only_up_to_retry_after_max_s(wire: dict[str, Any]) -> None:
+    wire["openai"].queue(*[Step(status=429, retry_after="0.3")] * 10)
+    config = wire_config(wire, retries=0, retry_after_max_s=1.0)
+    reply = Session(config, labbook=False).compare("hi", ["openai:gpt-test"])["openai:gpt-test"]  # type: ignore[arg-type]
+    assert reply.error is not None and reply.error.type == "RateLimited"
+    assert 2 <= reply.attempts <= 4  # about 1 s of waiting, then it fails
