@@ -35,14 +35,27 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from wire_processes import PROVIDERS, Servers, point_env_at  # noqa: E402
+from wire_processes import (  # noqa: E402
+    NOISY,
+    PROVIDERS,
+    Servers,
+    machine_cpu_s,
+    others_cpu,
+    point_env_at,
+)
 
 TARGET = 1.3
+CHILDREN = "children of the kernel"
 MODELS = {"gpt": "openai:gpt-test", "claude": "anthropic:claude-test", "gem": "gemini:gemini-test"}
 
 
-def write_config(folder: Path, urls: dict[str, tuple[str, str]], concurrency: int) -> None:
-    lines = ["[run]", "backoff_s = 0.01", "backoff_max_s = 0.05", "[aliases]"]
+def write_config(
+    folder: Path, urls: dict[str, tuple[str, str]], concurrency: int, processes: str = "auto"
+) -> None:
+    lines = ["[run]", "backoff_s = 0.01", "backoff_max_s = 0.05"]
+    if processes != "auto":  # (a tree from before issue 13 knows no such key)
+        lines += [f"processes = {processes}"]
+    lines += ["[aliases]"]
     lines += [f'{alias} = "{target}"' for alias, target in MODELS.items()]
     for provider, (base_url, _key) in urls.items():
         lines += [f"[providers.{provider}]", f'base_url = "{base_url}"']
@@ -88,15 +101,74 @@ def kernel_start_s(folder: Path) -> float:
     return min(times)
 
 
-def cell_times(notebook: Path) -> list[float]:
+def cell_times(notebook: Path) -> list[tuple[float, str]]:
+    """Each code cell's duration (papermill's metadata) and its first line."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     return [
-        float(c.metadata.get("papermill", {}).get("duration") or 0.0)
+        (
+            float(c.metadata.get("papermill", {}).get("duration") or 0.0),
+            (c.source.strip().splitlines() or [""])[-1][:50],
+        )
         for c in nb.cells
         if c.cell_type == "code"
     ]
+
+
+class ProcessCPU:
+    """Samples the CPU of the kernel papermill starts and of the processes the kernel starts.
+
+    RUSAGE_CHILDREN lumps them together (and counts a child only once it is reaped), so a
+    thread reads /proc/<pid>/stat every 0.1 s and keeps the last figure of each process.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProcessCPU:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        me = os.getpid()
+        while not self._stop.wait(0.1):
+            kernels = {p for p, (kind, _) in self.seen.items() if kind == "kernel"}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        command = f.read()
+                except OSError:
+                    continue
+                ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+                if ppid == me and b"ipykernel_launcher" in command:
+                    self.seen[int(entry)] = ("kernel", cpu)
+                elif ppid in kernels:
+                    self.seen[int(entry)] = (CHILDREN, cpu)
+
+    def total(self, kind: str) -> float:
+        return sum(cpu for k, cpu in self.seen.values() if k == kind)
+
+
+def own_cpu_s() -> float:
+    """CPU of this process and of its children waited for (the kernel, git)."""
+    import resource
+
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         "--shards", type=int, default=0,
         help="also run N `workbench audit run --shard K/N` processes at once, each with "
         "concurrency/N per provider, then `audit combine` (0: skip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--processes", choices=("auto", "true", "false"), default="auto",
+        help="[run] processes: calls in worker processes (auto: when a core is free)",
     )  # fmt: skip
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args(argv)
@@ -123,29 +199,34 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in (("user.name", "bench"), ("user.email", "bench@localhost")):
             subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
         os.chdir(work)
-        write_config(work, servers.urls, args.concurrency)
+        write_config(work, servers.urls, args.concurrency, args.processes)
         exercise = write_exercise(work, args.items)
         kernel = kernel_start_s(work)
 
         from workbench.audit import run_audit
 
-        servers.reset()
+        servers_cpu0 = servers.reset()
+        machine0, cpu0 = machine_cpu_s(), own_cpu_s()
         start = time.perf_counter()
-        run = run_audit(exercise, progress=False)
+        with ProcessCPU() as processes:
+            run = run_audit(exercise, progress=False)
         wall = time.perf_counter() - start
         stats = servers.stats()
+        ours = own_cpu_s() - cpu0
+        others = others_cpu(machine0, ours + stats["cpu_s"] - servers_cpu0, wall, "the audit")
 
         rows = run.rows
         calls = args.items * len(MODELS)
         ideal = calls * args.latency / (args.concurrency * len(PROVIDERS)) + kernel
         cells = cell_times(run.path / "audit.ipynb")
-        execute_s = max(cells)
+        execute_s = max(t for t, _ in cells)
         failed = sum(1 for r in rows if r["outcome"] == "error")
         ratio = wall / ideal
         verdict = "PASS" if ratio <= TARGET else "MISS"
         sent = sum(stats["requests"].values())
         print(f"audit benchmark: {args.items} items x {len(MODELS)} models, latency "
-              f"{args.latency:g} s, concurrency {args.concurrency} per provider")  # fmt: skip
+              f"{args.latency:g} s, concurrency {args.concurrency} per provider, processes "
+              f"{args.processes} (load {os.getloadavg()[0]:.1f} at the end)")  # fmt: skip
         print(f"  calls answered by the servers  {sent} (expected {calls})")
         print(
             f"  items saved                    {len(rows)} ({failed} errors), status {run.status}"
@@ -153,11 +234,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  kernel start (trivial nb)      {kernel:6.2f} s")
         print(f"  execute cell (the calls)       {execute_s:6.2f} s   (ideal calls alone "
               f"{calls * args.latency / (args.concurrency * len(PROVIDERS)):.2f} s)")  # fmt: skip
-        print(f"  report cells (tables, plots)   {sum(cells) - execute_s:6.2f} s")
+        print(f"  report cells (tables, plots)   {sum(t for t, _ in cells) - execute_s:6.2f} s")
+        for seconds, line in sorted(cells, reverse=True)[1:6]:
+            print(f"    {seconds:6.2f} s  {line}")
         print(f"  wall (run_audit, end to end)   {wall:6.2f} s")
+        print(f"  CPU: kernel, CLI and git       {ours:6.2f} s; servers "
+              f"{stats['cpu_s'] - servers_cpu0:.2f} s; other processes {others}")  # fmt: skip
+        print(f"    of which the kernel          {processes.total('kernel'):6.2f} s; its children "
+              f"(workers, git) {processes.total(CHILDREN):.2f} s (sampled)")  # fmt: skip
         print(f"  ideal                          {ideal:6.2f} s")
         print(f"  wall / ideal                   {ratio:6.3f}   target <= {TARGET}  {verdict}")
         print(f"  lab notebook commits           {_commits(work)}; run folder {run.path}")
+        if NOISY:
+            print(f"  note: the machine was busy ({'; '.join(NOISY)}): figures are pessimistic")
         if failed or len(rows) != args.items:
             return 2
         if args.shards > 1:

@@ -38,6 +38,9 @@ class RunSettings:
     retry_after_max_s: float = 300.0
     max_calls: int = 5000
     """The most calls (prompts x models x samples) one comparison may make."""
+    processes: bool | str = "auto"
+    """Audits make each HTTP model's calls in a worker process of its own: true, false, or
+    "auto" (when the machine has a core to spare: see `workers.wanted`)."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ class Config:
         """Check a merged configuration mapping and build the Config."""
         check(data, ", ".join(map(str, sources)) or "the configuration")
         run = RunSettings(**data.get("run", {}))
+        where = ", ".join(map(str, sources)) or "the configuration"
         providers = {
-            name: _provider(name, body, run.timeout_s)
+            name: _provider(name, body, run.timeout_s, where)
             for name, body in data.get("providers", {}).items()
         }
         aliases = {
@@ -170,6 +174,7 @@ _RULES: dict[str, dict[str, Rule]] = {
         "backoff_max_s": SECONDS,
         "retry_after_max_s": SECONDS,
         "max_calls": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+        "processes": (lambda v: isinstance(v, bool) or v == "auto", 'true, false or "auto"'),
     },
     "labbook": {
         "path": (_text, 'a folder as a string, e.g. "labbook"'),
@@ -194,6 +199,8 @@ _RULES: dict[str, dict[str, Rule]] = {
             'e.g. "MY_API_KEY"',
         ),
         "concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+        "min_concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+        "max_concurrency": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
         "timeout_s": SECONDS_ABOVE_0,
         "options": (lambda v: isinstance(v, Mapping), "a table, e.g. { n_ctx = 4096 }"),
     },
@@ -383,13 +390,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({e.strerror}); fix or remove it") from None
 
 
-def _provider(name: str, body: Mapping[str, Any], timeout_s: float) -> ProviderSettings:
+def _provider(name: str, body: Mapping[str, Any], timeout_s: float, where: str) -> ProviderSettings:
+    start = body.get("concurrency", 8)
+    low, high = body.get("min_concurrency", 1), body.get("max_concurrency", start)
+    if not low <= start <= high:  # checked merged: each bound may come from another file
+        raise ConfigError(
+            f"{where}: [providers.{name}] needs min_concurrency ({low}) <= concurrency "
+            f"({start}) <= max_concurrency ({high}): concurrency is where the limit starts"
+        )
     return ProviderSettings(
         name=name,
         type=str(body.get("type", name)),
         base_url=body.get("base_url"),
         api_key_env=body.get("api_key_env"),
-        concurrency=body.get("concurrency", 8),
+        concurrency=start,
+        min_concurrency=low,
+        max_concurrency=body.get("max_concurrency"),
         timeout_s=float(body.get("timeout_s", timeout_s)),
         options=dict(body.get("options", {})),
     )

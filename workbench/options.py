@@ -31,7 +31,7 @@ class CompareOptions(TypedDict, total=False):
     budget_usd: float | None
     """Cap on this comparison's spend; default `[budget] run_usd`."""
     concurrency: int | None
-    """Calls in flight per provider, overriding each provider's own limit."""
+    """Calls in flight per provider at most (start and cap), overriding each provider's own."""
     stream: bool
     """Stream the answers (default True); False asks for whole answers."""
     listener: Listener | None

@@ -26,7 +26,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from workbench import prices
+from workbench import prices, workers
 from workbench.budget import Budget, Reservation, estimate_usage
 from workbench.config import Config, RunSettings
 from workbench.errors import (
@@ -38,8 +38,17 @@ from workbench.errors import (
     RateLimited,
     WorkbenchError,
 )
+from workbench.limiter import AdaptiveLimit
 from workbench.providers import registry
-from workbench.providers.base import Completion, Model, Prompt, Reply, ReplyError, Usage
+from workbench.providers.base import (
+    Completion,
+    Model,
+    Prompt,
+    ProviderSettings,
+    Reply,
+    ReplyError,
+    Usage,
+)
 from workbench.providers.registry import ModelSpec
 
 
@@ -132,14 +141,18 @@ class Runner:
     listener: Listener = field(default_factory=Listener)
     stream: bool = True
     concurrency: int | None = None
-    """Overrides every provider's own limit when set."""
+    """Overrides every provider's own limit when set (it still adapts below it on 429s)."""
     models: dict[str, Model] | None = None
     """Adapters (and their connections) to reuse; a runner given none closes its own."""
+    limits: dict[str, AdaptiveLimit] | None = None
+    """Each provider's adaptive limit, shared with other runs (a session's); else its own."""
+    processes: bool | str = False
+    """Make each HTTP model's calls in a worker process (`workers`): true, false or "auto"."""
 
     def __post_init__(self) -> None:
         self._owns_models = self.models is None
         self._models: dict[str, Model] = {} if self.models is None else self.models
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._limits: dict[str, AdaptiveLimit] = {} if self.limits is None else self.limits
         self._ready: dict[str, asyncio.Future[Model]] = {}
         self._tasks: set[asyncio.Task[Reply]] = set()
 
@@ -207,7 +220,7 @@ class Runner:
 
     async def _with_retries(self, model: Model, job: Job, state: _CallState) -> Completion:
         settings = registry.provider_settings(job.spec, self.config)
-        limit = self._limit(job.spec.provider, settings.concurrency)
+        limit = self._limit(job.spec.provider, settings)
         policy = self.config.run
 
         def on_text(piece: str) -> None:
@@ -229,7 +242,7 @@ class Runner:
             self.listener.retrying(job, error, wait)
 
         retrying = AsyncRetrying(
-            stop=stop_any(stop_after_attempt(1 + policy.retries), _RetryAfterTooLong(policy)),
+            stop=stop_any(_Attempts(policy), _RetryAfterTooLong(policy)),
             wait=_RetryAfterOrBackoff(policy),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
             before_sleep=before_sleep,
@@ -238,22 +251,31 @@ class Runner:
         async for attempt in retrying:
             with attempt:
                 queued = time.perf_counter()
-                async with limit:
-                    state.sending(queued)
-                    try:
-                        async with asyncio.timeout(settings.timeout_s):
-                            completion = await model.complete(
-                                job.prompt,
-                                on_text if self.stream else None,
-                                on_thinking if self.stream else None,
-                            )
-                    except TimeoutError:
-                        raise ProviderTimeout(
-                            f"{job.spec.full_name} gave no complete answer within "
-                            f"{settings.timeout_s:g} s"
-                        ) from None
-                    finally:
-                        state.answered()
+                slot = await limit.acquire()  # a slot, after any pause the provider asked for
+                state.sending(queued)
+                try:
+                    async with asyncio.timeout(settings.timeout_s):
+                        completion = await model.complete(
+                            job.prompt,
+                            on_text if self.stream else None,
+                            on_thinking if self.stream else None,
+                        )
+                except TimeoutError:
+                    limit.failed(slot)
+                    raise ProviderTimeout(
+                        f"{job.spec.full_name} gave no complete answer within "
+                        f"{settings.timeout_s:g} s"
+                    ) from None
+                except RateLimited as e:
+                    limit.limited(slot, e.retry_after)
+                    raise
+                except BaseException:
+                    limit.failed(slot)
+                    raise
+                else:
+                    limit.answered(slot)
+                finally:
+                    state.answered()
                 state.waited(completion.waited_s)
                 return completion
         raise AssertionError("unreachable: tenacity reraises the last error")
@@ -274,14 +296,18 @@ class Runner:
         model = self._models.get(spec.full_name)
         if model is None:
             model = registry.build(spec, self.config)
+            if workers.wanted(self.processes) and workers.can_host(spec, self.config):
+                model = workers.ProcessModel(model, spec, self.config)
             await asyncio.to_thread(model.prepare)
             self._models[spec.full_name] = model
         return model
 
-    def _limit(self, provider: str, concurrency: int) -> asyncio.Semaphore:
-        if provider not in self._limits:
-            self._limits[provider] = asyncio.Semaphore(self.concurrency or concurrency)
-        return self._limits[provider]
+    def _limit(self, provider: str, settings: ProviderSettings) -> AdaptiveLimit:
+        key = provider if self.concurrency is None else f"{provider}@{self.concurrency}"
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = self._limits[key] = new_limit(settings, self.concurrency)
+        return limit
 
     async def prepare(self, specs: Sequence[ModelSpec]) -> None:
         """Build and prepare the adapters of `specs` ahead of time (errors wait for the call)."""
@@ -410,6 +436,25 @@ class _RetryAfterOrBackoff:
         return float(self._backoff(retry))
 
 
+class _Attempts(stop_base):
+    """Stop after 1 + retries attempts; a 429 that says when to come back is waited out.
+
+    Under a shared rate limit a call may be refused many times through no fault of its
+    own; the server's Retry-After, not a count, bounds it: it is retried until the call has
+    been at it for `retry_after_max_s`.
+    """
+
+    def __init__(self, policy: RunSettings) -> None:
+        self._count = stop_after_attempt(1 + policy.retries)
+        self._limit = policy.retry_after_max_s
+
+    def __call__(self, retry: RetryCallState) -> bool:
+        error = retry.outcome.exception() if retry.outcome else None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return (retry.seconds_since_start or 0.0) + error.retry_after > self._limit
+        return bool(self._count(retry))
+
+
 class _RetryAfterTooLong(stop_base):
     """Stop retrying when the server asks for a wait longer than the policy allows."""
 
@@ -423,6 +468,13 @@ class _RetryAfterTooLong(stop_base):
             and error.retry_after is not None
             and error.retry_after > self._limit
         )
+
+
+def new_limit(settings: ProviderSettings, concurrency: int | None = None) -> AdaptiveLimit:
+    """A provider's adaptive limit from its settings; `concurrency` (a run's) is start and top."""
+    if concurrency is not None:
+        return AdaptiveLimit(concurrency, min(settings.min_concurrency, concurrency), concurrency)
+    return AdaptiveLimit(settings.concurrency, settings.min_concurrency, settings.max_concurrency)
 
 
 async def close_models(models: dict[str, Model]) -> None:

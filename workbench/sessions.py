@@ -14,6 +14,7 @@ from workbench.comparison import Comparison
 from workbench.config import Config
 from workbench.errors import InvalidOption, InvalidPrompt, RunTooLarge, WorkbenchError
 from workbench.labbook.chain import new_session_id
+from workbench.limiter import AdaptiveLimit
 from workbench.loop import BackgroundLoop
 from workbench.options import CompareOptions, split
 from workbench.providers import registry
@@ -66,6 +67,10 @@ class Session:
         self._models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Model]] = (
             weakref.WeakKeyDictionary()
         )
+        # What each provider's answers taught its limit outlives one comparison (per loop too).
+        self._limits: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, AdaptiveLimit]
+        ] = weakref.WeakKeyDictionary()
         # Runs on close(), when the session is collected, or at interpreter exit.
         self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._models)
 
@@ -259,7 +264,10 @@ class Session:
         cap = run.get("budget_usd")
         cap = cap if cap is not None else self.config.run_budget_usd
         if runner is None:
-            runner = Runner(self.config, models=self.pool(asyncio.get_running_loop()))
+            loop = asyncio.get_running_loop()
+            runner = Runner(
+                self.config, models=self.pool(loop), limits=self._limits.setdefault(loop, {})
+            )
         runner.budgets = [self.budget, Budget(cap, "run")]
         recording = _Recording(listener or Listener(), self.recorders)
         runner.listener = recording

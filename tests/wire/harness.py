@@ -48,6 +48,8 @@ class Step:
     """Streams: send this many events, then drop the connection (no final chunk)."""
     no_usage: bool = False
     """Report no token counts (as llama.cpp's server does in streams)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers sent with an error status (x-ratelimit-*, retry-after-ms, ...)."""
 
 
 @dataclass
@@ -267,6 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if step.status >= 400:
             extra = {"Retry-After": step.retry_after} if step.retry_after else {}
+            extra.update(step.headers)
             return self._json(
                 step.status, wire.error_body(step.status, f"scripted {step.status}"), extra
             )

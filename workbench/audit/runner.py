@@ -137,6 +137,7 @@ class Execution:
             listener=self.recorder,
             stream=False,
             models=self.models,
+            processes=self.config.run.processes,
         )
         self.writer = ResultWriter(self.folder, self.redact)
         self.session = session
@@ -198,7 +199,7 @@ class Execution:
 
     def _window(self) -> int:
         specs = [*self.specs, *self.judges]
-        limits = [registry.provider_settings(s, self.config).concurrency for s in specs]
+        limits = [registry.provider_settings(s, self.config).most_in_flight for s in specs]
         return max(2, 2 * max(limits))
 
     def _bar(self, total: int) -> Any:

@@ -33,11 +33,18 @@ def audit_template() -> Any:
         ),
         parameters,
         new_code_cell(
+            "from workbench import workers\n\n"
+            "workers.start(run_dir)  # the models' worker processes start while this kernel sets up"
+        ),
+        new_code_cell(
             "from IPython.display import Image, display\n\n"
-            "from workbench import audit\n\n"
+            "from workbench import audit\n"
+            "from workbench.audit.notebook import warm_report\n\n"
+            "warming = warm_report()  # the report's libraries load while the calls run\n"
             "if not run_dir:  # opened by hand: a small demo audit on the embedded local model\n"
             "    run_dir = str(audit.demo().path)\n"
             "audit.execute(run_dir)  # answers every item still to do; saved as each finishes\n"
+            "warming.join()\n"
             "run = audit.open_run(run_dir)\n"
             "print(run.summary())"
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +61,10 @@ def normalize_finish_reason(raw: str | None) -> str | None:
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date).
+
+    Without either, the reset of an exhausted rate-limit window (`rate_limit_reset`).
+    """
     if not headers:
         return None
     lower = {k.lower(): v for k, v in headers.items()}
@@ -71,7 +75,7 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             pass
     value = lower.get("retry-after")
     if value is None:
-        return None
+        return rate_limit_reset(lower)
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -80,6 +84,59 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+_REMAINING = re.compile(r"(x-ratelimit-remaining-|anthropic-ratelimit-)([\w-]*?)(-remaining)?$")
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
+    r"(?:(\d+(?:\.\d+)?)ms)?"
+)
+
+
+def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the rate-limit windows with nothing remaining reset (the longest), or None.
+
+    OpenAI sends `x-ratelimit-remaining-requests: 0` with `x-ratelimit-reset-requests: 6m0s`
+    (a duration; also `-tokens`); Anthropic `anthropic-ratelimit-requests-remaining: 0` with
+    `anthropic-ratelimit-requests-reset` (an RFC 3339 time; also `-tokens`, `-input-tokens`...).
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    waits = []
+    for key, value in lower.items():
+        match = _REMAINING.match(key)
+        if match is None or value.strip() != "0":
+            continue
+        prefix, kind, suffix = match.groups()
+        if prefix.startswith("x-"):
+            reset = lower.get(f"x-ratelimit-reset-{kind}")
+        elif suffix:
+            reset = lower.get(f"anthropic-ratelimit-{kind}-reset")
+        else:
+            continue
+        seconds = _seconds_until(reset) if reset else None
+        if seconds is not None:
+            waits.append(seconds)
+    return max(waits) if waits else None
+
+
+def _seconds_until(value: str) -> float | None:
+    """A duration ("1s", "6m0s", "20ms", "1.5") or a time (RFC 3339) as seconds from now."""
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    match = _DURATION.fullmatch(value)
+    if match and any(match.groups()):
+        h, m, s, ms = (float(x) if x else 0.0 for x in match.groups())
+        return h * 3600 + m * 60 + s + ms / 1000
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 

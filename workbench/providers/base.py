@@ -501,9 +501,19 @@ class ProviderSettings:
     api_key_env: str | None = None
     """The environment variable holding the key; None when the provider needs none."""
     concurrency: int = 8
-    """How many calls to this provider may be in flight at once."""
+    """How many calls to this provider may be in flight at once, to start with."""
+    min_concurrency: int = 1
+    """The fewest the limit falls to when the provider answers 429 (rate limited)."""
+    max_concurrency: int | None = None
+    """The most the limit grows to while answers come (None: `concurrency`, never more)."""
     timeout_s: float = 120.0
     """The longest one attempt may take before it counts as a timeout."""
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most calls that may ever be in flight at once (what a connection pool keeps)."""
+        return max(self.concurrency, self.max_concurrency or 0)
+
     options: Mapping[str, Any] = field(default_factory=dict)
     """Adapter-specific settings (e.g. the local model's context size)."""
 
