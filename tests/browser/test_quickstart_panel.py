@@ -114,7 +114,11 @@ def test_quickstart_panel_run_and_pick_are_recorded(
         30,
     )
     # the pick may come before terse has answered (each column is judged as it finishes)
-    nb.wait_until("the run to finish", lambda: "done in" in status.inner_text(), ANSWER_TIMEOUT_S)
+    nb.wait_until(
+        "terse's answer to be recorded",
+        panel.locator(".wb-column-1 button.wb-pick").is_enabled,
+        ANSWER_TIMEOUT_S,
+    )
     save_screenshot(panel, f"compare-{ui}.png", publish="compare.png" if ui == "lab" else None)
 
     # -- the lab notebook on disk --------------------------------------------------------
