@@ -20,15 +20,13 @@ plots), `stats` and `significance` (intervals, paired tests, diffs beyond noise,
 
 from __future__ import annotations
 
+from workbench.audit.analysis import changes, diff, plan
 from workbench.audit.api import (
     AuditRun,
-    changes,
     combine,
     default_template,
     demo,
-    diff,
     open_run,
-    plan,
     rerun,
     resume,
     run_audit,
