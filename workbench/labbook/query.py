@@ -103,7 +103,7 @@ def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
-    keys = [cached.key_of(path) for path in paths]
+    keys = cached.keys_of(paths)
     table = cached.kept(paths, keys, arrowframe.SORTED)
     if table is not None:  # the usual case: every file hashed, one sidecar mapped
         return table
