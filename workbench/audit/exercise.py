@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ExerciseError, ExerciseProblem, InvalidOption, UnknownModel
 from workbench.providers.content import Schema
+from workbench.yaml_lines import YamlLines
 
 if TYPE_CHECKING:
     from workbench.audit.items import Item
@@ -84,33 +85,8 @@ def template_fields(template: str) -> list[str]:
     return names
 
 
-class Lines:
-    """Where each value of a YAML document starts: a path of keys/indexes -> line (1-based)."""
-
-    def __init__(self, file: str, node: Any) -> None:
-        self.file = file
-        self.lines: dict[Path_, int] = {}
-        self._walk(node, ())
-
-    def _walk(self, node: Any, path: Path_) -> None:
-        import yaml
-
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = (*path, str(key.value))
-                self.lines[sub] = key.start_mark.line + 1
-                self._walk(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, value in enumerate(node.value):
-                self._walk(value, (*path, i))
-
-    def line(self, path: Sequence[str | int]) -> int | None:
-        """The line of the deepest part of `path` that exists in the file."""
-        path = tuple(path)
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path)
+class Lines(YamlLines):
+    """Where each value of an exercise file starts; problems with their line."""
 
     def problem(self, path: Sequence[str | int], message: str) -> ExerciseProblem:
         """A problem at `path`, with its line."""

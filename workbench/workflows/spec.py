@@ -43,6 +43,7 @@ from typing import Any, Literal
 import yaml
 
 from workbench.errors import ConfigError
+from workbench.yaml_lines import YamlLines
 
 TOP_KEYS = ("name", "description", "budget_usd", "roles", "steps")
 STEP_KEYS = ("id", "role", "model", "prompt", "inputs", "output", "alternatives", "brief", "memo")
@@ -174,30 +175,13 @@ def load(path: str | Path) -> WorkflowSpec:
     )
 
 
-class _Lines:
-    """Where each value starts in the file: a path of keys and indexes -> its line."""
-
-    def __init__(self, file: str, node: yaml.Node | None) -> None:
-        self.file = file
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        if node is not None:
-            self._walk(node, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = (*path, str(key.value))
-                self.lines[sub] = key.start_mark.line + 1
-                self._walk(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, value in enumerate(node.value):
-                self._walk(value, (*path, index))
+class _Lines(YamlLines):
+    """Where each value starts in the workflow file; problems with their line."""
 
     def at(self, path: tuple[str | int, ...], message: str) -> str:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return f"{self.file}:{self.lines.get(path, '?')}: {message}"
+        """`message` at the line of `path` ("FILE:LINE: message")."""
+        line = self.line(path)
+        return f"{self.file}:{'?' if line is None else line}: {message}"
 
 
 def _check(data: dict[str, Any], lines: _Lines) -> list[str]:
