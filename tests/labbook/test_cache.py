@@ -9,6 +9,7 @@ entry), and where it matters proves which path the cache took from what it kept 
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -410,3 +411,27 @@ def test_entries_live_in_the_users_cache_never_in_the_lab_notebook(tmp_path: Pat
     assert (cache.cache_home().stat().st_mode & 0o777) == 0o700
     other = write_book(tmp_path / "another" / "labbook")
     assert cache.location(other) != where  # same day and session name, another lab notebook
+
+
+def test_a_big_load_returns_before_its_sidecars_are_written_and_the_next_load_reads_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `BACKGROUND_BYTES` the frame comes first; the next load waits for the writes."""
+    from workbench.labbook import query
+
+    paths = [write_book(root, "S-one"), write_book(root, "S-two", calls=3)]
+    monkeypatch.setattr(query, "BACKGROUND_BYTES", 0)
+    cache.Writes().later(lambda: None)  # the writer thread is up
+    cache.Writes.settle()
+    assert cache.Writes._pool is not None
+    gate = threading.Event()
+    cache.Writes._pool.submit(gate.wait)  # the writer is busy: nothing this load writes is done
+    first = read_frame(paths)
+    assert all(not (cache.location(p) or root).exists() for p in paths)
+    assert not list(cache.folder_for(root).glob("sorted-*.arrow"))
+    gate.set()
+    second = read_frame(paths)  # waits for the writes, then maps them
+    assert_frame_equal(second, first)
+    assert_frame_equal(first, read_frame(paths, cache=False))
+    assert [entry(p).table.num_rows for p in paths] == [9, 6]
+    assert len(list(cache.folder_for(root).glob("sorted-*.arrow"))) == 1

@@ -211,6 +211,27 @@ def test_a_damaged_line_is_named_as_before(root: Path, bad: bytes) -> None:
         assert (caught.value.path, caught.value.number) == (path, len(frame) + 1)
 
 
+@pytest.mark.parametrize("odd", ["blank line", "past 2**53"])
+def test_only_the_file_duckdb_cannot_read_exactly_is_left_out(root: Path, odd: str) -> None:
+    """The files are parsed in one query and typed together: one odd file spoils no other."""
+    before = write(root, "S-a", odd_records())
+    records = odd_records()
+    if odd == "past 2**53":
+        records[1]["reply"] = records[1]["reply"] | {"usage": {"input_tokens": 2**60}}
+    path = write(root, "S-b", records)
+    if odd == "blank line":
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\n\n", 1))
+    after = write(root, "S-c", odd_records())
+    paths = [before, path, after]
+    tables = columnar.read_tables(paths, ends(*paths))
+    assert list(tables) == [before, after]
+    for one in (before, after):
+        assert tables[one].equals(columnar.read_tables([one], ends(one))[one])
+    if odd == "past 2**53":
+        assert_frame_equal(read_frame(paths), read_frame(paths, cache=False))
+        assert read_frame(paths)["input_tokens"].max() == 2**60
+
+
 def test_a_file_growing_while_read_is_read_as_hashed(root: Path) -> None:
     """DuckDB reads whole files: a line appended after the hash sends the file the slow way."""
     path = write(root, "S-grow", odd_records())
@@ -280,9 +301,11 @@ def test_times_arrow_refuses_are_read_as_pandas_reads_them(root: Path) -> None:
     records = odd_records()
     records[2]["ts"], records[5]["ts"] = "2026-11-25", "not a time"
     path = write(root, "S-times", records)
-    assert path in columnar.read_tables([path], ends(path))
-    frame = read_frame([path])
-    assert_frame_equal(frame, read_frame([path], cache=False))
+    plain = write(root, "S-plain", later(odd_records(), 10))
+    tables = columnar.read_tables([plain, path], ends(plain, path))
+    assert list(tables) == [plain, path]
+    frame = read_frame([plain, path])
+    assert_frame_equal(frame, read_frame([plain, path], cache=False))
     assert frame["ts"].isna().sum() == 1
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
 
@@ -46,8 +48,25 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
     stamps = table.column("ts").to_numpy().astype("datetime64[us]")
     order = np.lexsort((table.column("seq").fill_null(-1).to_numpy(), stamps))
     if (np.diff(order) != 1).any():
-        table = table.take(order)
+        table = take(table, order)
     return table
+
+
+def take(table: pa.Table, order: np.ndarray[Any, Any]) -> pa.Table:
+    """`table.take(order)`, a column per thread.
+
+    Arrow copies without the GIL, and one thread copying a million rows of text spends most
+    of its time on fresh pages: two cores halve it.
+    """
+    threads = min(os.cpu_count() or 1, table.num_columns)
+    if threads < 2 or table.num_rows < 10_000:
+        return table.take(order)
+    indices = pa.array(order)
+    biggest = sorted(range(table.num_columns), key=lambda i: -table.column(i).nbytes)
+    with ThreadPoolExecutor(threads, thread_name_prefix="workbench-take") as pool:
+        columns = pool.map(lambda i: table.column(i).take(indices), biggest)
+        taken = dict(zip(biggest, columns, strict=True))
+    return pa.Table.from_arrays([taken[i] for i in range(table.num_columns)], schema=table.schema)
 
 
 def extend(

@@ -55,16 +55,21 @@ class Entry:
 
 
 class Writes:
-    """Entries written in a background thread while the load goes on; waited for at exit.
+    """Entries written in a background thread while the load goes on.
 
     On a cold load, writing the sidecars (GBs for a big lab notebook) overlaps with sorting
-    and building the frame, which Arrow does without the GIL.
+    and building the frame, which Arrow does without the GIL. With `background`, the load
+    returns without waiting for them: the next load waits first (`settle`), so it reads
+    what this one wrote, and the interpreter waits for them at exit (a write cut short by a
+    kill leaves no entry: each is written to a temporary file, then renamed).
     """
 
     _pool: ClassVar[ThreadPoolExecutor | None] = None
     _lock: ClassVar[threading.Lock] = threading.Lock()
+    _pending: ClassVar[list[Future[Any]]] = []
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = False) -> None:
+        self.background = background
         self.pending: list[Future[Any]] = []
 
     def later(self, job: Callable[[], Any]) -> None:
@@ -72,14 +77,25 @@ class Writes:
         with Writes._lock:
             if Writes._pool is None:
                 Writes._pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sidecars")
-            self.pending.append(Writes._pool.submit(job))
+            future = Writes._pool.submit(job)
+            self.pending.append(future)
+            Writes._pending.append(future)
+
+    @classmethod
+    def settle(cls) -> None:
+        """Wait for every entry still being written (by any load of this process)."""
+        with cls._lock:
+            pending, cls._pending = cls._pending, []
+        for future in pending:
+            future.result()
 
     def __enter__(self) -> Writes:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for future in self.pending:
-            future.result()
+        if not self.background:
+            for future in self.pending:
+                future.result()
 
 
 def location(path: Path) -> Path | None:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import mmap
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,7 @@ _SPEC = {
 
 _FALSY = "('{}', '[]', '\"\"', '0', '0.0', 'false', 'null')"
 _SELECT = f"""
-select filename as _file, id, ts, kind, session, seq,
+select file_index as _file, id, ts, kind, session, seq,
   case when json_type(author) = 'OBJECT' then author->>'$.name' else author->>'$' end as author,
   source, repo_head, model, resolved, request_hash, parent,
   list_filter(prompt.messages, lambda m: m.role = 'user')[-1].content as prompt,
@@ -105,7 +108,7 @@ select filename as _file, id, ts, kind, session, seq,
   hash
 from read_json(?, format = 'newline_delimited', columns = {{{
     ", ".join(f"'{k}': '{v}'" for k, v in _SPEC.items())
-}}}, filename = true,
+}}},
     maximum_object_size = 1073741824)
 """
 
@@ -125,14 +128,19 @@ def read_tables(
 
     `ends[path]` is where the file's complete lines end, as hashed: a file that changed
     since (a line appended by a writer, a torn tail) is left to the record-by-record path.
+    The files' lines are counted (to see the blank lines DuckDB skips) while DuckDB parses.
     """
-    lines = {p: _lines(p, ends[p]) if not _GLOB.intersection(str(p)) else None for p in paths}
-    wanted = [p for p in paths if lines[p] is not None]
+    wanted = [p for p in paths if ends[p] > 0 and not _GLOB.intersection(str(p))]
     if not wanted:
         return {}
-    try:
-        table = _query(wanted, threads)
-    except Exception:  # DuckDB refused one of them: try each alone
+    with ThreadPoolExecutor(1, thread_name_prefix="workbench-lines") as pool:
+        counting = pool.submit(lambda: [_lines(p, ends[p]) for p in wanted])
+        try:
+            table = _query(wanted, threads)
+        except Exception:  # DuckDB refused one of them: try each alone
+            table = None
+        lines = counting.result()
+    if table is None:
         if len(wanted) == 1:
             return {}
         out: dict[Path, pa.Table] = {}
@@ -142,48 +150,64 @@ def read_tables(
     return _split(table, wanted, lines)
 
 
+_CHUNK = 1 << 22
+
+
 def _lines(path: Path, end: int) -> int | None:
-    """The file's line count when its size is still `end` (all lines complete), else None."""
-    data = path.read_bytes()
-    return data.count(b"\n") if len(data) == end and end > 0 else None
+    """The file's line count when its size is still `end` (all lines complete), else None.
+
+    Counted where the file lies (mapped, a few MB at a time: numpy lets go of the GIL).
+    """
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size != end:
+            return None
+        with mmap.mmap(handle.fileno(), end, access=mmap.ACCESS_READ) as mapped:
+            data = np.frombuffer(mapped, np.uint8)
+            count = sum(
+                int(np.count_nonzero(data[at : at + _CHUNK] == 10)) for at in range(0, end, _CHUNK)
+            )
+            del data  # the map closes only when no array holds it
+            return count
 
 
 def _query(paths: Sequence[Path], threads: int | None) -> pa.Table:
     import duckdb
 
-    with duckdb.connect(config={"threads": threads} if threads else {}) as con:
+    config: dict[str, Any] = {"arrow_large_buffer_size": True}  # large_string: no cast after
+    if threads:
+        config["threads"] = threads
+    with duckdb.connect(config=config) as con:
         return con.sql(_SELECT, params=[[str(p) for p in paths]]).to_arrow_table()
 
 
-def _split(
-    table: pa.Table, paths: Sequence[Path], lines: dict[Path, int | None]
-) -> dict[Path, pa.Table]:
-    names = table.column("_file").to_numpy(zero_copy_only=False)
-    table = table.drop_columns(["_file"])
+def _split(table: pa.Table, paths: Sequence[Path], lines: list[int | None]) -> dict[Path, pa.Table]:
+    """Each file's rows of the query's table, typed once for all: the files read exactly."""
+    at = table.column("_file").to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(at) and ((np.diff(at) < 0).any() or at[0] < 0 or at[-1] >= len(paths)):
+        return {}  # rows not together in the files' order
+    counts = np.bincount(at, minlength=len(paths)).tolist()
+    bad = {i for i, (n, want) in enumerate(zip(counts, lines, strict=True)) if n != want}
+    typed, unreadable = _typed(table, at, len(paths))
+    bad |= unreadable  # a blank line, a changed file, numbers kept as they are
     out: dict[Path, pa.Table] = {}
-    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]]).tolist() if len(names) else []
-    by_name = {str(p): p for p in paths}
-    for begin, end in itertools.pairwise([*starts, len(names)]):
-        path = by_name.get(names[begin])
-        if path is None or path in out:  # a file not asked for, or rows not together
-            return {}
-        try:
-            out[path] = _typed(table.slice(begin, end - begin), path, lines[path] or 0)
-        except Unreadable:
-            continue
+    start = 0
+    for i, (path, count) in enumerate(zip(paths, counts, strict=True)):
+        if i not in bad:
+            out[path] = typed.slice(start, count)
+        start += count
     return out
 
 
-def _typed(part: pa.Table, path: Path, lines: int) -> pa.Table:
-    """The query's columns of one file as `SCHEMA`, checked; Unreadable where not exact."""
-    if part.num_rows != lines:
-        raise Unreadable(path)  # a blank line: the record-by-record path names it
+def _typed(part: pa.Table, at: np.ndarray[Any, Any], files: int) -> tuple[pa.Table, set[int]]:
+    """The query's columns as `SCHEMA`, and the files (indices) not read exactly."""
     columns: dict[str, Any] = {}
+    unreadable: set[int] = set()
     for name in _ROW:
         if name == "ts":
-            columns[name] = _stamps(part.column("ts"))
+            columns[name] = _stamps(part.column("ts"), at)
         elif name in _INTS:
-            columns[name] = _whole(part.column(name), path)
+            columns[name], inexact = _whole(part.column(name))
+            unreadable |= set(np.unique(at[inexact]).tolist())
         elif name in ("prompt_name", "prompt_version"):
             continue
         elif name == "files":
@@ -196,28 +220,38 @@ def _typed(part: pa.Table, path: Path, lines: int) -> pa.Table:
             columns[name] = part.column(name)
     names, versions = _origins(part.column("_origin"))
     columns["prompt_name"], columns["prompt_version"] = names, versions
-    return pa.table([columns[n] for n in _ROW], schema=SCHEMA)
+    typed = pa.table([columns[n] for n in _ROW], schema=SCHEMA)
+    return typed, unreadable
 
 
-def _stamps(column: pa.ChunkedArray) -> pa.Array:
-    """ISO 8601 times as UTC microseconds: Arrow's parser, pandas' where Arrow refuses one.
+def _stamps(column: pa.ChunkedArray, at: np.ndarray[Any, Any]) -> pa.ChunkedArray:
+    """ISO 8601 times as UTC microseconds: Arrow's parser, pandas' for a file Arrow refuses.
 
     Both read what the workbench writes (`...T09:00:00.000001Z`) and offsets alike; pandas
     (as `_times`) also takes a bare date, and makes an unreadable time NaT.
     """
+    stamp = pa.timestamp("us", "UTC")
     try:
-        return pc.cast(column, pa.timestamp("us", "UTC")).combine_chunks()
+        return pc.cast(column, stamp)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(_times(column.to_pylist()))
+        pass
+    parts: list[pa.Array] = []
+    for begin, end in itertools.pairwise([*np.flatnonzero(np.r_[True, np.diff(at) != 0]), len(at)]):
+        piece = column.slice(int(begin), int(end - begin))
+        try:
+            parts.append(pc.cast(piece, stamp).combine_chunks())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            parts.append(pa.array(_times(piece.to_pylist())))
+    return pa.chunked_array(parts, stamp)
 
 
-def _whole(column: pa.ChunkedArray, path: Path) -> pa.Array:
+def _whole(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray[Any, Any]]:
+    """Whole numbers as int64, and where a value is not exact (a fraction, past 2**53)."""
     values = column.to_numpy(zero_copy_only=False)
-    known = values[~np.isnan(values)]
-    if len(known) and (np.abs(known).max() >= 2**53 or (known % 1).any()):
-        raise Unreadable(path)  # the record-by-record path keeps such numbers as they are
     mask = np.isnan(values)
-    return pa.array(np.where(mask, 0, values).astype(np.int64), mask=mask)
+    known = np.where(mask, 0, values)
+    inexact = (np.abs(known) >= 2**53) | (known % 1 != 0)
+    return pa.array(known.astype(np.int64), mask=mask), inexact
 
 
 def _json_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -235,12 +269,22 @@ def _files(column: pa.ChunkedArray) -> pa.Array:
 
 
 def _origins(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid)
+    if not len(rows):
+        return pa.nulls(len(column), _TEXT), pa.nulls(len(column), _TEXT)
     names: list[str | None] = [None] * len(column)
     versions: list[str | None] = [None] * len(column)
-    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(valid):
+    for i in rows:
         names[i], versions[i] = _origin(json.loads(column[int(i)].as_py()))
-    return _str(names)._pa_array.combine_chunks(), _str(versions)._pa_array.combine_chunks()
+    return _text(names), _text(versions)
+
+
+def _text(values: list[Any]) -> pa.Array:
+    """Strings (None: null) as pandas' `str` would hold them, made straight when all are str."""
+    if all(type(v) is str for v in values if v is not None):
+        return pa.array(values, _TEXT)
+    return _str(values)._pa_array.combine_chunks()
 
 
 def from_records(records: list[dict[str, Any]]) -> pa.Table:

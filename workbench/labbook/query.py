@@ -64,6 +64,11 @@ def load_records(files: Iterable[Path]) -> RecordList:
     return out
 
 
+BACKGROUND_BYTES = 256 * 2**20
+"""Lab notebooks this big (in bytes of JSONL) get the frame before their new sidecars are
+written: the writes (about as many bytes again) go on in the background."""
+
+
 def read_frame(
     files: Iterable[Path],
     *,
@@ -83,7 +88,8 @@ def read_frame(
     paths = list(files)
     with _gc_paused():
         if cache:
-            with cached.Writes() as writes:  # sidecars written while the frame is made
+            big = sum(path.stat().st_size for path in paths) >= BACKGROUND_BYTES
+            with cached.Writes(background=big) as writes:  # sidecars written as the frame is made
                 frame = arrowframe.frame(read_table(paths, writes), [str(p) for p in paths])
         else:
             columns = _Columns()
@@ -103,6 +109,7 @@ def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
     """
+    cached.Writes.settle()  # what an earlier load is still writing is read, not made again
     keys = cached.keys_of(paths)
     table = cached.kept(paths, keys, arrowframe.SORTED)
     if table is not None:  # the usual case: every file hashed, one sidecar mapped
