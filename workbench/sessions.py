@@ -9,17 +9,17 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
+from workbench import planning
 from workbench.budget import Budget
 from workbench.comparison import Comparison
 from workbench.config import Config
-from workbench.errors import InvalidOption, InvalidPrompt, RunTooLarge, WorkbenchError
+from workbench.errors import InvalidOption, WorkbenchError
 from workbench.labbook.chain import new_session_id
 from workbench.limiter import AdaptiveLimit
 from workbench.loop import BackgroundLoop
 from workbench.options import CompareOptions, split
 from workbench.providers import registry
 from workbench.providers.base import Model, Prompt, Reply
-from workbench.providers.content import files_of
 from workbench.run import Forwarding, Job, Listener, Runner, close_models
 from workbench.streaming import CallbackListener, Stream
 
@@ -30,8 +30,6 @@ Recorder = Callable[[Job, Reply], "Future[dict[str, Any]] | None"]
 """Called once for every finished call; may return a future of the record written."""
 
 PAID_ALIASES = ("gpt", "claude", "gemini")
-DEFAULT_MAX_CALLS = 5000
-"""The bound on prompts x models x samples when config sets none (`[run] max_calls`)."""
 FREE_ALIASES = ("local", "terse", "teacher")
 
 
@@ -92,70 +90,18 @@ class Session:
         **params: Any,
     ) -> tuple[list[Prompt], list[str], list[Job]]:
         """Resolve names and build every job, or fail before anything is sent."""
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise InvalidOption(f"samples must be a whole number of at least 1, not {samples!r}")
-        items = _prompt_list(prompts)
-        names = self._model_names(models)
-        limit = self._max_calls(max_calls)
-        calls = len(items) * len(names) * samples
-        if calls > limit:  # before building anything: a million jobs would fill the memory
-            raise RunTooLarge(calls, limit)
-        given = sorted(k for k, v in {"system": system, **params}.items() if v is not None)
-        if given and any(isinstance(p, Prompt) for p in items):
-            raise InvalidOption(
-                f"{', '.join(given)} given with Prompt objects, which carry their own: build "
-                "them with Prompt.of(text, system=..., temperature=...) instead"
-            )
-        if params.get("files") is not None:  # read once, whatever the number of prompts
-            params["files"] = files_of(params["files"])
-        built = [
-            p if isinstance(p, Prompt) else Prompt.of(p, system=system, **params) for p in items
-        ]
-        specs = [registry.resolve(name, self.config) for name in names]
-        if replay:
-            specs = [registry.replaying(spec) for spec in specs]
-        jobs = [
-            Job.plan(spec, prompt, i, s)
-            for i, prompt in enumerate(built)
-            for spec in specs
-            for s in range(samples)
-        ]
-        self._admit(jobs)
-        return built, names, jobs
-
-    def _admit(self, jobs: Sequence[Job]) -> None:
-        """Refuse, before anything is sent, a text file the lab notebook could not keep."""
-        if self.labbook is not None:  # a text file holding a key: it cannot be redacted
-            self.labbook.admit(job.prompt for job in jobs)
-
-    def _model_names(self, models: str | Sequence[str] | None) -> list[str]:
-        if models is None:
-            return self.default_models()
-        if isinstance(models, str):
-            return [models]
-        if not isinstance(models, Sequence) or not all(isinstance(m, str) for m in models):
-            raise InvalidOption(
-                f"models must be a model name or a list of names, not {models!r}: "
-                "e.g. models=['local', 'gpt']"
-            )
-        names = [m.strip() for m in models]  # labels are the names as resolved: stripped
-        if not names:
-            raise InvalidOption(
-                "models=[] names no model: pass models=['local', 'gpt', ...], "
-                "or leave models out for the defaults"
-            )
-        if len(set(names)) != len(names):
-            raise InvalidOption(f"a model is named twice in {names}: use samples=N for repeats")
-        return names
-
-    def _max_calls(self, max_calls: int | None) -> int:
-        if max_calls is None:
-            return int(getattr(self.config.run, "max_calls", DEFAULT_MAX_CALLS))
-        if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
-            raise InvalidOption(
-                f"max_calls must be a whole number of at least 1, not {max_calls!r}"
-            )
-        return max_calls
+        return planning.plan(
+            self.config,
+            self.labbook,
+            self.default_models,
+            prompts,
+            models,
+            system=system,
+            samples=samples,
+            replay=replay,
+            max_calls=max_calls,
+            **params,
+        )
 
     def pool(self, loop: asyncio.AbstractEventLoop) -> dict[str, Model]:
         """The adapters (and their open connections) this session keeps on `loop`."""
@@ -223,31 +169,7 @@ class Session:
         self, earlier: Comparison, text: str, **plan: Any
     ) -> tuple[list[Prompt], list[str], list[Job]]:
         """The follow-up's jobs: each answered job one turn longer, naming its record."""
-        extra = sorted(set(plan) - {"files"})
-        if extra:
-            raise InvalidOption(
-                f"{extra[0]} cannot change in a follow-up: the conversation keeps its own; "
-                "start a new comparison to change it"
-            )
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidPrompt(f"the follow-up needs some text, not {text!r}")
-        files = files_of(plan.get("files"))
-        answered = zip(earlier.jobs, earlier.replies, earlier.record_ids, strict=True)
-        # Each job as it was (alias, params, the sample's own seed), one turn longer.
-        jobs = [
-            Job(j.spec, j.prompt.followed_by(r.text, text, files), j.prompt_index, j.sample, rid)
-            for j, r, rid in answered
-            if r.ok
-        ]
-        if not jobs:
-            raise InvalidOption("no answer to follow up: every call of that comparison failed")
-        names = [m for m in earlier.models if any(j.spec.label == m for j in jobs)]
-        firsts = {job.prompt_index: job.prompt for job in reversed(jobs)}
-        built = [firsts[i] for i in sorted(firsts)]
-        place = {index: n for n, index in enumerate(sorted(firsts))}
-        jobs = [Job(j.spec, j.prompt, place[j.prompt_index], j.sample, j.parent) for j in jobs]
-        self._admit(jobs)
-        return built, names, jobs
+        return planning.follow_up(self.labbook, earlier, text, **plan)
 
     async def _run(
         self,
@@ -342,28 +264,6 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _prompt_list(prompts: object) -> list[str | Prompt]:
-    """The prompts as a list, or a one-line InvalidPrompt saying what a prompt can be."""
-    if isinstance(prompts, str | Prompt):
-        return [prompts]
-    if prompts is None:
-        raise InvalidPrompt("no prompt given: pass a string, a Prompt, or a list of them")
-    if not isinstance(prompts, Sequence):
-        raise InvalidPrompt(
-            f"the prompt must be text (a str), a Prompt, or a list of them, "
-            f"not {type(prompts).__name__}"
-        )
-    items = list(prompts)
-    if not items:
-        raise InvalidPrompt("no prompts given: pass a string or a list of strings")
-    for item in items:
-        if not isinstance(item, str | Prompt):
-            raise InvalidPrompt(
-                f"each prompt must be text (a str) or a Prompt, not {type(item).__name__}"
-            )
-    return items
 
 
 def _shut_down(

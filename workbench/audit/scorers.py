@@ -15,6 +15,9 @@ judge       `model` grades each answer against a `rubric`; its calls are recorde
 
 With a schema, `json` (the default then) and `python` compare values, never text: 1 and 1.0,
 or the same keys in another order, are the same answer. The others read the text.
+
+This module holds the scorers that read text and the registry (`build_scorer`); the base
+`Scorer` is in `score`, `python` and `judge` in `delegated`; all are importable from here.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from workbench.audit.functions import load_function
+from workbench.audit.delegated import JUDGE_PROMPT, PANEL_RULES, Judge, Python
+from workbench.audit.score import Score, Scorer, Value, normalise
 from workbench.audit.structured import canonical
 from workbench.errors import ExerciseProblem, ScorerError
 
@@ -37,80 +38,11 @@ if TYPE_CHECKING:
     from workbench.audit.items import Item
     from workbench.config import Config
 
-
-@dataclass(frozen=True)
-class Value:
-    """A structured answer's parsed value (the exercise has a schema); `data` may be None (null)."""
-
-    data: Any
-
-
-@dataclass(frozen=True)
-class Score:
-    """One answer read and judged: `answer` is what agreement compares (None: none found)."""
-
-    answer: str | None
-    correct: bool | None
-    """None when nothing is expected (or a judge gave no verdict)."""
-    why: str
-
-
-class Scorer:
-    """Reads answers and scores them against an expected output."""
-
-    name: ClassVar[str] = "exact"
-    options: ClassVar[tuple[str, ...]] = ()
-    agree_on_verdict: ClassVar[bool] = False
-    """True when models agree by their verdicts rather than their answers (the judge)."""
-    reads_values: ClassVar[bool] = False
-    """True when it reads a structured answer's parsed value rather than its text."""
-
-    def __init__(self, **options: Any) -> None:
-        self.config = options
-
-    def read(self, text: str) -> str | None:
-        """The answer in a reply, normalised the way this scorer compares it."""
-        return text.strip()
-
-    def read_value(self, data: Any) -> str | None:
-        """A structured answer's value, read the way this scorer compares it."""
-        return canonical(data)
-
-    def expect(self, expected: Any) -> str:
-        """The expected value, normalised like answers."""
-        return str(expected).strip()
-
-    def same(self, a: str, b: str) -> bool:
-        """Whether two read answers count as the same answer."""
-        return a == b
-
-    def score(self, text: str, expected: Any, item: Item, value: Value | None = None) -> Score:
-        """Read the answer and compare it with `expected` (None: nothing expected).
-
-        A scorer that reads values reads `value` (a structured answer's) instead of the text.
-        """
-        answer = self.read_value(value.data) if value and self.reads_values else self.read(text)
-        if expected is None:
-            return Score(answer, None, "nothing expected: agreement only")
-        if answer is None:
-            return Score(None, False, f"no answer found by the {self.name} scorer")
-        want = self.expect(expected)
-        ok = self.same(answer, want)
-        return Score(answer, ok, f"{answer!r} {'==' if ok else '!='} expected {want!r}")
-
-    def agree(self, keys: Sequence[str | None]) -> bool:
-        """True when every key is found and the same as the first."""
-        if not keys or any(k is None for k in keys):
-            return False
-        first = keys[0]
-        assert first is not None
-        return all(self.same(first, k) for k in keys if k is not None)
-
-
-def normalise(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+__all__ = [
+    "JUDGE_PROMPT", "PANEL_RULES", "REQUIRED", "SCORERS", "Choice", "Contains", "Json", "Judge",
+    "Normalised", "Numeric", "Python", "Regex", "Score", "Scorer", "Value", "build_scorer",
+    "normalise",
+]  # fmt: skip
 
 
 class Normalised(Scorer):
@@ -260,145 +192,6 @@ class Choice(Scorer):
     def expect(self, expected: Any) -> str:
         """See `Scorer.expect`."""
         return str(expected).strip().upper()
-
-
-class Python(Scorer):
-    """Calls a function named in the exercise: f(answer, expected, item) -> a verdict.
-
-    The verdict is True or False, alone, as `(verdict, why)` or as a dict
-    `{"correct": verdict, "why": ..., "answer": ...}` (`answer`: the key agreement compares).
-    With a schema, the function gets the answer's parsed value instead of its text.
-    None is a verdict only when the item expects nothing. Anything else (a string, a number),
-    or an exception, is a `ScorerError` naming the function and the item.
-    """
-
-    name = "python"
-    options = ("function",)
-    reads_values = True
-
-    def __init__(self, *, base: Path | None = None, **options: Any) -> None:
-        super().__init__(**options)
-        self.spec = str(options["function"])
-        self.function = load_function(self.spec, base or Path.cwd())
-
-    def score(self, text: str, expected: Any, item: Item, value: Value | None = None) -> Score:
-        """See `Scorer.score`."""
-        given = text if value is None else value.data
-        try:
-            result = self.function(given, expected, dict(item.fields))
-        except Exception as e:
-            raise ScorerError(
-                f"the python scorer {self.spec} failed on item {item.id}: "
-                f"{type(e).__name__}: {e}; fix it, then resume the run",
-                scorer=self.spec,
-            ) from e
-        answer: str | None = (normalise(text) or None) if value is None else canonical(value.data)
-        why = ""
-        if isinstance(result, dict):
-            answer = result.get("answer", answer)
-            correct, why = result.get("correct"), str(result.get("why", ""))
-        elif isinstance(result, tuple) and len(result) == 2:
-            correct, why = result[0], str(result[1])
-        else:
-            correct = result
-        verdict = self._verdict(correct, expected, item)
-        return Score(answer, verdict, why or f"{self.spec} said {verdict}")
-
-    def _verdict(self, value: Any, expected: Any, item: Item) -> bool | None:
-        if isinstance(value, bool):
-            return value
-        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
-            return bool(value)  # numpy's booleans are verdicts too
-        if value is None and expected is None:
-            return None
-        raise ScorerError(
-            f"the python scorer {self.spec} gave no verdict on item {item.id}: it returned "
-            f"{value!r} ({type(value).__name__}); return True or False, (verdict, why) or "
-            '{"correct": verdict, "why": ...}',
-            scorer=self.spec,
-        )
-
-
-JUDGE_PROMPT = """You grade one answer to an exercise. Reply with PASS or FAIL on the first line, \
-then one sentence saying why.
-
-Rubric: {rubric}
-{reason}Question:
-{question}
-{expected}Answer to grade:
-{answer}"""
-
-
-PANEL_RULES = ("majority", "unanimous")
-
-
-class Judge(Scorer):
-    """A chosen model (or a panel of them) grades each answer against a rubric (PASS/FAIL, why)."""
-
-    name = "judge"
-    options = ("model", "rubric", "panel")
-    agree_on_verdict = True
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        names = options.get("model")
-        found = [names] if isinstance(names, str) else list(names or [])
-        if not found or not all(isinstance(n, str) and n.strip() for n in found):
-            raise ScorerError("the judge scorer's model is a model name or a list of them")
-        if len(set(found)) != len(found):
-            raise ScorerError(f"a judge is named twice in {found}: name each model once")
-        rule = options.get("panel", "majority")
-        if rule not in PANEL_RULES:
-            raise ScorerError(f"the judge panel's rule is majority or unanimous, not {rule!r}")
-        self.models: list[str] = found
-        self.rule: str = rule
-
-    @property
-    def is_panel(self) -> bool:
-        """True when several judges vote."""
-        return len(self.models) > 1
-
-    def vote(self, verdicts: Sequence[bool | None]) -> tuple[bool | None, bool]:
-        """(the panel's verdict, whether the judges split) from each judge's verdict.
-
-        majority: the verdict most judges gave (None on a tie, or when none gave one);
-        unanimous: PASS only when every judge passed, FAIL when one failed (else None). Either
-        way the judges split when they did not all say the same (no verdict included).
-        """
-        given = [v for v in verdicts if v is not None]
-        split = len(set(verdicts)) > 1
-        if self.rule == "unanimous":
-            if False in given:
-                return False, split
-            return (True if len(given) == len(verdicts) and given else None), split
-        if not given:
-            return None, split
-        passed = sum(given)
-        failed = len(given) - passed
-        return (None if passed == failed else passed > failed), split
-
-    def read(self, text: str) -> str | None:
-        """See `Scorer.read`."""
-        return normalise(text) or None
-
-    def prompt(self, question: str, answer: str, expected: Any, reason: str) -> str:
-        """What the judge model is asked about one answer."""
-        return JUDGE_PROMPT.format(
-            rubric=self.config.get("rubric", "Is the answer correct and complete?"),
-            reason=f"Why the rule exists: {reason}\n" if reason else "",
-            question=question,
-            expected=f"Expected answer: {expected}\n" if expected is not None else "",
-            answer=answer,
-        )
-
-    @staticmethod
-    def verdict(text: str) -> tuple[bool | None, str]:
-        """(passed, why) from the judge's reply; None when it gave no verdict."""
-        match = re.search(r"\b(PASS|FAIL)\b", text, re.IGNORECASE)
-        why = " ".join(text.split())[:300] or "empty reply"
-        if match is None:
-            return None, f"the judge gave no verdict: {why}"
-        return match.group(1).upper() == "PASS", f"judge: {why}"
 
 
 SCORERS: dict[str, type[Scorer]] = {

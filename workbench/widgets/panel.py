@@ -13,7 +13,8 @@ as soon as its answer is recorded, while other models still run; a new pick repl
 old one (`supersedes`), on screen and in the lab notebook. The history brings an earlier
 comparison back whole, from the lab notebook, without sending anything.
 
-Contract with the browser tests (tests/browser/), keep exactly:
+Contract with the browser tests (tests/browser/), keep exactly (the widgets are built in
+`panel_view.py`; this module holds the actions):
 
 - the root widget (`panel.box`) has CSS class `wb-panel`;
 - the prompt Textarea has `wb-prompt`; the Run button `wb-run` (description "Run"); the
@@ -41,104 +42,32 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import WorkbenchError
 from workbench.render import summary_html
 from workbench.widgets.ballot import Ballot
-from workbench.widgets.columns import Column
 from workbench.widgets.controls import Controls
-from workbench.widgets.decisions import DecisionBar
-from workbench.widgets.diff import DiffView
-from workbench.widgets.history import Earlier, HistoryView, Recalled, recall, thread_html
-from workbench.widgets.judge import Judge
-from workbench.widgets.live import ColumnState, LiveRun, live_loop
-from workbench.widgets.markup import answer_html, css, verbatim
+from workbench.widgets.history import Earlier, Recalled, recall
+from workbench.widgets.live import LiveRun, live_loop
+from workbench.widgets.markup import verbatim
+from workbench.widgets.panel_view import PanelView, by_model, close_all, column_states
 from workbench.widgets.static import panel_html
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from workbench.comparison import Comparison
     from workbench.sessions import Session
 
 
-class Panel:
+class Panel(PanelView):
     """Prompt box, model picker and parameters above one column per model, with decisions."""
 
     def __init__(
         self, session: Session, models: Sequence[str] | None = None, **params: Any
     ) -> None:
         """Build the widgets; `params` (temperature, max_tokens, samples, system...) preset them."""
-        import ipywidgets as w
-
-        from workbench.widgets.keys import Shortcuts
-
-        self.session = session
         chosen = list(models) if models else session.default_models()
-        self.controls = c = Controls(session.config, chosen, dict(params))
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.run_button.add_class("wb-run")
+        super().__init__(session, Controls(session.config, chosen, dict(params)), self.load)
+        c = self.controls
         self.run_button.on_click(lambda _b: self._clicked_run())
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
-        self.stop_button.add_class("wb-stop")
         self.stop_button.on_click(lambda _b: self.stop())
-        # HTML, not Label: a Label typesets "$1 ... $2" as LaTeX in the browser.
-        self.status = w.HTML("")
-        self.status.add_class("wb-status")
-        self.status_text = ""
-        """What the status line says, as plain text."""
-        self.spend = w.HTML("")
-        self.spend.add_class("wb-spend")
-        self.spend_text = ""
-        self.columns_box = w.HBox([])
-        self.columns_box.add_class("wb-columns")
-        self.summary = w.HTML("")
-        self.summary.add_class("wb-summary-box")
-        self.columns: list[Column] = []
-        self.judge = Judge(lambda: self.columns, self._say)
-        self.keys = Shortcuts(self.judge.key)
-        self.recalled_text = w.HTML("")
-        self.rerun_button = w.Button(
-            description="rerun on these models", icon="refresh", tooltip="send it again (paid)"
-        )
-        self.rerun_button.add_class("wb-rerun")
         self.rerun_button.on_click(lambda _b: self._clicked(self.rerun))
-        self.recalled_bar = w.HBox([self.recalled_text, self.rerun_button])
-        self.recalled_bar.add_class("wb-recalled")
-        self.recalled_bar.layout.display = "none"
-        self.diff = DiffView()
-        self.history = HistoryView(self._labbook_root, self.load, session.config)
-        extras = w.Accordion(children=[self.history.box, self.diff.box])
-        extras.set_title(0, "history: earlier comparisons")
-        extras.set_title(1, "compare two answers word by word")
-        ask = w.VBox([c.prompt, c.system])
-        ask.add_class("wb-ask")
-        top = w.HBox([ask, c.models, c.params_box])
-        top.add_class("wb-top")
-        buttons = w.HBox([self.run_button, self.stop_button, self.status])
-        buttons.add_class("wb-bar")
-        self.follow_text = w.Text(
-            placeholder="follow up: each model continues its own conversation…", disabled=True
-        )
-        self.follow_text.add_class("wb-follow-text")
-        self.follow_button = w.Button(description="Follow up", icon="reply", disabled=True)
-        self.follow_button.add_class("wb-follow")
         self.follow_button.on_click(lambda _b: self._clicked_follow_up())
-        follow = w.HBox([self.follow_text, self.follow_button])
-        follow.add_class("wb-follow-bar")
-        self.box: Any = w.VBox(
-            [
-                w.HTML(css()),
-                self.keys,
-                top,
-                buttons,
-                self.recalled_bar,
-                self.columns_box,
-                self.judge.arena.box,
-                self.summary,
-                follow,
-                self.spend,
-                extras,
-            ]
-        )
-        self.box.add_class("wb-panel")
-        self.live: LiveRun | None = None
         self.comparison: Comparison | None = None
         self.recalled: Recalled | None = None
         self._stopped = False
@@ -148,11 +77,6 @@ class Panel:
         # SDK imports and clients are made now, in the background, not on the first Run.
         self.warming = session.warm(list(c.models.value), on=live_loop())
         c.models.observe(lambda change: session.warm(list(change["new"]), on=live_loop()), "value")
-
-    def _say(self, text: str) -> None:
-        """Show `text` in the status line (safe from the loop thread: sets a trait)."""
-        self.status_text = text
-        self.status.value = verbatim(html.escape(text, quote=False))
 
     def _clicked(self, action: Any) -> None:
         try:
@@ -293,7 +217,7 @@ class Panel:
         self.judge.refresh()
         answered = any(r.ok for r in cmp)
         self.follow_button.disabled = self.follow_text.disabled = not answered
-        self.summary.value = verbatim(summary_html(_by_model(cmp)))
+        self.summary.value = verbatim(summary_html(by_model(cmp)))
         self.diff.show(cmp)
 
     # -- decisions -------------------------------------------------------------------------
@@ -347,7 +271,7 @@ class Panel:
         cmp = found.comparison
         self.controls.load(earlier.prompt, earlier.system, earlier.models)
         self.live = None
-        states = _states(cmp)
+        states = column_states(cmp)
         self._show_columns(list(cmp.models), states=states)
         ballot = Ballot(self.session.labbook, list(cmp.models), cmp.samples)
         for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
@@ -366,66 +290,7 @@ class Panel:
         self.recalled_bar.layout.display = None
         self._say(f"brought back the comparison of {when}: {len(cmp)} recorded answer(s)")
 
-    def _thread(self, cmp: Comparison) -> None:
-        for column in self.columns:
-            job = next((j for j in cmp.jobs if j.spec.label == column.label), None)
-            column.thread.value = (
-                "" if job is None else verbatim(thread_html(job.prompt.messages, answer_html))
-            )
-
-    def _labbook_root(self) -> Path | None:
-        book = self.session.labbook
-        return book.root if book is not None else None
-
-    # -- views -----------------------------------------------------------------------------
-
-    def _show_columns(
-        self,
-        labels: list[str],
-        live: LiveRun | None = None,
-        states: dict[str, ColumnState] | None = None,
-    ) -> None:
-        """One column per model (rebuilt when the models change)."""
-        states = states or (live.columns if live is not None else None)
-        if [c.label for c in self.columns] != labels:
-            self.columns = []
-            for i, label in enumerate(labels):
-                resolved = states[label].resolved if states else self._resolved(label)
-                bar = DecisionBar(label, self.judge.clicked)
-                self.columns.append(Column(i, label, resolved, bar))
-            self.columns_box.children = [c.box for c in self.columns]
-        for column in self.columns:
-            column.mark_recorded(None)
-            column.thread.value = ""
-            if states is not None:
-                column.decisions.set_samples(states[column.label].samples)
-                column.show(states[column.label])
-        if live is not None and live.after is not None:
-            self._thread_of(live)
-
-    def _thread_of(self, live: LiveRun) -> None:
-        for column in self.columns:
-            job = next((j for j in live.jobs if j.spec.label == column.label), None)
-            if job is not None:
-                column.thread.value = verbatim(thread_html(job.prompt.messages, answer_html))
-
-    def _resolved(self, name: str) -> str:
-        from workbench.errors import ConfigError
-        from workbench.providers.registry import resolve
-
-        try:
-            return resolve(name, self.session.config).full_name
-        except ConfigError:
-            return name
-
-    def _show_spend(self) -> None:
-        budget = self.session.budget
-        left = "no cap" if budget.left_usd is None else f"${budget.left_usd:.4f} left"
-        run = ""
-        if self.live is not None and self.live.comparison is not None:
-            run = f" · last run {self.live.comparison.cost_text}"
-        self.spend_text = f"session spend {budget.spent_text} · budget: {left}{run}"
-        self.spend.value = verbatim(html.escape(self.spend_text, quote=False))
+    # -- static view -----------------------------------------------------------------------
 
     def static_html(self) -> str:
         """The panel's current state as plain HTML."""
@@ -433,7 +298,7 @@ class Panel:
         if self.live is not None:
             columns, models = self.live.snapshot(), list(self.live.labels)
         elif self.recalled is not None:
-            columns = list(_states(self.recalled.comparison).values())
+            columns = list(column_states(self.recalled.comparison).values())
             models = list(self.recalled.comparison.models)
         else:
             columns, models = [], list(c.models.value)
@@ -445,7 +310,7 @@ class Panel:
             columns=columns,
             status=self.status_text,
             spend=self.spend_text,
-            summary=summary_html(_by_model(cmp)) if cmp is not None else "",
+            summary=summary_html(by_model(cmp)) if cmp is not None else "",
         )
 
     def static(self) -> Any:
@@ -467,34 +332,7 @@ class Panel:
     def close(self) -> None:
         """Stop anything running and close the widgets."""
         self.stop()
-        _close(self.box)
-
-
-def _by_model(cmp: Comparison) -> list[tuple[str, list[Any]]]:
-    """The first prompt's replies of each model (every sample), in column order."""
-    return [(m, [cmp.reply(m, 0, s) for s in range(cmp.samples)]) for m in cmp.models]
-
-
-def _states(cmp: Comparison) -> dict[str, ColumnState]:
-    """A finished comparison as the columns show it (first prompt)."""
-    states: dict[str, ColumnState] = {}
-    for job, reply, rid in zip(cmp.jobs, cmp.replies, cmp.record_ids, strict=True):
-        if job.prompt_index:
-            continue
-        state = states.get(job.spec.label)
-        if state is None:
-            state = states[job.spec.label] = ColumnState(
-                job.spec.label, job.spec.full_name, cmp.samples
-            )
-        state.replies[job.sample], state.statuses[job.sample] = reply, ""
-        state.texts[job.sample], state.record_ids[job.sample] = reply.text, rid
-    return states
-
-
-def _close(widget: Any) -> None:
-    for child in getattr(widget, "children", ()):
-        _close(child)
-    widget.close()
+        close_all(self.box)
 
 
 def panel(

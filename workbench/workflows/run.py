@@ -15,10 +15,9 @@ with nothing changed) is taken from the lab notebook instead of being paid for a
 
 from __future__ import annotations
 
-import html
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from workbench.prompts import blob_hash
 from workbench.providers.base import Params, Prompt, Reply, ReplyError, Usage
 from workbench.run import Job
 from workbench.workflows.plan import Planned, plan_step, resolve
+from workbench.workflows.result import FlowRun, StepResult
 from workbench.workflows.spec import WorkflowSpec
 from workbench.workflows.state import StepRecord, StepStatus, read_state, state_path, write_state
 
@@ -39,64 +39,7 @@ if TYPE_CHECKING:
     from workbench.providers.registry import ModelSpec
     from workbench.sessions import Session
 
-
-@dataclass(repr=False)
-class StepResult:
-    """What a run did with one step."""
-
-    step: str
-    status: str
-    """made, alternatives (waiting for a pick), skipped (not due, or not ready), failed."""
-    message: str
-    model: str | None = None
-    comparison: Comparison | None = None
-    outputs: list[str] = field(default_factory=list)
-    cost_usd: float = 0.0
-    """Paid in this run (answers taken from the lab notebook cost nothing)."""
-    reused: int = 0
-    commit: str | None = None
-
-    def __repr__(self) -> str:
-        return f"<step {self.step} ({self.model}): {self.status}: {self.message}>"
-
-
-@dataclass(repr=False)
-class FlowRun:
-    """The steps of one run and what was spent."""
-
-    name: str
-    steps: list[StepResult]
-    spent_usd: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when no step failed."""
-        return not any(s.status == "failed" for s in self.steps)
-
-    @property
-    def comparisons(self) -> list[Comparison]:
-        """The answers of each step made in this run, side by side."""
-        return [s.comparison for s in self.steps if s.comparison is not None]
-
-    def __str__(self) -> str:
-        lines = [f"flow {self.name}: spent ${self.spent_usd:.4f}"]
-        lines += [f"  {s.step:<14} {s.status:<12} {s.message}" for s in self.steps]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(s.step)}</td><td>{html.escape(s.model or '')}</td>"
-            f"<td>{html.escape(s.status)}</td><td>{html.escape(s.message)}</td></tr>"
-            for s in self.steps
-        )
-        table = (
-            f"<p>flow {html.escape(self.name)}: spent ${self.spent_usd:.4f}</p>"
-            "<table><tr><th>step</th><th>model</th><th>status</th><th>what</th></tr>"
-            f"{rows}</table>"
-        )
-        return table + "".join(c._repr_html_() for c in self.comparisons)
+__all__ = ["FlowRun", "Runner", "StepResult", "alternative", "alternatives_of"]
 
 
 class Runner:
