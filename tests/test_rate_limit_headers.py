@@ -1,0 +1,91 @@
+"""Rate-limit headers on successful answers pause the provider: the real SDKs, wire servers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import wire_config
+from tests.wire.harness import Request, Step
+from workbench.sessions import Session
+
+MODEL = {"openai": "openai:gpt-test", "anthropic": "anthropic:claude-test"}
+
+
+def window(provider: str, remaining: int, reset_s: float) -> dict[str, str]:
+    """The provider's headers for a requests window with `remaining` left, reset in `reset_s`."""
+    if provider == "openai":  # a duration
+        return {
+            "x-ratelimit-limit-requests": "60",
+            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-reset-requests": f"{reset_s * 1000:.0f}ms",
+        }
+    at = datetime.now(UTC) + timedelta(seconds=reset_s)  # a time (RFC 3339)
+    return {
+        "anthropic-ratelimit-requests-limit": "60",
+        "anthropic-ratelimit-requests-remaining": str(remaining),
+        "anthropic-ratelimit-requests-reset": at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def two_calls(
+    wire: dict[str, Any], provider: str, stream: bool, remaining: int, reset_s: float, **run: Any
+) -> tuple[float, list[Any]]:
+    """Answer "first" with the window's headers (made as it is answered), then ask "second".
+
+    Returns the seconds between the server's receiving the two, and the two replies.
+    """
+    server = wire[provider]
+
+    def script(request: Request) -> Step | None:
+        if "first" in json.dumps(request.body):
+            return Step(headers=window(provider, remaining, reset_s))
+        return None
+
+    server.script = script
+    session = Session(wire_config(wire, **run), labbook=False)  # type: ignore[arg-type]
+    try:
+        session.compare("warm up", [MODEL[provider]], stream=stream)  # SDK imported, client made
+        first = session.compare("first", [MODEL[provider]], stream=stream)
+        second = session.compare("second", [MODEL[provider]], stream=stream)
+    finally:
+        session.close()
+    sent = {json.dumps(r.body): r.received for r in server.requests}
+    at_first = next(t for body, t in sent.items() if "first" in body)
+    at_second = next(t for body, t in sent.items() if "second" in body)
+    return at_second - at_first, [first[MODEL[provider]], second[MODEL[provider]]]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_answer_with_nothing_remaining_holds_the_next_call_until_the_reset(
+    wire: dict[str, Any], provider: str, stream: bool
+) -> None:
+    gap, replies = two_calls(wire, provider, stream, remaining=0, reset_s=0.5)
+    assert all(r.ok for r in replies), [r.error for r in replies]
+    assert gap >= 0.49, f"the second call went {gap:.3f} s after the first, before the reset"
+    assert gap < 2.0
+    # waiting for the reset is queueing, not the second request's latency
+    assert (replies[1].queued_s or 0) >= 0.3 and (replies[1].latency_s or 0) < 0.3
+    assert replies[1].attempts == 1  # no 429 drawn
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_answer_with_requests_remaining_does_not_delay_the_next_call(
+    wire: dict[str, Any], provider: str, stream: bool
+) -> None:
+    gap, replies = two_calls(wire, provider, stream, remaining=5, reset_s=0.5)
+    assert all(r.ok for r in replies)
+    assert gap < 0.4, f"the second call waited {gap:.3f} s though requests remained"
+
+
+def test_the_pause_an_answer_asks_for_is_bounded_by_retry_after_max_s(
+    wire: dict[str, Any],
+) -> None:
+    gap, replies = two_calls(wire, "openai", False, remaining=0, reset_s=60, retry_after_max_s=0.3)
+    assert all(r.ok for r in replies)
+    assert 0.29 <= gap < 2.0, gap
