@@ -2,57 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import wire_config
 from tests.wire.harness import Request, Step
+from tests.wire.ratelimit import window_headers
+from workbench.run import Runner, close_models
 from workbench.sessions import Session
+from workbench.workers import ProcessModel
 
 MODEL = {"openai": "openai:gpt-test", "anthropic": "anthropic:claude-test"}
 
 
-def window(provider: str, remaining: int, reset_s: float) -> dict[str, str]:
-    """The provider's headers for a requests window with `remaining` left, reset in `reset_s`."""
-    if provider == "openai":  # a duration
-        return {
-            "x-ratelimit-limit-requests": "60",
-            "x-ratelimit-remaining-requests": str(remaining),
-            "x-ratelimit-reset-requests": f"{reset_s * 1000:.0f}ms",
-        }
-    at = datetime.now(UTC) + timedelta(seconds=reset_s)  # a time (RFC 3339)
-    return {
-        "anthropic-ratelimit-requests-limit": "60",
-        "anthropic-ratelimit-requests-remaining": str(remaining),
-        "anthropic-ratelimit-requests-reset": at.isoformat().replace("+00:00", "Z"),
-    }
-
-
 def two_calls(
-    wire: dict[str, Any], provider: str, stream: bool, remaining: int, reset_s: float, **run: Any
+    wire: dict[str, Any],
+    provider: str,
+    stream: bool,
+    remaining: int,
+    reset_s: float,
+    workers: bool = False,
+    **run: Any,
 ) -> tuple[float, list[Any]]:
     """Answer "first" with the window's headers (made as it is answered), then ask "second".
 
     Returns the seconds between the server's receiving the two, and the two replies.
+    `workers`: the calls go through worker processes (as an audit's do).
     """
     server = wire[provider]
 
     def script(request: Request) -> Step | None:
         if "first" in json.dumps(request.body):
-            return Step(headers=window(provider, remaining, reset_s))
+            return Step(headers=window_headers(provider, 60, remaining, reset_s))
         return None
 
     server.script = script
     session = Session(wire_config(wire, **run), labbook=False)  # type: ignore[arg-type]
+    models: dict[str, Any] = {}
+    runner = Runner(session.config, processes=True, models=models) if workers else None
+    options: Any = {"stream": stream, "runner": runner}
     try:
-        session.compare("warm up", [MODEL[provider]], stream=stream)  # SDK imported, client made
-        first = session.compare("first", [MODEL[provider]], stream=stream)
-        second = session.compare("second", [MODEL[provider]], stream=stream)
+        session.compare("warm up", [MODEL[provider]], **options)  # SDK imported, client made
+        first = session.compare("first", [MODEL[provider]], **options)
+        second = session.compare("second", [MODEL[provider]], **options)
+        assert not workers or isinstance(models[MODEL[provider]], ProcessModel)
     finally:
         session.close()
+        asyncio.run(close_models(models))
     sent = {json.dumps(r.body): r.received for r in server.requests}
     at_first = next(t for body, t in sent.items() if "first" in body)
     at_second = next(t for body, t in sent.items() if "second" in body)
@@ -89,3 +88,9 @@ def test_the_pause_an_answer_asks_for_is_bounded_by_retry_after_max_s(
     gap, replies = two_calls(wire, "openai", False, remaining=0, reset_s=60, retry_after_max_s=0.3)
     assert all(r.ok for r in replies)
     assert 0.29 <= gap < 2.0, gap
+
+
+def test_the_pause_crosses_from_a_worker_process(wire: dict[str, Any]) -> None:
+    gap, replies = two_calls(wire, "anthropic", False, remaining=0, reset_s=0.5, workers=True)
+    assert all(r.ok for r in replies), [r.error for r in replies]
+    assert gap >= 0.49, f"the second call went {gap:.3f} s after the first, before the reset"
