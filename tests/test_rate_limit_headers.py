@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from tests.conftest import wire_config
 from tests.wire.harness import Request, Step
 from tests.wire.ratelimit import window_headers
+from workbench.providers._common import Exhausted, paused
+from workbench.providers.base import Completion, Usage
 from workbench.run import Runner, close_models
 from workbench.sessions import Session
 from workbench.workers import ProcessModel
@@ -94,3 +97,26 @@ def test_the_pause_crosses_from_a_worker_process(wire: dict[str, Any]) -> None:
     gap, replies = two_calls(wire, "anthropic", False, remaining=0, reset_s=0.5, workers=True)
     assert all(r.ok for r in replies), [r.error for r in replies]
     assert gap >= 0.49, f"the second call went {gap:.3f} s after the first, before the reset"
+
+
+def test_the_pause_counts_from_when_the_headers_came_not_from_the_end_of_the_stream() -> None:
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "200ms"}
+    answer = Completion("hi", Usage())
+    pause = paused(answer, Exhausted.seen(headers)).pause_s
+    assert pause is not None and 0.15 < pause <= 0.2
+    exhausted = Exhausted.seen(headers)  # a stream's headers, then its events for 0.25 s
+    time.sleep(0.25)
+    assert paused(answer, exhausted).pause_s is None
+
+
+def test_any_used_up_window_pauses_and_the_longest_reset_wins() -> None:
+    headers = {
+        "anthropic-ratelimit-requests-remaining": "12",
+        "anthropic-ratelimit-requests-reset": "2099-01-01T00:00:00Z",
+        "anthropic-ratelimit-output-tokens-remaining": "0",
+        "anthropic-ratelimit-output-tokens-reset": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30)
+        ),
+    }
+    pause = paused(Completion("hi", Usage()), Exhausted.seen(headers)).pause_s
+    assert pause is not None and 28 < pause <= 30  # the output tokens', not the requests'
