@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ratelimit.py                 # N = 50/s, 0.2 s per answer, 3 SDKs
     .venv/bin/python bench/ratelimit.py --rate 100 --calls 1000 --providers openai
+    .venv/bin/python bench/ratelimit.py --window-headers     # answers say what is left
 
 Each provider's wire server (tests/wire) runs in a process of its own behind a token bucket
 (tests/wire/ratelimit.py: `--rate` requests per second, bursts of a tenth of a second): a
@@ -15,7 +16,9 @@ concurrency that is too high (`--high`, 64) and from one too low (`--low`, 2), w
 wall) within 10 % of the rate, and no call failing for a rate limit. It also prints the 429s,
 the limiter's cuts and final limit, and the mean wait for a slot (queued_s) against the mean
 latency, which must stay the server's latency: waiting is queueing, not latency. Not a test:
-exit 1 with --strict on a miss.
+exit 1 with --strict on a miss. With `--window-headers` every answer also says what the bucket
+has left and when it is full again, as OpenAI and Anthropic do on every response (Google sends
+nothing, so gemini's rows do not change): an answer with nothing left pauses the provider.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ MODEL = {"openai": "openai:gpt-test", "anthropic": "anthropic:claude-test",
          "gemini": "gemini:gemini-test"}  # fmt: skip
 
 
-def _serve(conn: Any, provider: str, latency_s: float, rate: float) -> None:
+def _serve(conn: Any, provider: str, latency_s: float, rate: float, window: bool) -> None:
     """Child process: one wire server behind a token bucket, obeying commands from the pipe."""
     from tests.wire.anthropic_server import AnthropicServer
     from tests.wire.gemini_server import GeminiServer
@@ -51,7 +54,7 @@ def _serve(conn: Any, provider: str, latency_s: float, rate: float) -> None:
 
     kinds = {"openai": OpenAIServer, "anthropic": AnthropicServer, "gemini": GeminiServer}
     server = kinds[provider](latency_s=latency_s)
-    bucket = RateLimit(rate)
+    bucket = RateLimit(rate, answers=window)
     bucket.attach(server)
     server.start()
     conn.send((server.base_url, server.api_key))
@@ -74,11 +77,11 @@ def _serve(conn: Any, provider: str, latency_s: float, rate: float) -> None:
 class Limited:
     """A rate-limited wire server in its own process."""
 
-    def __init__(self, provider: str, latency_s: float, rate: float) -> None:
+    def __init__(self, provider: str, latency_s: float, rate: float, window: bool = False) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
-            target=_serve, args=(child, provider, latency_s, rate), daemon=True
+            target=_serve, args=(child, provider, latency_s, rate, window), daemon=True
         )
         self.process.start()
         child.close()
@@ -155,13 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         "--no-fixed", dest="fixed", action="store_false",
         help="skip the peer row: a fixed concurrency of rate x latency, rounded up",
     )  # fmt: skip
+    parser.add_argument(
+        "--window-headers", action="store_true",
+        help="answers carry the provider's rate-limit headers (requests left, reset)",
+    )  # fmt: skip
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args(argv)
 
     best = args.rate * args.latency
     print(f"rate limit benchmark: {args.rate:g} requests/s allowed, {args.latency:g} s per "
           f"answer (best concurrency {best:g}), {args.calls} calls per run, "
-          "no lab notebook")  # fmt: skip
+          "no lab notebook"
+          + (", rate-limit headers on answers" if args.window_headers else ""))  # fmt: skip
     head = (f"  {'provider':<9} {'start':>5} {'calls/s':>8} {'vs rate':>8} {'steady':>7} "
             f"{'target':>7} "
             f"{'failed':>6} {'for 429':>7} {'429s':>5} {'cuts':>4} {'final':>5} {'queued':>7} "
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     misses = 0
     for provider in args.providers.split(","):
-        server = Limited(provider, args.latency, args.rate)
+        server = Limited(provider, args.latency, args.rate, args.window_headers)
         try:
             point_env_at({provider: (server.url, server.key)})
             os.environ[KEY_ENV[provider]] = server.key

@@ -132,6 +132,51 @@ def test_a_retry_after_with_requests_still_remaining_is_not_a_pause_for_all() ->
     assert limit.free()
 
 
+def test_an_answer_that_says_its_window_is_used_up_pauses_every_new_request() -> None:
+    clock = Clock()
+    limit = AdaptiveLimit(8, clock=clock)
+    limit.answered(limit.take(), pause_s=0.5)  # remaining 0, resets in 0.5 s
+    assert not limit.free() and limit.cuts == 0 and limit.allowed == 8  # a pause, not a cut
+    clock.now += 0.45
+    assert not limit.free()
+    clock.now += 0.1
+    assert limit.free()
+
+
+def test_an_answer_with_no_pause_leaves_the_next_request_free() -> None:
+    limit = AdaptiveLimit(8, clock=Clock())
+    limit.answered(limit.take(), pause_s=None)
+    limit.answered(limit.take(), pause_s=0.0)
+    assert limit.free()
+
+
+def wait_behind_the_one_slot(leave: str) -> bool:
+    """Whether a request waiting for the one slot got it at once when it was left with a pause."""
+
+    async def scenario() -> bool:
+        limit = AdaptiveLimit(1)
+        slot = limit.take()
+        waiter = asyncio.ensure_future(limit.acquire())
+        await asyncio.sleep(0)  # the waiter is queued
+        if leave == "answered":
+            limit.answered(slot, pause_s=5.0)
+        else:
+            limit.limited(slot, retry_after=5.0)
+        await asyncio.sleep(0.05)
+        handed = waiter.done()
+        waiter.cancel()
+        return handed
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("leave", ["answered", "limited"])
+def test_the_slot_a_pausing_answer_or_429_leaves_is_not_handed_on_before_the_pause(
+    leave: str,
+) -> None:
+    assert not wait_behind_the_one_slot(leave)
+
+
 def test_errors_other_than_429_leave_the_limit_alone() -> None:
     limit = AdaptiveLimit(8, 1, 16, clock=Clock())
     fill(limit)

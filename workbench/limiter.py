@@ -14,7 +14,9 @@
   server of 50 requests/s at 45 % of its rate, and 0.9 at 83 %: bench/README.md);
 - a Retry-After (or a rate-limit reset with nothing remaining) pauses every new request to
   the provider until then: the server said when to come back, and the pause paces the
-  requests while the limit is above what the provider takes.
+  requests while the limit is above what the provider takes. A successful answer whose
+  rate-limit headers say a window is used up (`answered(slot, pause_s)`) pauses the same way,
+  so the next request waits for the reset instead of drawing a 429.
 
 Waiting for a slot or a pause is queueing (`queued_s`), never latency: the runner starts a
 request's clock only when `acquire` returns. The decisions (`take`, `answered`, `limited`,
@@ -89,9 +91,14 @@ class AdaptiveLimit:
         self.in_flight += 1
         return Slot(self.clock())
 
-    def answered(self, slot: Slot) -> None:
-        """The provider answered: one more slot per round of answers, while the limit is in use."""
+    def answered(self, slot: Slot, pause_s: float | None = None) -> None:
+        """The provider answered: one more slot per round of answers, while the limit is in use.
+
+        `pause_s`: the answer said a rate-limit window is used up for that long (nothing
+        remaining): no new request until then, as for a 429's Retry-After.
+        """
         busy = self.in_flight >= self.allowed
+        self.pause(pause_s)  # before the slot is handed on: the next request waits too
         self._leave()
         now = self.clock()
         took = now - slot.sent
@@ -107,7 +114,6 @@ class AdaptiveLimit:
         self, slot: Slot, retry_after: float | None = None, remaining: int | None = None
     ) -> None:
         """The provider refused the request with a 429: cut the limit, pause if it said how long."""
-        self._leave()
         self.refused += 1
         self._round[1] += 1
         now = self._refused_at = self.clock()
@@ -125,6 +131,7 @@ class AdaptiveLimit:
                 cut = self.limit - 1.0
             self.limit = max(float(self.minimum), cut)
         self.pause(retry_after if remaining in (None, 0) else None)
+        self._leave()  # after the cut and the pause, or a waiter takes the slot and goes now
 
     def carried(self) -> float | None:
         """The concurrency that carries the rate answered lately (rate x round trip), if known."""

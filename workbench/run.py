@@ -272,8 +272,9 @@ class Runner:
                 except BaseException:
                     limit.failed(slot)
                     raise
-                else:
-                    limit.answered(slot)
+                else:  # a used-up rate-limit window pauses the provider, as long as a 429 may
+                    pause = completion.pause_s
+                    limit.answered(slot, pause and min(pause, policy.retry_after_max_s))
                 finally:
                     state.answered()
                 state.waited(completion.waited_s)

@@ -49,7 +49,7 @@ class Step:
     no_usage: bool = False
     """Report no token counts (as llama.cpp's server does in streams)."""
     headers: dict[str, str] = field(default_factory=dict)
-    """Extra headers sent with an error status (x-ratelimit-*, retry-after-ms, ...)."""
+    """Extra headers sent with the answer or error (x-ratelimit-*, retry-after-ms, ...)."""
 
 
 @dataclass
@@ -60,6 +60,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    received: float = 0.0
+    """`time.monotonic()` when the server had read it."""
 
 
 @dataclass
@@ -254,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         headers = {k.lower(): v for k, v in self.headers.items()}
         kind = wire.route(method, self.path)
-        request = Request(method, self.path, headers, body)
+        request = Request(method, self.path, headers, body, time.monotonic())
         with wire._lock:
             wire.requests.append(request)
         if kind is None:
@@ -275,10 +277,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         answer = wire.answer_for(request, step)
         if wire.is_stream(request, kind):
-            return self._stream(answer, step.malformed, step.cut_after)
+            return self._stream(answer, step.malformed, step.cut_after, step.headers)
         if step.malformed:
             return self._raw(200, b'{"id": "broken", "choices": [', "application/json")
-        return self._json(200, wire.body(answer))
+        return self._json(200, wire.body(answer), step.headers)
 
     def _json(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
@@ -296,11 +298,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, answer: Answer, malformed: bool, cut_after: int | None = None) -> None:
+    def _stream(
+        self,
+        answer: Answer,
+        malformed: bool,
+        cut_after: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         events = list(self.wire.events(answer))
         if malformed:

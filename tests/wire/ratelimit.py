@@ -4,13 +4,17 @@
 at most `burst`) in front of the server's answers: a request that finds no token is refused at
 once (no latency) with a 429 whose Retry-After says when the next token comes (seconds, as a
 decimal, and `retry-after-ms`), as a provider's rate limiter does. Counts what it admitted and
-refused.
+refused. With `answers=True` each answer also carries the window's state, as OpenAI and
+Anthropic send it on every response (`window_headers`): the requests remaining (the tokens
+left) and when the bucket is full again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.wire.harness import Request, Step
@@ -19,11 +23,15 @@ from tests.wire.harness import Request, Step
 class RateLimit:
     """A token bucket: `rate` requests per second, at most `burst` (one second's) at once."""
 
-    def __init__(self, rate: float, burst: float | None = None, headers: bool = True) -> None:
+    def __init__(
+        self, rate: float, burst: float | None = None, headers: bool = True, answers: bool = False
+    ) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
         self.headers = headers
         """Send retry-after-ms and OpenAI's x-ratelimit-* headers with each 429."""
+        self.answers = answers
+        """Send the provider's rate-limit headers (`window_headers`) with each answer."""
         self.tokens = self.burst
         self.admitted = 0
         self.refused = 0
@@ -43,6 +51,12 @@ class RateLimit:
             self.refused += 1
             return (1.0 - self.tokens) / self.rate
 
+    def window(self, protocol: str) -> dict[str, str]:
+        """The headers saying what is left now and when the bucket is full again."""
+        with self._lock:
+            full_in = (self.burst - self.tokens) / self.rate
+            return window_headers(protocol, self.burst, int(self.tokens), full_in)
+
     def reset(self) -> None:
         with self._lock:
             self.tokens, self._at = self.burst, time.monotonic()
@@ -55,7 +69,11 @@ class RateLimit:
         def next_step(request: Request | None = None) -> Step:
             wait = self.take()
             if wait <= 0:
-                return inner(request)
+                step = inner(request)
+                if not self.answers:
+                    return step
+                window = self.window(server.protocol)
+                return dataclasses.replace(step, headers={**step.headers, **window})
             headers = (
                 {
                     "retry-after-ms": f"{wait * 1000:.0f}",
@@ -73,3 +91,25 @@ class RateLimit:
 
         server.next_step = next_step
         return server
+
+
+def window_headers(protocol: str, limit: float, remaining: int, reset_s: float) -> dict[str, str]:
+    """A requests window's headers as `protocol`'s provider sends them on every response.
+
+    OpenAI: `x-ratelimit-*-requests`, the reset as a duration; Anthropic:
+    `anthropic-ratelimit-requests-*`, the reset as an RFC 3339 time. Google sends none.
+    """
+    if protocol == "openai":
+        return {
+            "x-ratelimit-limit-requests": f"{limit:g}",
+            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-reset-requests": f"{reset_s * 1000:.0f}ms",
+        }
+    if protocol == "anthropic":
+        at = datetime.now(UTC) + timedelta(seconds=reset_s)
+        return {
+            "anthropic-ratelimit-requests-limit": f"{limit:g}",
+            "anthropic-ratelimit-requests-remaining": str(remaining),
+            "anthropic-ratelimit-requests-reset": at.isoformat().replace("+00:00", "Z"),
+        }
+    return {}

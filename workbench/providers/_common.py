@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from types import ModuleType
 
 from workbench.errors import MissingDependency
+from workbench.providers.base import Completion
 
 
 @dataclass
@@ -138,6 +141,30 @@ def _seconds_until(value: str) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    """A rate-limit window an answer's headers said is used up, and when it resets.
+
+    Read when the headers arrive (a stream's come before its first event), so the pause
+    handed on with the Completion counts from then, not from the stream's end.
+    """
+
+    resets_at: float
+    """`time.monotonic()` at the reset."""
+
+    @classmethod
+    def seen(cls, headers: Mapping[str, str] | None) -> Exhausted | None:
+        """The exhausted window in a successful answer's headers, or None (something remains)."""
+        seconds = rate_limit_reset(headers) if headers else None
+        return None if seconds is None else cls(time.monotonic() + seconds)
+
+
+def paused(completion: Completion, exhausted: Exhausted | None) -> Completion:
+    """`completion` with the seconds left until `exhausted` resets as its `pause_s`."""
+    left = 0.0 if exhausted is None else exhausted.resets_at - time.monotonic()
+    return dataclasses.replace(completion, pause_s=left) if left > 0 else completion
 
 
 def import_sdk(module: str, provider: str, package: str, extra: str) -> ModuleType:

@@ -55,9 +55,11 @@ from workbench.errors import (
 )
 from workbench.providers import classify
 from workbench.providers._common import (
+    Exhausted,
     Gathered,
     import_sdk,
     normalize_finish_reason,
+    paused,
     retry_after_seconds,
 )
 from workbench.providers.anthropic_request import (
@@ -301,8 +303,12 @@ class AnthropicModel(Model):
         state: StreamState | None = None
         try:
             if on_text is None and on_thinking is None:
-                return completion_from_response(await client.messages.create(**request))
+                # The raw response, for its rate-limit headers; parse() is what create returns
+                raw = await client.messages.with_raw_response.create(**request)
+                exhausted = Exhausted.seen(raw.headers)
+                return paused(completion_from_response(await raw.parse()), exhausted)
             stream = await client.messages.create(**request, stream=True)
+            exhausted = Exhausted.seen(stream.response.headers)
             state = StreamState()
             sinks = {"text": on_text, "thinking": on_thinking}
             async with stream:
@@ -311,7 +317,7 @@ class AnthropicModel(Model):
                     sink = sinks[piece[0]] if piece else None
                     if piece and sink:
                         sink(piece[1])
-            return state.completion()
+            return paused(state.completion(), exhausted)
         except Exception as exc:
             error = error_from_exception(exc, self._key)
             if state is not None and isinstance(error, ConnectionFailed):  # lost mid-stream

@@ -301,6 +301,10 @@ class Completion:
     """The structured answer when the provider gave it parsed (a forced tool's input)."""
     thinking: str | None = None
     """The model's thinking (or its summary) where the provider returns it."""
+    pause_s: float | None = None
+    """Seconds the provider asked to be left alone: this answer's rate-limit headers said a
+    window is used up until then (OpenAI's `x-ratelimit-*`, Anthropic's
+    `anthropic-ratelimit-*`). For the runner's limiter only; never recorded."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from workbench.errors import ConnectionFailed, MalformedResponse, MissingKey, ProviderError
 from workbench.providers import classify
 from workbench.providers._common import (
+    Exhausted,
     Gathered,
     import_sdk,
     normalize_finish_reason,
+    paused,
     retry_after_seconds,
 )
 from workbench.providers.base import (
@@ -312,11 +314,14 @@ class OpenAIModel(Model):
         state: StreamState | None = None
         try:
             if on_text is None and on_thinking is None:
-                response = await client.chat.completions.create(**kwargs)
-                return completion_from_response(response, self.name)
+                # The raw response, for its rate-limit headers; parse() is what create returns
+                raw = await client.chat.completions.with_raw_response.create(**kwargs)
+                exhausted = Exhausted.seen(raw.headers)
+                return paused(completion_from_response(raw.parse(), self.name), exhausted)
             stream = await client.chat.completions.create(
                 **kwargs, stream=True, stream_options={"include_usage": True}
             )
+            exhausted = Exhausted.seen(stream.response.headers)
             state = StreamState()
             async with stream:
                 async for chunk in stream:
@@ -325,7 +330,7 @@ class OpenAIModel(Model):
                         on_thinking(thought)
                     if piece and on_text is not None:
                         on_text(piece)
-            return state.completion(self.name)
+            return paused(state.completion(self.name), exhausted)
         except Exception as exc:
             error = error_from_exception(exc, self.name, self._key)
             if state is not None and isinstance(error, ConnectionFailed):  # lost mid-stream
