@@ -28,9 +28,12 @@ def two_calls(
     remaining: int,
     reset_s: float,
     workers: bool = False,
+    limit: float = 1,
     **run: Any,
 ) -> tuple[float, list[Any]]:
     """Answer "first" with the window's headers (made as it is answered), then ask "second".
+
+    `limit`: the window's size; with 1 (the default), one request's worth is the whole reset.
 
     Returns the seconds between the server's receiving the two, and the two replies.
     `workers`: the calls go through worker processes (as an audit's do).
@@ -39,7 +42,7 @@ def two_calls(
 
     def script(request: Request) -> Step | None:
         if "first" in json.dumps(request.body):
-            return Step(headers=window_headers(provider, 60, remaining, reset_s))
+            return Step(headers=window_headers(provider, limit, remaining, reset_s))
         return None
 
     server.script = script
@@ -83,6 +86,16 @@ def test_an_answer_with_requests_remaining_does_not_delay_the_next_call(
     gap, replies = two_calls(wire, provider, stream, remaining=5, reset_s=0.5)
     assert all(r.ok for r in replies)
     assert gap < 0.4, f"the second call waited {gap:.3f} s though requests remained"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_used_up_window_of_many_requests_waits_for_one_requests_worth(
+    wire: dict[str, Any], provider: str
+) -> None:
+    """Windows refill continuously: 10 requests a second have room for one after 0.1 s."""
+    gap, replies = two_calls(wire, provider, False, remaining=0, reset_s=1.0, limit=10)
+    assert all(r.ok for r in replies)
+    assert 0.09 <= gap < 0.6, f"the second call went {gap:.3f} s after the first"
 
 
 def test_the_pause_an_answer_asks_for_is_bounded_by_retry_after_max_s(

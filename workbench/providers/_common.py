@@ -6,7 +6,7 @@ import dataclasses
 import importlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -104,8 +104,28 @@ def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
     (a duration; also `-tokens`); Anthropic `anthropic-ratelimit-requests-remaining: 0` with
     `anthropic-ratelimit-requests-reset` (an RFC 3339 time; also `-tokens`, `-input-tokens`...).
     """
+    waits = [seconds for _, seconds, _ in _exhausted(headers)]
+    return max(waits) if waits else None
+
+
+def rate_limit_pause(headers: Mapping[str, str]) -> float | None:
+    """Seconds until a used-up window lets one more request through (the longest), or None.
+
+    Both providers refill their windows continuously (token buckets: the reset header says
+    when the window is full again), so a requests window with its limit sent has room for
+    one request after reset / limit; a tokens window (the next request's size is unknown)
+    or one without its limit waits for its reset.
+    """
+    waits = [
+        seconds / limit if kind == "requests" and limit else seconds
+        for kind, seconds, limit in _exhausted(headers)
+    ]
+    return max(waits) if waits else None
+
+
+def _exhausted(headers: Mapping[str, str]) -> Iterator[tuple[str, float, float | None]]:
+    """(kind, seconds to its reset, its limit or None) of each window with nothing remaining."""
     lower = {k.lower(): v for k, v in headers.items()}
-    waits = []
     for key, value in lower.items():
         match = _REMAINING.match(key)
         if match is None or value.strip() != "0":
@@ -113,14 +133,23 @@ def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
         prefix, kind, suffix = match.groups()
         if prefix.startswith("x-"):
             reset = lower.get(f"x-ratelimit-reset-{kind}")
+            limit = lower.get(f"x-ratelimit-limit-{kind}")
         elif suffix:
             reset = lower.get(f"anthropic-ratelimit-{kind}-reset")
+            limit = lower.get(f"anthropic-ratelimit-{kind}-limit")
         else:
             continue
         seconds = _seconds_until(reset) if reset else None
         if seconds is not None:
-            waits.append(seconds)
-    return max(waits) if waits else None
+            yield kind, seconds, _positive(limit)
+
+
+def _positive(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and number > 0 else None
 
 
 def _seconds_until(value: str) -> float | None:
@@ -157,7 +186,7 @@ class Exhausted:
     @classmethod
     def seen(cls, headers: Mapping[str, str] | None) -> Exhausted | None:
         """The exhausted window in a successful answer's headers, or None (something remains)."""
-        seconds = rate_limit_reset(headers) if headers else None
+        seconds = rate_limit_pause(headers) if headers else None
         return None if seconds is None else cls(time.monotonic() + seconds)
 
 
