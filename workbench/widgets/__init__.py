@@ -1,6 +1,7 @@
 """Jupyter widgets: the side-by-side panel (`wb.panel`), its columns, decisions, diff, history.
 
-Modules: `panel` (the panel and its contract with the browser test), `controls` (inputs),
+Modules: `panel` (the panel: its actions), `panel_view` (its widgets and the CSS classes the
+browser test relies on), `controls` (inputs),
 `live` (a comparison running in the background), `columns` (one model's column),
 `decisions` (pick, reject, note, tag), `diff` (word-level diff), `history` (earlier
 prompts), `static` (the HTML fallback), `markup` (Markdown with highlighted code, CSS).
