@@ -24,13 +24,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.labbook.columnar import _EMPTY_LIST, _OBJECTS, SCHEMA
+from workbench.labbook.columnar import _EMPTY_LIST, _OBJECTS, _TEXT, SCHEMA
 from workbench.labbook.columns import _CATEGORIES, _FLOATS, _INTS, _ROW, _STRINGS, COLUMNS, _times
 
 _EXTRA = pa.schema([("_file", pa.int32()), ("_line", pa.int64()), ("_position", pa.int64())])
-SORTED = pa.schema(list(SCHEMA) + list(_EXTRA))
+_LABEL = pa.dictionary(pa.int32(), pa.large_string())
+_ENCODED = (*_CATEGORIES, *_OBJECTS)
+SORTED = pa.schema(
+    [pa.field(f.name, _LABEL) if f.name in _ENCODED else f for f in SCHEMA] + list(_EXTRA)
+)
 """The rows of many files in the frame's order, each with its file (an index into the files
-given), its line there and its position among all rows as given (the frame's index)."""
+given), its line there and its position among all rows as given (the frame's index). The
+frame's categories (kind, session, model, resolved) and JSON values (params, files, data,
+links, tags: a few texts repeated) are dictionary-encoded: a load maps their codes instead
+of hashing a million strings, and the sort moves codes, not texts."""
+
+
+def _labels(table: pa.Table) -> list[Any]:
+    """The table's columns (`SCHEMA`), dictionary-encoded where `SORTED` has them so."""
+    return [
+        pc.dictionary_encode(column.combine_chunks()) if name in _ENCODED else column
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
 
 
 def combine(tables: Sequence[pa.Table]) -> pa.Table:
@@ -44,7 +59,7 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
         pa.array(lines.astype(np.int64)),
         pa.array(np.arange(count, dtype=np.int64)),
     ]
-    table = pa.Table.from_arrays(table.columns + extra, schema=SORTED)
+    table = pa.Table.from_arrays(_labels(table) + extra, schema=SORTED)
     stamps = table.column("ts").to_numpy().astype("datetime64[us]")
     order = np.lexsort((table.column("seq").fill_null(-1).to_numpy(), stamps))
     if (np.diff(order) != 1).any():
@@ -91,7 +106,7 @@ def extend(
             pa.array(lines),
             pa.array(np.zeros(rows.num_rows, dtype=np.int64)),
         ]
-        parts.append(pa.Table.from_arrays(rows.columns + extra, schema=SORTED))
+        parts.append(pa.Table.from_arrays(_labels(rows) + extra, schema=SORTED))
     delta = pa.concat_tables(parts)
     stamps = delta.column("ts")
     if stamps.null_count or pc.less_equal(pc.min(stamps), last).as_py():
@@ -159,15 +174,32 @@ def _days(days: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[
     return days[new], codes
 
 
+def _encoded(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """The column as one dictionary array (encoded here unless it already is)."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    if not column.num_chunks:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], _TEXT))
+    return column.unify_dictionaries().combine_chunks()
+
+
 def _arrow_category(column: pa.ChunkedArray) -> pd.Categorical:
-    """`_category` of a string column, through Arrow's dictionary encoding (no Python strings)."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    uniques = encoded.dictionary.to_numpy(zero_copy_only=False)
+    """`_category` of a dictionary-encoded column (no Python strings): sorted categories."""
+    encoded = _encoded(column)
+    indices = pc.dictionary_encode(encoded.dictionary)  # unused or repeated values: once
+    uniques = indices.dictionary.to_numpy(zero_copy_only=False)
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
+    first = indices.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     codes, valid = _codes(encoded.indices)
-    codes = np.where(valid, rank[codes] if len(rank) else -1, -1)
+    codes = np.where(valid, rank[first[codes]] if len(first) else -1, -1)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(uniques)))
+    if len(used) < len(uniques):  # as pandas: only the values that occur
+        remap = np.full(len(uniques), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        order = order[used]
     return pd.Categorical.from_codes(codes, pd.Index(uniques[order], dtype="str"))
 
 
@@ -187,13 +219,18 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
     return codes, valid
 
 
+_MANY = 32
+"""Rows sharing a text at least this often get copies of one parse; the others a parse each."""
+
+
 def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:
     """JSON text to Python values (an object array), a fresh object per row.
 
-    A null is None, or a new empty list with `empty=list`. Each distinct text is parsed
-    once: a text of one row is that row's value; rows sharing a text get a copy each (flat
-    containers) or their own parse (nested ones), so no two rows share a mutable value, as
-    when each record was parsed. Copies are made in C (`map(dict.copy, ...)`).
+    A null is None, or a new empty list with `empty=list`. A text many rows share (the same
+    params on every call) is parsed once and copied per row (flat containers, copied in C by
+    `map(dict.copy, ...)`) or parsed per row (nested ones); the other rows are parsed each
+    (orjson, in one pass). So no two rows share a mutable value, as when each record was
+    parsed.
     """
     n = len(column)
     if not n:
@@ -202,26 +239,28 @@ def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:
     valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
     if empty is not None:
         missing = np.flatnonzero(~valid)
-        out[missing] = _array(map(list, itertools.repeat((), len(missing))), len(missing))
+        out[missing] = _array(map(list.copy, itertools.repeat([], len(missing))), len(missing))
     if column.null_count == n:
         return out
-    encoded = pc.dictionary_encode(column).combine_chunks()
+    encoded = _encoded(column)
     codes, _ = _codes(encoded.indices)
     texts = encoded.dictionary.to_pylist()
     rows = np.flatnonzero(valid)
     picked = codes[rows]
     counts = np.bincount(picked, minlength=len(texts))
-    alone = counts[picked] == 1
-    lone = picked[alone].tolist()
-    out[rows[alone]] = _array(map(_loads, map(texts.__getitem__, lone)), len(lone))
-    shared, codes_shared = rows[~alone], picked[~alone]
-    order = np.argsort(codes_shared, kind="stable")
-    shared, codes_shared = shared[order], codes_shared[order]
-    starts = np.flatnonzero(np.r_[True, codes_shared[1:] != codes_shared[:-1]])
-    for begin, end in itertools.pairwise([*starts.tolist(), len(shared)]):
-        if begin < end:
-            copies = _copies(texts[int(codes_shared[begin])], end - begin)
-            out[shared[begin:end]] = _array(copies, end - begin)
+    shared = counts[picked] >= _MANY
+    few = picked[~shared].tolist()
+    out[rows[~shared]] = _array(map(_loads, map(texts.__getitem__, few)), len(few))
+    if not shared.any():
+        return out
+    many, codes_many = rows[shared], picked[shared]
+    small = np.uint16 if len(texts) <= 2**16 else np.int64  # a radix sort for small codes
+    order = np.argsort(codes_many.astype(small), kind="stable")
+    many, codes_many = many[order], codes_many[order]
+    starts = np.flatnonzero(np.r_[True, codes_many[1:] != codes_many[:-1]])
+    for begin, end in itertools.pairwise([*starts.tolist(), len(many)]):
+        copies = _copies(texts[int(codes_many[begin])], end - begin)
+        out[many[begin:end]] = _array(copies, end - begin)
     return out
 
 

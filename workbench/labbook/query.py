@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -90,7 +91,7 @@ def read_frame(
         if cache:
             big = sum(path.stat().st_size for path in paths) >= BACKGROUND_BYTES
             with cached.Writes(background=big) as writes:  # sidecars written as the frame is made
-                frame = arrowframe.frame(read_table(paths, writes), [str(p) for p in paths])
+                frame = _cached_frame(paths, writes)
         else:
             columns = _Columns()
             for path in paths:
@@ -103,14 +104,38 @@ def read_frame(
     )  # fmt: skip
 
 
-def read_table(paths: Sequence[Path], writes: cached.Writes | None = None) -> pa.Table:
+def _cached_frame(paths: Sequence[Path], writes: cached.Writes) -> pd.DataFrame:
+    """The frame of the files' cached table; built while the files are hashed, when it can be.
+
+    The usual load finds the sorted table it kept last time: its frame is made (Python
+    objects, on this core) while the files are hashed (on the others), then kept only if
+    the files hash as the table says. Otherwise the table is found or made by their keys.
+    """
+    cached.Writes.settle()  # what an earlier load is still writing is read, not made again
+    names = [str(path) for path in paths]
+    with ThreadPoolExecutor(1, thread_name_prefix="workbench-hash") as pool:
+        hashing = pool.submit(cached.keys_of, paths)
+        guess = cached.likely(paths, arrowframe.SORTED)
+        frame = arrowframe.frame(guess[0], names) if guess is not None else None
+        keys = hashing.result()
+    if guess is not None and frame is not None and guess[1] == keys:
+        return frame
+    return arrowframe.frame(read_table(paths, writes, keys), names)
+
+
+def read_table(
+    paths: Sequence[Path],
+    writes: cached.Writes | None = None,
+    keys: Sequence[cached.Key] | None = None,
+) -> pa.Table:
     """The files' records as one Arrow table (`arrowframe.SORTED`), in the frame's order.
 
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
+    `keys`: the files' keys, when the caller has just made them.
     """
     cached.Writes.settle()  # what an earlier load is still writing is read, not made again
-    keys = cached.keys_of(paths)
+    keys = list(keys) if keys is not None else cached.keys_of(paths)
     table = cached.kept(paths, keys, arrowframe.SORTED)
     if table is not None:  # the usual case: every file hashed, one sidecar mapped
         return table
