@@ -116,6 +116,35 @@ def cell_times(notebook: Path) -> list[tuple[float, str]]:
     ]
 
 
+def call_span(notebook: Path, labbook: Path) -> tuple[float, float, float] | None:
+    """The execute cell split: before the first request, the calls, after the last answer.
+
+    From papermill's start and end times of the longest cell and the call records' times
+    (each recorded at its answer; sent `wall_s` before).
+    """
+    import nbformat
+    import pandas as pd
+
+    from workbench.labbook.book import files
+    from workbench.labbook.query import read_frame
+
+    nb = nbformat.read(notebook, as_version=4)
+    meta = max(
+        (c.metadata.get("papermill", {}) for c in nb.cells if c.cell_type == "code"),
+        key=lambda m: float(m.get("duration") or 0.0),
+    )
+    if not meta.get("start_time") or not meta.get("end_time"):
+        return None
+    begin, end = pd.Timestamp(meta["start_time"]), pd.Timestamp(meta["end_time"])
+    frame = read_frame(files(labbook), kind="call", cache=False)
+    if frame.empty:
+        return None
+    sent = (frame["ts"] - pd.to_timedelta(frame["wall_s"].fillna(0), unit="s")).min()
+    last = frame["ts"].max()
+    seconds = [(sent - begin), (last - sent), (end - last)]
+    return (seconds[0].total_seconds(), seconds[1].total_seconds(), seconds[2].total_seconds())
+
+
 class ProcessCPU:
     """Samples the CPU of the kernel papermill starts and of the processes the kernel starts.
 
@@ -235,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  execute cell (the calls)       {execute_s:6.2f} s   (ideal calls alone "
               f"{calls * args.latency / (args.concurrency * len(PROVIDERS)):.2f} s)")  # fmt: skip
         print(f"  report cells (tables, plots)   {sum(t for t, _ in cells) - execute_s:6.2f} s")
+        span = call_span(run.path / "audit.ipynb", work / "labbook")
+        if span is not None:
+            print(f"    of which before the first request {span[0]:5.2f} s, the calls "
+                  f"{span[1]:.2f} s, after the last answer {span[2]:.2f} s")  # fmt: skip
         for seconds, line in sorted(cells, reverse=True)[1:6]:
             print(f"    {seconds:6.2f} s  {line}")
         print(f"  wall (run_audit, end to end)   {wall:6.2f} s")

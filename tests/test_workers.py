@@ -176,3 +176,30 @@ def test_a_replay_or_a_folder_without_a_manifest_starts_no_worker(isolated: Any)
     assert workers.start(isolated) == 0
     (isolated / "manifest.json").write_text('{"models": ["openai:gpt-test"], "replay_of": "x"}')
     assert workers.start(isolated) == 0
+
+
+def test_workers_are_closed_all_at_once_not_one_after_another(wire: dict[str, Any]) -> None:
+    """A worker slow to exit (here: stopped) does not hold the others' closing back."""
+    import threading
+
+    session = Session(wire_config(wire), labbook=False)  # type: ignore[arg-type]
+    models: dict[str, Any] = {}
+    names = list(MODEL.values())
+    assert all(r.ok for r in run(session, models, ["a"], names))
+    processes = [models[name]._process for name in names]
+    slow, others = processes[0], processes[1:]
+    os.kill(slow.pid, signal.SIGSTOP)  # the first one closed cannot exit until resumed
+    seen: list[list[int | None]] = []
+
+    def resume() -> None:
+        seen.append([p.poll() for p in others])  # the others, before the first may exit
+        os.kill(slow.pid, signal.SIGCONT)
+
+    timer = threading.Timer(1.0, resume)
+    timer.start()
+    try:
+        asyncio.run(close_models(models))
+    finally:
+        timer.join()
+    assert seen == [[0, 0]], "the other workers waited for the first one to exit"
+    assert slow.poll() == 0

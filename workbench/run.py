@@ -479,8 +479,14 @@ def new_limit(settings: ProviderSettings, concurrency: int | None = None) -> Ada
 
 
 async def close_models(models: dict[str, Model]) -> None:
-    """Close every adapter's client and forget them."""
+    """Close every adapter's client and forget them, all at once.
+
+    A worker process takes a while to exit: one after another, an audit's end waited for
+    each in turn. The first failure is raised once every one is closed.
+    """
     closing, models_left = list(models.values()), models
     models_left.clear()
-    for model in closing:
-        await model.aclose()
+    done = await asyncio.gather(*(model.aclose() for model in closing), return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
