@@ -84,6 +84,20 @@ def test_a_retry_after_beyond_the_policy_fails_at_once(wire: dict[str, Any]) -> 
     assert reply.attempts == 1 and len(wire["openai"].requests) == 1
 
 
+def test_a_retry_after_beyond_the_policy_pauses_the_others_no_longer_than_the_policy(
+    wire: dict[str, Any],
+) -> None:
+    """The calls queued behind an hour's Retry-After fail too, soon, not after an hour."""
+    wire["openai"].queue(*[Step(status=429, retry_after="3600")] * 3)
+    config = wire_config(wire, {"openai": {"concurrency": 1}}, retry_after_max_s=0.3)
+    start = time.perf_counter()
+    comparison = Session(config).compare(["a", "b", "c"], ["openai:gpt-test"])  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - start
+    assert [r.error.type if r.error else None for r in comparison] == ["RateLimited"] * 3
+    assert len(wire["openai"].requests) == 3  # each asked once, then told an hour
+    assert elapsed < 3.0, f"the queued calls waited {elapsed:.1f} s for the provider's hour"
+
+
 def test_one_failing_and_one_slow_model_do_not_sink_the_others(wire: dict[str, Any]) -> None:
     wire["openai"].queue(*[Step(status=500)] * 3)  # fails every attempt
     wire["anthropic"].queue(Step(delay_s=1.0))  # slow

@@ -266,8 +266,10 @@ class Runner:
                         f"{job.spec.full_name} gave no complete answer within "
                         f"{settings.timeout_s:g} s"
                     ) from None
-                except RateLimited as e:
-                    limit.limited(slot, e.retry_after)
+                except RateLimited as e:  # paused no longer than a call may wait: past that,
+                    # the calls queued behind it ask, hear the same, and fail at once
+                    after = e.retry_after
+                    limit.limited(slot, after and min(after, policy.retry_after_max_s))
                     raise
                 except BaseException:
                     limit.failed(slot)
