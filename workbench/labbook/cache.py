@@ -55,13 +55,14 @@ class Entry:
 
 
 class Writes:
-    """Entries written in a background thread while the load goes on.
+    """Entries written in a background thread, while the load goes on or after it.
 
-    On a cold load, writing the sidecars (GBs for a big lab notebook) overlaps with sorting
-    and building the frame, which Arrow does without the GIL. With `background`, the load
-    returns without waiting for them: the next load waits first (`settle`), so it reads
-    what this one wrote, and the interpreter waits for them at exit (a write cut short by a
-    kill leaves no entry: each is written to a temporary file, then renamed).
+    A small load's entries are written while it sorts and builds the frame (Arrow does
+    both without the GIL) and waited for at the end. A `background` load (a big lab
+    notebook: GBs of sidecars) starts its writes only once the frame is made, so they take
+    no core from it, and returns without waiting: the next load waits first (`settle`), so
+    it reads what this one wrote, and the interpreter waits for them at exit (a write cut
+    short by a kill leaves no entry: each goes to a temporary file, then is renamed).
     """
 
     _pool: ClassVar[ThreadPoolExecutor | None] = None
@@ -71,9 +72,16 @@ class Writes:
     def __init__(self, background: bool = False) -> None:
         self.background = background
         self.pending: list[Future[Any]] = []
+        self.held: list[Callable[[], Any]] = []
 
     def later(self, job: Callable[[], Any]) -> None:
         """Run `job` in the writer thread (one per process, shared: entries never race)."""
+        if self.background:
+            self.held.append(job)
+        else:
+            self._submit(job)
+
+    def _submit(self, job: Callable[[], Any]) -> None:
         with Writes._lock:
             if Writes._pool is None:
                 Writes._pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sidecars")
@@ -93,6 +101,9 @@ class Writes:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        held, self.held = self.held, []
+        for job in held:
+            self._submit(job)
         if not self.background:
             for future in self.pending:
                 future.result()
