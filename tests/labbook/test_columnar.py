@@ -19,7 +19,8 @@ from workbench.errors import CorruptLine
 from workbench.labbook import cache, columnar, store
 from workbench.labbook.arrowframe import decode
 from workbench.labbook.chain import new_id
-from workbench.labbook.query import _parse, read_frame, to_frame
+from workbench.labbook.parse import _parse
+from workbench.labbook.query import read_frame, to_frame
 
 DAY = "2026/11/25"
 

@@ -1,7 +1,7 @@
 """The lab notebook as a pandas DataFrame: one tidy row per record, with filters and pivots.
 
-`load_records(files)` reads session files fast (one `orjson.loads` per file, no per-row pandas
-work) and remembers where each record came from; `to_frame(records, ...)` turns records (or
+`load_records(files)` (from `workbench.labbook.parse`) reads session files fast and remembers
+where each record came from; `to_frame(records, ...)` turns records (or
 `LabBook.lines()` output) into one row per record, sorted by time. The frame's index is each
 record's position in what was passed in, so `records[i]` is the raw record behind row `i`.
 `read_frame(files, ...)` does both without keeping the records (less memory), and keeps what
@@ -16,21 +16,17 @@ links back to the conversation's first turn.
 
 from __future__ import annotations
 
-import gc
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 
-from workbench.errors import CorruptLine, InvalidOption, NotRecorded
+from workbench.errors import InvalidOption, NotRecorded
 from workbench.labbook import arrowframe, columnar
 from workbench.labbook import cache as cached
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
@@ -38,31 +34,13 @@ from workbench.labbook.columns import (
     _Columns,
     _times,
 )
+from workbench.labbook.parse import RecordList as RecordList  # re-exported
+from workbench.labbook.parse import _gc_paused, _parse, _read
+from workbench.labbook.parse import load_records as load_records  # re-exported
 from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
 
 Choice = str | Sequence[str]
-
-
-class RecordList(list[dict[str, Any]]):
-    """Records as `load_records` read them, with the file and line number of each."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-        self.numbers: list[int] = []
-
-
-def load_records(files: Iterable[Path]) -> RecordList:
-    """Every record of every file, in file order, remembering each one's file and line."""
-    out = RecordList()
-    with _gc_paused():
-        for path in files:
-            batch = _read(path)
-            out.extend(batch)
-            out.paths.extend([str(path)] * len(batch))
-            out.numbers.extend(range(1, len(batch) + 1))
-    return out
 
 
 BACKGROUND_BYTES = 256 * 2**20
@@ -189,85 +167,6 @@ def _table(path: Path, lines: bytes, first: int) -> pa.Table:
 def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
     """The files DuckDB reads exactly, as tables (the others go through `_table`)."""
     return columnar.read_tables(paths, {path: keys[path].end for path in paths})
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    """One file's records; an unterminated last line (a torn tail) is not data.
-
-    The lines are parsed by one `json.loads` of them joined into an array (far faster than a
-    call per line, since keys are shared); a file that fails is parsed again line by line to
-    name the bad line in a `CorruptLine`.
-    """
-    data = path.read_bytes()
-    end = data.rfind(b"\n")
-    return _parse(path, data[:end]) if end >= 0 else []
-
-
-def _parse(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
-    """The records on complete lines (`body` has no final newline); `first` numbers the first.
-
-    orjson parses what it can (3x faster than json); what it refuses (NaN, numbers out of
-    its range, a bad line) goes to json line by line, which accepts or names the bad line.
-    Integers past 64 bits orjson reads as floats: the lines that may hold one go to json.
-    """
-    try:
-        batch = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
-    except orjson.JSONDecodeError:
-        batch = None
-    if (
-        type(batch) is not list
-        or len(batch) != body.count(b"\n") + 1
-        or not all(type(r) is dict for r in batch)
-    ):
-        return _parse_lines(path, body, first)
-    return _exact_ints(body, cast(list[dict[str, Any]], batch))
-
-
-_ZEROS = bytes.maketrans(b"123456789", b"000000000")
-_RUN = b"0" * 19
-"""19 digits in a row (in `_ZEROS`' translation): the shortest integer past 64 bits."""
-_BEFORE = frozenset(b":[, \t\r")
-
-
-def _exact_ints(body: bytes, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`records`, with each line where a number of 19 digits or more starts re-read by json."""
-    digits = body.translate(_ZEROS)  # one pass in C: a regex would cost a third of orjson's
-    line = counted = 0
-    at = digits.find(_RUN)
-    while at >= 0:
-        start = at - (body[at - 1 : at] == b"-")
-        if start and body[start - 1] in _BEFORE:  # a number, not digits inside a string
-            line += body.count(b"\n", counted, at)
-            counted = at
-            begin, end = body.rfind(b"\n", 0, at) + 1, body.find(b"\n", at)
-            records[line] = json.loads(body[begin : end if end >= 0 else len(body)])
-        at = digits.find(_RUN, at + len(_RUN))
-    return records
-
-
-def _parse_lines(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
-    records = []
-    for number, raw in enumerate(body.split(b"\n"), start=first):
-        try:
-            record = json.loads(raw)
-        except ValueError as e:
-            raise CorruptLine(path, number, f"not JSON ({e})") from None
-        if not isinstance(record, dict):
-            raise CorruptLine(path, number, "not a JSON object")
-        records.append(record)
-    return records
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC: it would rescan millions of fresh dicts, none of them garbage."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def to_frame(
