@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from typing import Any
 
 import pytest
@@ -191,15 +192,18 @@ def test_workers_are_closed_all_at_once_not_one_after_another(wire: dict[str, An
     os.kill(slow.pid, signal.SIGSTOP)  # the first one closed cannot exit until resumed
     seen: list[list[int | None]] = []
 
-    def resume() -> None:
-        seen.append([p.poll() for p in others])  # the others, before the first may exit
+    def resume() -> None:  # once the others have exited (or 10 s went by), let the first go
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and any(p.poll() is None for p in others):
+            time.sleep(0.05)
+        seen.append([p.poll() for p in others])
         os.kill(slow.pid, signal.SIGCONT)
 
-    timer = threading.Timer(1.0, resume)
-    timer.start()
+    waiter = threading.Thread(target=resume)
+    waiter.start()
     try:
         asyncio.run(close_models(models))
     finally:
-        timer.join()
+        waiter.join()
     assert seen == [[0, 0]], "the other workers waited for the first one to exit"
     assert slow.poll() == 0
