@@ -13,22 +13,14 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_any,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
+from tenacity import RetryCallState
 
 from workbench import prices, workers
-from workbench.budget import Budget, Reservation, estimate_usage
-from workbench.config import Config, RunSettings
+from workbench.budget import Budget, Reservation
+from workbench.call_state import CallState
+from workbench.config import Config
 from workbench.errors import (
     Cancelled,
     IncompleteAnswer,
@@ -47,9 +39,9 @@ from workbench.providers.base import (
     ProviderSettings,
     Reply,
     ReplyError,
-    Usage,
 )
 from workbench.providers.registry import ModelSpec
+from workbench.retries import retrying
 
 
 @dataclass(frozen=True)
@@ -175,7 +167,7 @@ class Runner:
     # -- one call ------------------------------------------------------------------------
 
     async def _call(self, job: Job) -> Reply:
-        state = _CallState()
+        state = CallState()
         reservation: Reservation | None = None
         self.listener.started(job)
         try:
@@ -190,7 +182,7 @@ class Runner:
             completion = await self._with_retries(model, job, state)
             data, invalid = _structured(job.prompt, completion)
             reply = state.reply(
-                job,
+                job.spec,
                 text=completion.text,
                 usage=completion.usage,
                 finish_reason=completion.finish_reason,
@@ -204,21 +196,21 @@ class Runner:
             if state.in_flight:  # a stopped stream was still billed for what it made
                 state.cut_short(job.prompt, partial)
             error = Cancelled(f"{job.spec.full_name}: stopped before the answer was complete")
-            reply = state.reply(job, text=partial, error=ReplyError.of(error))
+            reply = state.reply(job.spec, text=partial, error=ReplyError.of(error))
         except WorkbenchError as e:
             text = e.partial if isinstance(e, IncompleteAnswer) else ""
             if isinstance(e, IncompleteAnswer | ProviderTimeout):
                 state.cut_short(job.prompt, text)
-            reply = state.reply(job, text=text, error=ReplyError.of(e))
+            reply = state.reply(job.spec, text=text, error=ReplyError.of(e))
         except Exception as e:  # an adapter's bug must not sink the other models' answers
             message = f"unexpected error in the {job.spec.provider} adapter: {e}"
-            reply = state.reply(job, error=ReplyError(type(e).__name__, message))
+            reply = state.reply(job.spec, error=ReplyError(type(e).__name__, message))
         if reservation is not None:
             reservation.settle(reply.cost_usd, state.estimate(job.prompt, reply))
         self.listener.finished(job, reply)
         return reply
 
-    async def _with_retries(self, model: Model, job: Job, state: _CallState) -> Completion:
+    async def _with_retries(self, model: Model, job: Job, state: CallState) -> Completion:
         settings = registry.provider_settings(job.spec, self.config)
         limit = self._limit(job.spec.provider, settings)
         policy = self.config.run
@@ -241,14 +233,7 @@ class Runner:
             wait = retry.next_action.sleep if retry.next_action else 0.0
             self.listener.retrying(job, error, wait)
 
-        retrying = AsyncRetrying(
-            stop=stop_any(_Attempts(policy), _RetryAfterTooLong(policy)),
-            wait=_RetryAfterOrBackoff(policy),
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in retrying(policy, before_sleep):
             with attempt:
                 queued = time.perf_counter()
                 slot = await limit.acquire()  # a slot, after any pause the provider asked for
@@ -317,103 +302,6 @@ class Runner:
         await asyncio.gather(*(self._prepared(s) for s in specs), return_exceptions=True)
 
 
-@dataclass
-class _CallState:
-    """One call's figures as it goes: attempts, queueing, the answering request's timing, cost."""
-
-    attempts: int = 0
-    pieces: list[str] = field(default_factory=list)
-    quote: prices.Quote | None = None
-    unreported_usd: float = 0.0
-    """Estimated cost of attempts cut short or stopped: billed, most likely, but unreported."""
-    unreported: bool = False
-    """An attempt may have been billed without a usage report: the call's cost is unknown."""
-    started_at: datetime | None = None
-    queued_s: float = 0.0
-    latency_s: float | None = None
-    first_token_s: float | None = None
-    in_flight: bool = False
-    _begin: float | None = None
-    _sent: float = 0.0
-    _first: float | None = None
-
-    def begin(self) -> None:
-        """The call starts: its client is ready."""
-        self.started_at = datetime.now(UTC)
-        self._begin = time.perf_counter()
-
-    def sending(self, queued_since: float) -> None:
-        """A slot was free: the request goes out now."""
-        self._sent = time.perf_counter()
-        self.queued_s += self._sent - queued_since
-        self.attempts += 1
-        self.in_flight = True
-        self._first = None
-        self.latency_s = self.first_token_s = None
-
-    def text_arrived(self) -> None:
-        """A piece of text came; the first one of an attempt sets its first-token time."""
-        if self._first is None:
-            self._first = time.perf_counter()
-            self.first_token_s = self._first - self._sent
-
-    def answered(self) -> None:
-        """The request ended (answer or error)."""
-        self.in_flight = False
-        self.latency_s = time.perf_counter() - self._sent
-
-    def waited(self, waited_s: float) -> None:
-        """The adapter held the request back (the local model's lock): queueing, not latency."""
-        if waited_s > 0:
-            self.queued_s += waited_s
-            if self.latency_s is not None:
-                self.latency_s = max(0.0, self.latency_s - waited_s)
-            if self.first_token_s is not None:
-                self.first_token_s = max(0.0, self.first_token_s - waited_s)
-
-    def cut_short(self, prompt: Prompt, partial: str) -> None:
-        """An attempt sent and not answered in full: billed, most likely, but unreported."""
-        if self.quote is None or self.quote.free or not self.attempts:
-            return
-        self.unreported = True
-        self.unreported_usd += self.quote.cost(estimate_usage(prompt, len(partial))) or 0.0
-
-    def cost(self, usage: Usage | None) -> float | None:
-        """The call's cost over every attempt; None when any part of it is unknown."""
-        if not self.attempts:
-            return 0.0  # nothing was sent
-        if self.quote is None or self.unreported:
-            return 0.0 if self.quote is not None and self.quote.free else None
-        if usage is None:
-            return 0.0  # refused (4xx/5xx, unreachable): providers do not bill those
-        return self.quote.cost(usage)
-
-    def estimate(self, prompt: Prompt, reply: Reply) -> float:
-        """A best guess of what the call cost, for budgets, when its cost is unknown."""
-        if self.quote is None:
-            return 0.0
-        answered = self.quote.cost(estimate_usage(prompt, len(reply.text))) if reply.ok else 0.0
-        return (answered or 0.0) + self.unreported_usd
-
-    def reply(self, job: Job, **fields: Any) -> Reply:
-        """The Reply with this call's figures."""
-        wall = None if self._begin is None else time.perf_counter() - self._begin
-        usage = fields.get("usage")  # an answer that does not fit its schema was still billed
-        return Reply(
-            model=job.spec.label,
-            resolved=job.spec.full_name,
-            cost_usd=self.cost(usage),
-            price_source=self.quote.source if self.quote else None,
-            latency_s=self.latency_s,
-            first_token_s=self.first_token_s,
-            attempts=self.attempts,
-            started_at=self.started_at,
-            queued_s=self.queued_s if self.attempts else None,
-            wall_s=wall,
-            **fields,
-        )
-
-
 def _structured(prompt: Prompt, completion: Completion) -> tuple[Any, ReplyError | None]:
     """With a schema: (the answer's value, None), or (None, the InvalidOutput error)."""
     if prompt.schema is None:
@@ -422,55 +310,6 @@ def _structured(prompt: Prompt, completion: Completion) -> tuple[Any, ReplyError
         return prompt.schema.parse(completion.text, completion.data), None
     except InvalidOutput as e:
         return None, ReplyError.of(e)
-
-
-class _RetryAfterOrBackoff:
-    """Wait what the server's Retry-After says; otherwise exponential backoff with jitter."""
-
-    def __init__(self, policy: RunSettings) -> None:
-        self._backoff = wait_exponential_jitter(
-            initial=policy.backoff_s, max=policy.backoff_max_s, jitter=policy.backoff_s
-        )
-
-    def __call__(self, retry: RetryCallState) -> float:
-        error = retry.outcome.exception() if retry.outcome else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return error.retry_after
-        return float(self._backoff(retry))
-
-
-class _Attempts(stop_base):
-    """Stop after 1 + retries attempts; a 429 that says when to come back is waited out.
-
-    Under a shared rate limit a call may be refused many times through no fault of its
-    own; the server's Retry-After, not a count, bounds it: it is retried until the call has
-    been at it for `retry_after_max_s`.
-    """
-
-    def __init__(self, policy: RunSettings) -> None:
-        self._count = stop_after_attempt(1 + policy.retries)
-        self._limit = policy.retry_after_max_s
-
-    def __call__(self, retry: RetryCallState) -> bool:
-        error = retry.outcome.exception() if retry.outcome else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return (retry.seconds_since_start or 0.0) + error.retry_after > self._limit
-        return bool(self._count(retry))
-
-
-class _RetryAfterTooLong(stop_base):
-    """Stop retrying when the server asks for a wait longer than the policy allows."""
-
-    def __init__(self, policy: RunSettings) -> None:
-        self._limit = policy.retry_after_max_s
-
-    def __call__(self, retry: RetryCallState) -> bool:
-        error = retry.outcome.exception() if retry.outcome else None
-        return (
-            isinstance(error, RateLimited)
-            and error.retry_after is not None
-            and error.retry_after > self._limit
-        )
 
 
 def new_limit(settings: ProviderSettings, concurrency: int | None = None) -> AdaptiveLimit:
