@@ -9,14 +9,14 @@
 Modules: `exercise` (loading and checking, `schema.json`), `items`, `files` (the files
 items send, kept by each run), `structured` (an exercise's answer schema), `scorers` (the
 registry and text scorers; `score` the base, `delegated` python and judge scorers,
-`functions` a user's own), `agreement`, `runner` (what the notebook executes), `records`
-(its calls in the lab notebook, its result rows), `spend` (whole items within the budget,
-what was spent), `secrets` (redaction of every file of a run), `store` (the run folder),
-`notebook` (papermill, progress, Ctrl-C), `result` (a run read back), `report` (tables and
-plots), `stats` and `significance` (intervals, paired tests, diffs beyond noise, plans),
-`judges` (judges checked against humans), `provenance` (what made a run, in its notebook),
-`review` and `review_panel` (human verdicts), `template` (the notebook's cells), `start`
-(a new run), `api` (these functions).
+`functions` a user's own), `agreement`, `runner` (what the notebook executes: the run
+loop), `answering` (one item of a run), `records` (its calls in the lab notebook, its result
+rows), `spend` (whole items within the budget, what was spent), `secrets` (redaction of every
+file of a run), `store` (the run folder), `notebook` (papermill, progress, Ctrl-C), `result`
+(a run read back), `report` (tables and plots), `stats` and `significance` (intervals, paired
+tests, diffs beyond noise, plans), `judges` (judges checked against humans), `provenance`
+(what made a run, in its notebook), `review` and `review_panel` (human verdicts), `template`
+(the notebook's cells), `start` (a new run), `api` (these functions).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The lab notebook: a git-tracked, append-only, hash-chained record of every call and decision."""
+"""The lab notebook: a git-tracked, append-only, hash-chained record of every call and decision.
+
+`book` writes a session's records (`LabBook`); `sessionfiles` finds the session files and reads
+their records back; `sessioninfo` says who and where a session runs; `verdicts` gives a
+decision's shapes.
+"""
 
 from __future__ import annotations
 

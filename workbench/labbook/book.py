@@ -19,16 +19,11 @@ commit takes it.
 from __future__ import annotations
 
 import atexit
-import getpass
-import os
-import platform
-import socket
-import sys
 import threading
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +32,16 @@ from workbench.labbook import filestore, store
 from workbench.labbook.background import Committer, Writer
 from workbench.labbook.chain import REPLACEMENT, SCHEMA_VERSION, new_id, prompt_hash, whole
 from workbench.labbook.redact import Redactor
+from workbench.labbook.sessionfiles import (
+    files,
+    files_between,
+    lines,
+    recent,
+    records,
+    session_file,
+)
+from workbench.labbook.sessioninfo import detect_source, fallback_author, session_facts
+from workbench.labbook.verdicts import VERDICTS, check_verdict
 from workbench.notices import notice
 
 if TYPE_CHECKING:
@@ -44,12 +49,12 @@ if TYPE_CHECKING:
     from workbench.providers.base import Prompt, Reply
     from workbench.run import Job
 
-VERDICTS = ("pick", "reject", "better", "tie", "both-bad", "rating")
-"""The verdicts, as decision records hold them (`links`: the calls judged; `choice`: one of them):
-pick: `choice` is the best of the answers linked; reject: `choice` is wrong (no `choice`: every
-answer linked is); better: of exactly two linked, `choice` is the better; tie and both-bad: of
-exactly two, no `choice`; rating: the one answer linked gets `score`, 1 to 5."""
-_PAIRED = ("better", "tie", "both-bad")
+__all__ = [  # readers import these from here too (from `sessionfiles`, `sessioninfo`, `verdicts`)
+    "COMMIT_EVERY_S", "LINE_WIDTH", "QUOTE_WIDTH", "VERDICTS", "LabBook", "check_verdict",
+    "detect_source", "files", "files_between", "lines", "recent", "records", "reply_fields",
+    "session_facts",
+]  # fmt: skip
+
 _LATER = "_later"
 """Where a queued record keeps the function that makes the rest of its fields."""
 COMMIT_EVERY_S = 5.0
@@ -86,7 +91,7 @@ class LabBook:
         self.pending = 0
         """Records appended since the last commit."""
         self._path: Path | None = None
-        self._author = git.author() if git else _fallback_author()
+        self._author = git.author() if git else fallback_author()
         self._writer = Writer(self._write_batch)
         self._pending_lock = threading.Lock()
         self._messages: list[Callable[[], str]] = []
@@ -104,9 +109,7 @@ class LabBook:
         """This session's file (created with its session record on first write)."""
         if self._path is None:
             day = self.clock()
-            self._path = (
-                self.root / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{self.session}.jsonl"
-            )
+            self._path = session_file(self.root, day, self.session)
         return self._path
 
     # -- writing -------------------------------------------------------------------------
@@ -373,116 +376,7 @@ def reply_fields(reply: Reply) -> dict[str, Any]:
     return data
 
 
-def check_verdict(verdict: str, on: list[str], choice: str | None, score: int | None) -> None:
-    """A one-line InvalidOption unless the verdict has the shape `VERDICTS` gives it."""
-    if verdict not in VERDICTS:
-        raise InvalidOption(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
-    if not on:
-        raise InvalidOption(f"a {verdict} judges at least one recorded answer: none was given")
-    if choice is not None and choice not in on:
-        raise InvalidOption(f"the choice {choice!r} is not among the records judged")
-    if verdict in _PAIRED and len(on) != 2:
-        raise InvalidOption(f"a {verdict} verdict judges two answers, not {len(on)}")
-    if verdict in ("better", "pick") and choice is None:
-        raise InvalidOption(f"a {verdict} verdict names the answer it prefers (choice=...)")
-    if verdict in _PAIRED and verdict != "better" and choice is not None:
-        raise InvalidOption(f"a {verdict} verdict chooses no answer")
-    if verdict == "rating" and len(on) != 1:
-        raise InvalidOption(f"a rating judges one answer, not {len(on)}")
-    rated = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5
-    if (verdict == "rating") != (score is not None) or (score is not None and not rated):
-        raise InvalidOption(
-            f"a rating is a whole number from 1 to 5 (only ratings have one), not {score!r}"
-        )
-
-
-def files(root: Path) -> list[Path]:
-    """Every session file under a lab notebook's root, oldest folder first."""
-    return sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*.jsonl"))
-
-
-def lines(root: Path) -> Iterator[store.Line]:
-    """Every record of every session, file by file, with where it was."""
-    for path in files(root):
-        yield from store.read(path)
-
-
-def files_between(root: Path, since: date | None, until: date | None) -> list[Path]:
-    """The session files that can hold records of the days since..until (UTC, inclusive).
-
-    A file holds nothing from before the day of its folder (give or take the instant its
-    first record waited to be written), and nothing from after it was last modified.
-    Both tests only ever keep a file in doubt: a clone's checkout makes mtimes newer.
-    """
-    start = None if since is None else datetime.combine(since, time(), UTC).timestamp()
-    kept = []
-    for path in files(root):
-        folder = date(int(path.parent.parent.parent.name), int(path.parent.parent.name),
-                      int(path.parent.name))  # fmt: skip
-        if until is not None and folder > until + timedelta(days=1):
-            continue
-        if start is not None and path.stat().st_mtime < start:
-            continue
-        kept.append(path)
-    return kept
-
-
-def recent(
-    root: Path, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None
-) -> list[dict[str, Any]]:
-    """The `limit` newest records (that `keep` accepts), oldest first, reading few files.
-
-    Files are read newest-modified first; once `limit` records are in hand, a file last
-    modified before the oldest of them cannot hold a newer one, so the search stops.
-    """
-    stamped = sorted(((p.stat().st_mtime, p) for p in files(root)), reverse=True)
-    kept: list[dict[str, Any]] = []
-    for mtime, path in stamped:
-        if len(kept) >= limit:
-            oldest = datetime.fromisoformat(str(kept[0]["ts"]))
-            if mtime < oldest.timestamp():
-                break
-        found = (line.record for line in store.read(path))
-        kept.extend(found if keep is None else filter(keep, found))
-        kept.sort(key=_in_time_order)
-        kept = kept[-limit:]
-    return kept
-
-
-def records(root: Path) -> list[dict[str, Any]]:
-    """Every record of every session, in time order."""
-    return sorted((line.record for line in lines(root)), key=_in_time_order)
-
-
-def _in_time_order(record: dict[str, Any]) -> tuple[Any, ...]:
-    """The sort key of records read back: time, then session, then place in its chain."""
-    return (record["ts"], record["session"], record["seq"])
-
-
 _SESSION_FIELDS = ("v", "id", "ts", "kind", "session", "author", "source", "repo_head", "data")
-
-
-def detect_source() -> str:
-    """The notebook path when run in Jupyter (or papermill), else the command line."""
-    for var in ("WORKBENCH_SOURCE", "JPY_SESSION_NAME"):
-        if os.environ.get(var):
-            return os.environ[var]
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
-    return " ".join(argv)[:500]
-
-
-def session_facts() -> dict[str, Any]:
-    """Where and with what a session ran: the first record of its file."""
-    from workbench._version import __version__
-
-    return {
-        "workbench": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "cwd": os.getcwd(),
-    }
 
 
 def _now() -> datetime:
@@ -506,11 +400,3 @@ def _clip(text: str, width: int) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _fallback_author() -> dict[str, str | None]:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = None
-    return {"name": name, "email": None}
