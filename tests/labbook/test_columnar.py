@@ -317,3 +317,20 @@ def test_a_path_duckdb_would_read_as_a_pattern_is_read_record_by_record(tmp_path
     assert columnar.read_tables([path], ends(path)) == {}
     assert_frame_equal(read_frame([path]), read_frame([path], cache=False))
     assert_frame_equal(read_frame([path, other]), read_frame([path, other], cache=False))
+
+
+def test_a_big_sort_on_threads_with_the_json_decoded_meanwhile_gives_the_same_frame(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sort's copy a column per thread, the JSON values decoded while it runs, then moved."""
+    from workbench.labbook import arrowframe
+
+    one = write(root, "S-one", odd_records() + later(odd_records(), 11))
+    two = write(root, "S-two", later(odd_records(), 10))  # between the other file's records
+    monkeypatch.setattr(arrowframe, "PARALLEL_ROWS", 0)
+    frame = read_frame([one, two])
+    assert_frame_equal(frame, read_frame([one, two], cache=False))
+    assert list(frame["file"].astype(str)).count(str(two)) == len(odd_records())
+    params = [p for p in frame["params"] if p is not None]
+    assert len({id(p) for p in params}) == len(params)  # a fresh dict per row, as parsed
+    assert_frame_equal(read_frame([one, two]), frame)  # from the sorted sidecar

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
@@ -48,8 +48,39 @@ def _labels(table: pa.Table) -> list[Any]:
     ]
 
 
+PARALLEL_ROWS = 10_000
+"""Tables this long are sorted a column per thread (shorter ones: the threads cost more)."""
+
+
 def combine(tables: Sequence[pa.Table]) -> pa.Table:
     """The files' rows as one `SORTED` table: by time, then `seq`, then as given (as `_select`)."""
+    table, order = _ordered(tables)
+    return table if order is None else take(table, order)
+
+
+def combined_frame(
+    tables: Sequence[pa.Table], files: Sequence[str]
+) -> tuple[pa.Table, pd.DataFrame]:
+    """`combine(tables)` and its `frame`, the JSON values decoded while the rows are sorted.
+
+    The sort copies every text without the GIL, on the other threads; meanwhile this thread
+    decodes the JSON columns (Python objects: all GIL) in the files' order, then puts the
+    objects in the sorted order (pointers moved, not objects copied).
+    """
+    table, order = _ordered(tables)
+    threads = min(os.cpu_count() or 1, table.num_columns)
+    if order is None or threads < 2 or table.num_rows < PARALLEL_ROWS:
+        table = table if order is None else take(table, order)
+        return table, frame(table, files)
+    with ThreadPoolExecutor(threads, thread_name_prefix="workbench-take") as pool:
+        sorted_table = _taking(table, order, pool)
+        objects = {name: _decoded(table.column(name), name)[order] for name in _OBJECTS}
+        table = sorted_table()
+    return table, frame(table, files, objects)
+
+
+def _ordered(tables: Sequence[pa.Table]) -> tuple[pa.Table, np.ndarray[Any, Any] | None]:
+    """The files' rows as one `SORTED` table as given, and the order that sorts it (None: it is)."""
     rows = [t.num_rows for t in tables]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     count = table.num_rows
@@ -62,9 +93,7 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
     table = pa.Table.from_arrays(_labels(table) + extra, schema=SORTED)
     stamps = table.column("ts").to_numpy().astype("datetime64[us]")
     order = np.lexsort((table.column("seq").fill_null(-1).to_numpy(), stamps))
-    if (np.diff(order) != 1).any():
-        table = take(table, order)
-    return table
+    return table, order if (np.diff(order) != 1).any() else None
 
 
 def take(table: pa.Table, order: np.ndarray[Any, Any]) -> pa.Table:
@@ -74,14 +103,25 @@ def take(table: pa.Table, order: np.ndarray[Any, Any]) -> pa.Table:
     of its time on fresh pages: two cores halve it.
     """
     threads = min(os.cpu_count() or 1, table.num_columns)
-    if threads < 2 or table.num_rows < 10_000:
+    if threads < 2 or table.num_rows < PARALLEL_ROWS:
         return table.take(order)
+    with ThreadPoolExecutor(threads, thread_name_prefix="workbench-take") as pool:
+        return _taking(table, order, pool)()
+
+
+def _taking(
+    table: pa.Table, order: np.ndarray[Any, Any], pool: ThreadPoolExecutor
+) -> Callable[[], pa.Table]:
+    """Start taking each column in `pool` (biggest first); the returned call waits for them."""
     indices = pa.array(order)
     biggest = sorted(range(table.num_columns), key=lambda i: -table.column(i).nbytes)
-    with ThreadPoolExecutor(threads, thread_name_prefix="workbench-take") as pool:
-        columns = pool.map(lambda i: table.column(i).take(indices), biggest)
-        taken = dict(zip(biggest, columns, strict=True))
-    return pa.Table.from_arrays([taken[i] for i in range(table.num_columns)], schema=table.schema)
+    jobs = {i: pool.submit(table.column(i).take, indices) for i in biggest}
+
+    def result() -> pa.Table:
+        columns = [jobs[i].result() for i in range(table.num_columns)]
+        return pa.Table.from_arrays(columns, schema=table.schema)
+
+    return result
 
 
 def extend(
@@ -121,8 +161,13 @@ def extend(
     return table.set_column(SORTED.get_field_index("_position"), "_position", pa.array(position))
 
 
-def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
-    """The frame `_Columns.frame` makes of these rows (a `SORTED` table of `files`)."""
+def frame(
+    table: pa.Table, files: Sequence[str], objects: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """The frame `_Columns.frame` makes of these rows (a `SORTED` table of `files`).
+
+    `objects`: the JSON columns already decoded, in the table's order (`combined_frame`).
+    """
     ts = pd.DatetimeIndex(table.column("ts").to_numpy()).tz_localize(None).tz_localize(UTC)
     if not len(ts):
         ts = _times([])  # the unit pandas gives no values
@@ -143,7 +188,7 @@ def frame(table: pa.Table, files: Sequence[str]) -> pd.DataFrame:
         elif name == "ok":
             columns[name] = pd.arrays.BooleanArray(*_masked(column, False))
         elif name in _OBJECTS:
-            columns[name] = decode(column, list if name in _EMPTY_LIST else None)
+            columns[name] = objects[name] if objects is not None else _decoded(column, name)
     names = np.array(list(files), dtype=object)
     at = table.column("_file").to_numpy()
     present = np.unique(at)  # as `_category` of each row's file: only files with rows
@@ -221,6 +266,11 @@ def _codes(indices: pa.Array) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
 
 _MANY = 32
 """Rows sharing a text at least this often get copies of one parse; the others a parse each."""
+
+
+def _decoded(column: pa.ChunkedArray, name: str) -> Any:
+    """`decode` of one of the JSON columns: null is None, or [] for lists."""
+    return decode(column, list if name in _EMPTY_LIST else None)
 
 
 def decode(column: pa.ChunkedArray, empty: type[list[Any]] | None) -> Any:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +97,23 @@ def _cached_frame(paths: Sequence[Path], writes: cached.Writes) -> pd.DataFrame:
         keys = hashing.result()
     if guess is not None and frame is not None and guess[1] == keys:
         return frame
-    return arrowframe.frame(read_table(paths, writes, keys), names)
+    made: list[pd.DataFrame] = []  # the frame, when the table is sorted here (made with it)
+    table = read_table(paths, writes, keys, made)
+    return made[0] if made else arrowframe.frame(table, names)
 
 
 def read_table(
     paths: Sequence[Path],
     writes: cached.Writes | None = None,
     keys: Sequence[cached.Key] | None = None,
+    made: list[pd.DataFrame] | None = None,
 ) -> pa.Table:
     """The files' records as one Arrow table (`arrowframe.SORTED`), in the frame's order.
 
     Each file's columns come from its sidecar while the file hashes the same, else from
     DuckDB (or record by record); the sorted whole is kept too (see `workbench.labbook.cache`).
-    `keys`: the files' keys, when the caller has just made them.
+    `keys`: the files' keys, when the caller has just made them. With `made`, a table
+    sorted here gets its frame made with it (`arrowframe.combined_frame`), put in `made`.
     """
     cached.Writes.settle()  # what an earlier load is still writing is read, not made again
     keys = list(keys) if keys is not None else cached.keys_of(paths)
@@ -118,7 +121,14 @@ def read_table(
     if table is not None:  # the usual case: every file hashed, one sidecar mapped
         return table
     tables, keys = cached.tables(paths, _table, _tables, columnar.SCHEMA, writes, keys)
-    build = partial(arrowframe.combine, tables)
+
+    def build() -> pa.Table:
+        if made is None:
+            return arrowframe.combine(tables)
+        table, frame = arrowframe.combined_frame(tables, [str(path) for path in paths])
+        made.append(frame)
+        return table
+
     return cached.combined(paths, keys, tables, build, arrowframe.extend, arrowframe.SORTED, writes)
 
 
