@@ -1,7 +1,8 @@
 """The files' Arrow tables (`columnar.SCHEMA`) -> one table in the frame's order -> the frame.
 
 `combine` sorts the files' rows as `query._select` sorts the frame (time, then `seq`, then as
-given) and notes each row's file, line and position; `extend` adds rows that sort after a
+given) and notes each row's file, line and position (`combined_frame` also makes the frame,
+decoding the JSON values while the texts are sorted); `extend` adds rows that sort after a
 kept table without sorting it again; `frame` makes the very DataFrame `columns._Columns.frame`
 makes: text columns wrap the Arrow buffers (pandas' `str` dtype is Arrow-backed), categories
 come from Arrow's dictionary encoding, masked numbers from the buffers, and the JSON columns
