@@ -262,13 +262,25 @@ def likely(paths: Sequence[Path], schema: pa.Schema) -> tuple[pa.Table, list[Key
     are): it is used only when the files then hash to exactly these keys.
     """
     folder = _folder(paths)
-    if folder is None:
+    found = _listing(folder, paths, schema) if folder is not None else None
+    if found is None:
         return None
-    names = [str(path) for path in paths]
+    entry, listed = found
     try:
         sizes = [path.stat().st_size for path in paths]
     except OSError:
         return None
+    if [item[1] for item in listed] != sizes:
+        return None  # a file grew (or has a torn tail): the keys decide
+    return entry.table, [Key(item[1], item[2]) for item in listed]
+
+
+def _listing(folder: Path, paths: Sequence[Path], schema: pa.Schema) -> tuple[Entry, Any] | None:
+    """The most recently used kept sorted table of these very files, and its listing, or None.
+
+    The listing holds, per file, its path, end, digest and rows when the table was made.
+    """
+    names = [str(path) for path in paths]
     for where in sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True):
         entry = _load(where, schema)
         if entry is None:
@@ -277,11 +289,8 @@ def likely(paths: Sequence[Path], schema: pa.Schema) -> tuple[pa.Table, list[Key
             listed = json.loads(entry.meta.get(b"files", b"[]"))
         except ValueError:
             continue
-        if [item[0] for item in listed] != names:
-            continue
-        if [item[1] for item in listed] != sizes:
-            return None  # a file grew (or has a torn tail): the keys decide
-        return entry.table, [Key(item[1], item[2]) for item in listed]
+        if [item[0] for item in listed] == names:
+            return entry, listed
     return None
 
 
@@ -310,30 +319,22 @@ def _grown(
     schema: pa.Schema,
 ) -> pa.Table | None:
     """A kept sorted table of these very files, extended by what they gained since; or None."""
-    names = [str(path) for path in paths]
-    for kept in sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True):
-        base = _load(kept, schema)
-        if base is None:
+    found = _listing(folder, paths, schema)
+    if found is None:
+        return None
+    base, listed = found
+    new: list[tuple[int, int, pa.Table]] = []
+    for i, (path, key, table, item) in enumerate(zip(paths, keys, tables, listed, strict=True)):
+        _, end, digest, rows = item
+        if (key.end, key.digest) == (end, digest):
             continue
-        try:
-            listed = json.loads(base.meta.get(b"files", b"[]"))
-        except ValueError:
-            continue
-        if [item[0] for item in listed] != names:
-            continue
-        new: list[tuple[int, int, pa.Table]] = []
-        for i, (path, key, table, item) in enumerate(zip(paths, keys, tables, listed, strict=True)):
-            _, end, digest, rows = item
-            if (key.end, key.digest) == (end, digest):
-                continue
-            if not (end < key.end and table.num_rows > rows and prefix_of(path, end) == digest):
-                return None  # changed, not grown: sorted again
-            new.append((i, rows, table.slice(rows)))
-        added = sum(part.num_rows for _, _, part in new)
-        if added * 4 > base.table.num_rows:
-            return None  # written again, sorted, so the next loads start from it
-        return extend(base.table, new, [t.num_rows for t in tables])
-    return None
+        if not (end < key.end and table.num_rows > rows and prefix_of(path, end) == digest):
+            return None  # changed, not grown: sorted again
+        new.append((i, rows, table.slice(rows)))
+    added = sum(part.num_rows for _, _, part in new)
+    if added * 4 > base.table.num_rows:
+        return None  # written again, sorted, so the next loads start from it
+    return extend(base.table, new, [t.num_rows for t in tables])
 
 
 KEEP = 2
