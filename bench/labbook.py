@@ -175,7 +175,7 @@ def step(name: str, root: Path, day: str) -> dict[str, Any]:
         frame = read_frame(paths)
         figure = {"rows": len(frame)}
     elif name == "sql":
-        from workbench.labbook.query import sql
+        from workbench.labbook.sql import sql
 
         found = sql(SQL, paths)
         figure = {"rows": int(found["calls"].sum())}

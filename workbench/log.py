@@ -82,7 +82,7 @@ def sql(query: str) -> pd.DataFrame:
     `wb.log.sql("select model, avg(latency_s) from records where kind = 'call' group by model")`
     """
     from workbench.labbook.book import files
-    from workbench.labbook.query import sql as run
+    from workbench.labbook.sql import sql as run
 
     return run(query, files(root()))
 

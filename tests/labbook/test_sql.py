@@ -10,7 +10,7 @@ import workbench as wb
 from tests.labbook.test_columnar import odd_records, write
 from tests.labbook.test_query import write_book
 from workbench.errors import InvalidOption
-from workbench.labbook import query
+from workbench.labbook import sql
 
 
 def test_sql_agrees_with_the_frame(repo: Path) -> None:
@@ -38,7 +38,7 @@ def test_sql_agrees_with_the_frame(repo: Path) -> None:
 
 def test_json_columns_are_json(tmp_path: Path) -> None:
     path = write(tmp_path / "labbook", "S-odd", odd_records())
-    got = query.sql(
+    got = sql.sql(
         "select params->>'$.max_tokens' as max_tokens, json_array_length(files) as files"
         " from records where params is not null and params->>'$.max_tokens' is not null",
         [path],
@@ -50,5 +50,5 @@ def test_json_columns_are_json(tmp_path: Path) -> None:
 def test_bad_sql_is_one_line_that_names_the_problem(tmp_path: Path) -> None:
     path = write(tmp_path / "labbook", "S-odd", odd_records())
     with pytest.raises(InvalidOption, match=r"SQL over the lab notebook failed: .*nope") as caught:
-        query.sql("select nope from records", [path])
+        sql.sql("select nope from records", [path])
     assert "\n" not in str(caught.value)
