@@ -242,22 +242,18 @@ def _encoded(column: pa.ChunkedArray) -> pa.DictionaryArray:
 
 
 def _arrow_category(column: pa.ChunkedArray) -> pd.Categorical:
-    """`_category` of a dictionary-encoded column (no Python strings): sorted categories."""
+    """`_category` of a dictionary-encoded column (no Python strings): sorted categories.
+
+    Each value of the dictionary occurs in the column, once in the dictionary, as pandas
+    has them: `dictionary_encode` makes it so, and unifying such chunks keeps it so.
+    """
     encoded = _encoded(column)
-    indices = pc.dictionary_encode(encoded.dictionary)  # unused or repeated values: once
-    uniques = indices.dictionary.to_numpy(zero_copy_only=False)
+    uniques = encoded.dictionary.to_numpy(zero_copy_only=False)
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    first = indices.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     codes, valid = _codes(encoded.indices)
-    codes = np.where(valid, rank[first[codes]] if len(first) else -1, -1)
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(uniques)))
-    if len(used) < len(uniques):  # as pandas: only the values that occur
-        remap = np.full(len(uniques), -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        order = order[used]
+    codes = np.where(valid, rank[codes] if len(rank) else -1, -1)
     return pd.Categorical.from_codes(codes, pd.Index(uniques[order], dtype="str"))
 
 
