@@ -233,6 +233,15 @@ def test_only_the_file_duckdb_cannot_read_exactly_is_left_out(root: Path, odd: s
         assert read_frame(paths)["input_tokens"].max() == 2**60
 
 
+def test_whole_numbers_flag_what_int64_cannot_hold_without_a_warning() -> None:
+    """Infinite, fractional and past-2**53 counts are flagged (their file goes the exact way),
+    never cast: numpy would warn, and pytest makes a warning an error."""
+    column = pa.chunked_array([[1.0, float("inf"), 2.5, float("nan"), 2.0**60, -3.0]])
+    whole, inexact = columnar._whole(column)
+    assert inexact.tolist() == [False, True, True, False, True, False]
+    assert whole.to_pylist() == [1, 0, 0, None, 0, -3]
+
+
 def test_a_file_growing_while_read_is_read_as_hashed(root: Path) -> None:
     """DuckDB reads whole files: a line appended after the hash sends the file the slow way."""
     path = write(root, "S-grow", odd_records())

@@ -194,7 +194,7 @@ def _split(table: pa.Table, paths: Sequence[Path], lines: list[int | None]) -> d
         return {}  # rows not together in the files' order
     counts = np.bincount(at, minlength=len(paths)).tolist()
     bad = {i for i, (n, want) in enumerate(zip(counts, lines, strict=True)) if n != want}
-    typed, unreadable = _typed(table, at, len(paths))
+    typed, unreadable = _typed(table, at)
     bad |= unreadable  # a blank line, a changed file, numbers kept as they are
     out: dict[Path, pa.Table] = {}
     start = 0
@@ -205,7 +205,7 @@ def _split(table: pa.Table, paths: Sequence[Path], lines: list[int | None]) -> d
     return out
 
 
-def _typed(part: pa.Table, at: np.ndarray[Any, Any], files: int) -> tuple[pa.Table, set[int]]:
+def _typed(part: pa.Table, at: np.ndarray[Any, Any]) -> tuple[pa.Table, set[int]]:
     """The query's columns as `SCHEMA`, and the files (indices) not read exactly."""
     columns: dict[str, Any] = {}
     unreadable: set[int] = set()
@@ -253,12 +253,16 @@ def _stamps(column: pa.ChunkedArray, at: np.ndarray[Any, Any]) -> pa.ChunkedArra
 
 
 def _whole(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray[Any, Any]]:
-    """Whole numbers as int64, and where a value is not exact (a fraction, past 2**53)."""
+    """Whole numbers as int64, and where a value is not exact (infinite, a fraction, past 2**53).
+
+    Such values become 0 here (their file goes the record-by-record way, which keeps them).
+    """
     values = column.to_numpy(zero_copy_only=False)
     mask = np.isnan(values)
-    known = np.where(mask, 0, values)
-    inexact = (np.abs(known) >= 2**53) | (known % 1 != 0)
-    return pa.array(known.astype(np.int64), mask=mask), inexact
+    finite = np.where(np.isfinite(values), values, 0.0)
+    inexact = ~mask & (~np.isfinite(values) | (np.abs(finite) >= 2**53) | (finite % 1 != 0))
+    whole = np.where(inexact, 0.0, finite).astype(np.int64)
+    return pa.array(whole, mask=mask), inexact
 
 
 def _json_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
