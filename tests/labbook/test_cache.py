@@ -435,3 +435,13 @@ def test_a_big_load_returns_before_its_sidecars_are_written_and_the_next_load_re
     assert_frame_equal(first, read_frame(paths, cache=False))
     assert [entry(p).table.num_rows for p in paths] == [9, 6]
     assert len(list(cache.folder_for(root).glob("sorted-*.arrow"))) == 1
+
+
+def test_a_load_from_the_kept_sorted_table_marks_it_recently_used(root: Path) -> None:
+    """The most recently used sorted tables are the ones kept: a warm load counts as a use."""
+    paths = [write_book(root, "S-one"), write_book(root, "S-two")]
+    first = read_frame(paths)
+    (kept,) = cache.folder_for(root).glob("sorted-*.arrow")
+    os.utime(kept, (1000, 1000))
+    assert_frame_equal(read_frame(paths), first)
+    assert kept.stat().st_mtime > 1000

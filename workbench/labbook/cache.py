@@ -265,20 +265,24 @@ def likely(paths: Sequence[Path], schema: pa.Schema) -> tuple[pa.Table, list[Key
     found = _listing(folder, paths, schema) if folder is not None else None
     if found is None:
         return None
-    entry, listed = found
+    where, entry, listed = found
     try:
         sizes = [path.stat().st_size for path in paths]
     except OSError:
         return None
     if [item[1] for item in listed] != sizes:
         return None  # a file grew (or has a torn tail): the keys decide
+    os.utime(where)  # recently used (as `kept` marks it): kept
     return entry.table, [Key(item[1], item[2]) for item in listed]
 
 
-def _listing(folder: Path, paths: Sequence[Path], schema: pa.Schema) -> tuple[Entry, Any] | None:
-    """The most recently used kept sorted table of these very files, and its listing, or None.
+def _listing(
+    folder: Path, paths: Sequence[Path], schema: pa.Schema
+) -> tuple[Path, Entry, Any] | None:
+    """The most recently used kept sorted table of these very files, or None.
 
-    The listing holds, per file, its path, end, digest and rows when the table was made.
+    Its place, its entry and its listing: per file, its path, end, digest and rows when the
+    table was made.
     """
     names = [str(path) for path in paths]
     for where in sorted(folder.glob("sorted-*.arrow"), key=_mtime, reverse=True):
@@ -290,7 +294,7 @@ def _listing(folder: Path, paths: Sequence[Path], schema: pa.Schema) -> tuple[En
         except ValueError:
             continue
         if [item[0] for item in listed] == names:
-            return entry, listed
+            return where, entry, listed
     return None
 
 
@@ -322,7 +326,7 @@ def _grown(
     found = _listing(folder, paths, schema)
     if found is None:
         return None
-    base, listed = found
+    _, base, listed = found
     new: list[tuple[int, int, pa.Table]] = []
     for i, (path, key, table, item) in enumerate(zip(paths, keys, tables, listed, strict=True)):
         _, end, digest, rows = item

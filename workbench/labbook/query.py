@@ -95,7 +95,7 @@ def _cached_frame(paths: Sequence[Path], writes: cached.Writes) -> pd.DataFrame:
         guess = cached.likely(paths, arrowframe.SORTED)
         frame = arrowframe.frame(guess[0], names) if guess is not None else None
         keys = hashing.result()
-    if guess is not None and frame is not None and guess[1] == keys:
+    if frame is not None and guess is not None and guess[1] == keys:
         return frame
     made: list[pd.DataFrame] = []  # the frame, when the table is sorted here (made with it)
     table = read_table(paths, writes, keys, made)
