@@ -19,7 +19,7 @@ from workbench.errors import CorruptLine
 from workbench.labbook import cache, columnar, store
 from workbench.labbook.arrowframe import decode
 from workbench.labbook.chain import new_id
-from workbench.labbook.parse import _parse
+from workbench.labbook.parse import parse_records
 from workbench.labbook.query import read_frame, to_frame
 
 DAY = "2026/11/25"
@@ -158,7 +158,7 @@ def test_duckdb_reads_every_odd_case_exactly(root: Path) -> None:
     path = write(root, "S-odd", odd_records())
     tables = columnar.read_tables([path], ends(path))
     assert path in tables, "the fast path gave up on records the workbench writes"
-    records = _parse(path, path.read_bytes()[:-1])
+    records = parse_records(path, path.read_bytes()[:-1])
     expected = columnar.from_records(records)
     assert tables[path].schema.equals(columnar.SCHEMA)
     for name in columnar.SCHEMA.names:  # column by column, to name the first that differs

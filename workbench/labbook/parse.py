@@ -31,16 +31,16 @@ class RecordList(list[dict[str, Any]]):
 def load_records(files: Iterable[Path]) -> RecordList:
     """Every record of every file, in file order, remembering each one's file and line."""
     out = RecordList()
-    with _gc_paused():
+    with gc_paused():
         for path in files:
-            batch = _read(path)
+            batch = read_records(path)
             out.extend(batch)
             out.paths.extend([str(path)] * len(batch))
             out.numbers.extend(range(1, len(batch) + 1))
     return out
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[dict[str, Any]]:
     """One file's records; an unterminated last line (a torn tail) is not data.
 
     The lines are parsed by one `json.loads` of them joined into an array (far faster than a
@@ -49,10 +49,10 @@ def _read(path: Path) -> list[dict[str, Any]]:
     """
     data = path.read_bytes()
     end = data.rfind(b"\n")
-    return _parse(path, data[:end]) if end >= 0 else []
+    return parse_records(path, data[:end]) if end >= 0 else []
 
 
-def _parse(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
+def parse_records(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]]:
     """The records on complete lines (`body` has no final newline); `first` numbers the first.
 
     orjson parses what it can (3x faster than json); what it refuses (NaN, numbers out of
@@ -108,7 +108,7 @@ def _parse_lines(path: Path, body: bytes, first: int = 1) -> list[dict[str, Any]
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC: it would rescan millions of fresh dicts, none of them garbage."""
     enabled = gc.isenabled()
     gc.disable()

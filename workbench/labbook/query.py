@@ -34,7 +34,7 @@ from workbench.labbook.columns import (
     _times,
 )
 from workbench.labbook.parse import RecordList as RecordList  # re-exported
-from workbench.labbook.parse import _gc_paused, _parse, _read
+from workbench.labbook.parse import gc_paused, parse_records, read_records
 from workbench.labbook.parse import load_records as load_records  # re-exported
 from workbench.labbook.store import Line
 from workbench.labbook.when import When, utc
@@ -64,7 +64,7 @@ def read_frame(
     `cache`, what each file gave is kept in the user's cache folder for the next load.
     """
     paths = list(files)
-    with _gc_paused():
+    with gc_paused():
         if cache:
             big = sum(path.stat().st_size for path in paths) >= BACKGROUND_BYTES
             with cached.Writes(background=big) as writes:  # sidecars written as the frame is made
@@ -72,7 +72,7 @@ def read_frame(
         else:
             columns = _Columns()
             for path in paths:
-                batch = _read(path)
+                batch = read_records(path)
                 columns.add(batch, [str(path)] * len(batch), range(1, len(batch) + 1))
             frame = columns.frame(np.arange(columns.count))
     return _select(
@@ -134,7 +134,7 @@ def read_table(
 
 def _table(path: Path, lines: bytes, first: int) -> pa.Table:
     """The columnar table of complete lines (each with its newline), parsed record by record."""
-    return columnar.from_records(_parse(path, lines[:-1], first) if lines else [])
+    return columnar.from_records(parse_records(path, lines[:-1], first) if lines else [])
 
 
 def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
@@ -162,7 +162,7 @@ def to_frame(
     """
     recs, paths, numbers = _unpack(records)
     positions = np.arange(len(recs))
-    with _gc_paused():
+    with gc_paused():
         if since is not None or until is not None:  # skip building rows that are not wanted
             ts = _times([r.get("ts") for r in recs]).to_numpy(dtype="datetime64[us]")
             positions = positions[_within(ts, since, until)]
