@@ -383,6 +383,8 @@ def main() -> int:
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat takes a number of runs, 1 or more")
     if args.step:
         print(json.dumps(step(args.step, args.root, args.day)))
         return 0
