@@ -2,7 +2,8 @@
 
 Run as `python -m workbench.worker_process`: it reads (spec, config) from stdin, builds and
 prepares the adapter (its SDK imported here), says "ready", then answers call frames with
-completions or errors until told to close or its input ends (the caller is gone).
+completions or errors until told to close or its input ends (the caller is gone); it closes
+its client, then exits at once.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ def main() -> None:
     answers.write(frame(("ready",)))
     answers.flush()
     asyncio.run(_serve(model, requests.fileno(), answers))
+    # Every answer is flushed and the client closed: the interpreter's teardown (an SDK's
+    # thousands of modules and pydantic classes: 0.2-0.5 s of CPU) would only delay the kernel,
+    # which waits for its workers to exit.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
