@@ -46,17 +46,23 @@ REPORT_MODULES = (
 """What the audit notebook's report cells import (about 1.5 s of CPU in a fresh kernel)."""
 
 
-def warm_report() -> threading.Thread:
+def warm_report(wait_s: float = 60.0) -> threading.Thread:
     """Import the report cells' libraries in a background thread while the calls run.
 
-    The calls are made in worker processes (`[run] processes`), so the kernel mostly waits
-    on pipes and the network meanwhile; the report cells then find their libraries loaded.
-    Join the thread before the report cells run (imports racing on one module are safe,
-    but a failure is better seen there, once, than in the middle of a table).
+    The thread first waits until the execution's models are ready to call
+    (`runner.PREPARED`, at most `wait_s`): before that, the cores are busy starting the
+    models' worker processes and importing their SDKs, which the first calls wait for. The
+    calls are made in those workers (`[run] processes`), so the kernel mostly waits on pipes
+    and the network meanwhile; the report cells then find their libraries loaded. Join the
+    thread before the report cells run (imports racing on one module are safe, but a failure
+    is better seen there, once, than in the middle of a table).
     """
     import importlib
 
+    from workbench.audit.runner import PREPARED
+
     def load() -> None:
+        PREPARED.wait(wait_s)
         for name in REPORT_MODULES:
             try:
                 importlib.import_module(name)

@@ -32,6 +32,7 @@ This module is the run loop (admission, stop, progress, commits); `answering` do
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -55,6 +56,11 @@ from workbench.providers.content import Schema
 from workbench.providers.registry import ModelSpec
 from workbench.run import Job, Runner, close_models
 from workbench.sessions import Session
+
+PREPARED = threading.Event()
+"""Set once every model of the execution under way is ready to call (its SDK imported, its
+worker started), or once the execution ends: `notebook.warm_report` waits for it, so that
+its imports do not take the cores the models' start-up needs."""
 
 
 class Execution(ItemAnswers):
@@ -140,6 +146,7 @@ class Execution(ItemAnswers):
         bar = self._bar(len(items))
         queue = iter(items)
         watcher = asyncio.create_task(self._watch())
+        prepared = asyncio.create_task(self._prepared())
         workers = [asyncio.create_task(self._work(queue, bar)) for _ in range(self._window())]
         try:
             try:
@@ -160,6 +167,8 @@ class Execution(ItemAnswers):
             raise
         finally:
             watcher.cancel()
+            prepared.cancel()
+            PREPARED.set()
             self.writer.close()
             if bar is not None:
                 bar.close()
@@ -202,6 +211,13 @@ class Execution(ItemAnswers):
         from tqdm.auto import tqdm
 
         return tqdm(total=total, desc=self.exercise.name, unit="item")
+
+    async def _prepared(self) -> None:
+        """Set `PREPARED` once each model has been built and prepared by its first call."""
+        names = {spec.full_name for spec in self.specs}
+        while not names <= self.models.keys():
+            await asyncio.sleep(0.05)
+        PREPARED.set()
 
     async def _watch(self) -> None:
         while not self.stop:
@@ -289,7 +305,9 @@ def execute(
 
     folder = RunFolder(Path(run_dir).resolve())
     if folder.manifest().get("report_only"):
+        PREPARED.set()
         return folder.manifest()
+    PREPARED.clear()
     execution = Execution(folder, progress=progress, config=config)
     loop = BackgroundLoop("workbench-audit")
     try:
