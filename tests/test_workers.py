@@ -78,7 +78,7 @@ def test_a_worker_that_dies_fails_its_calls_as_lost_connections(
 ) -> None:
     session = Session(wire_config(wire, retries=0), labbook=False)  # type: ignore[arg-type]
     assert run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"].ok
-    worker = pool["openai:gpt-test"]._process
+    worker = pool["openai:gpt-test"]._channel.process
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     reply = run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"]
@@ -148,11 +148,11 @@ def test_an_audit_runs_workers_start_ahead_and_are_adopted(
     run_dir.mkdir()
     (run_dir / "manifest.json").write_text('{"models": ["openai:gpt-test", "local"]}')
     assert workers.start(run_dir) == 1  # the local model stays in the kernel
-    parked = workers._PARKED["openai:gpt-test"][1]
+    parked = workers._PARKED["openai:gpt-test"]
     session = Session(Config.load(), labbook=False)
     reply = run(session, pool, "hi", ["openai:gpt-test"])["openai:gpt-test"]
     assert reply.ok and reply.text == "echo: hi"
-    assert pool["openai:gpt-test"]._process is parked and not workers._PARKED
+    assert pool["openai:gpt-test"]._channel is parked and not workers._PARKED
 
 
 def test_workers_started_ahead_and_never_used_exit(isolated: Any) -> None:
@@ -163,7 +163,7 @@ def test_workers_started_ahead_and_never_used_exit(isolated: Any) -> None:
     os.environ["OPENAI_API_KEY"] = "sk-test-never-sent"
     try:
         assert workers.start(isolated) == 1
-        (process,) = [p for _, p in workers._PARKED.values()]
+        (process,) = [c.process for c in workers._PARKED.values()]
         workers._stop_parked()
         assert process.returncode is not None and not workers._PARKED
     finally:
@@ -187,7 +187,7 @@ def test_workers_are_closed_all_at_once_not_one_after_another(wire: dict[str, An
     models: dict[str, Any] = {}
     names = list(MODEL.values())
     assert all(r.ok for r in run(session, models, ["a"], names))
-    processes = [models[name]._process for name in names]
+    processes = [models[name]._channel.process for name in names]
     slow, others = processes[0], processes[1:]
     os.kill(slow.pid, signal.SIGSTOP)  # the first one closed cannot exit until resumed
     seen: list[list[int | None]] = []

@@ -284,7 +284,8 @@ class Runner:
         model = self._models.get(spec.full_name)
         if model is None:
             model = registry.build(spec, self.config)
-            if workers.wanted(self.processes) and workers.can_host(spec, self.config):
+            ahead = workers.parked(spec.full_name)  # started already: its import is paid
+            if (ahead or workers.wanted(self.processes)) and workers.can_host(spec, self.config):
                 model = workers.ProcessModel(model, spec, self.config)
             await asyncio.to_thread(model.prepare)
             self._models[spec.full_name] = model

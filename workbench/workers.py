@@ -9,10 +9,12 @@ pickled `Prompt` one way and a `Completion` (or the ProviderError) the other, wi
 answer's pieces when streaming. Checks (`check`), retries, timeouts, budgets, rate limits and
 recording stay in the calling process, in `Runner`, unchanged.
 
-Frames on both pipes are a 4-byte big-endian length and a pickle. Requests: ("call", id,
-prompt, stream), ("cancel", id), ("close",). Answers: ("ready",), ("text" | "thinking", id,
-piece), ("done", id, completion), ("error", id, error), where an error is (class name,
-message, attributes) and is rebuilt as the same WorkbenchError class.
+Frames (`worker_channel`) are a 4-byte big-endian length and a pickle. Requests: ("call",
+id, prompt, stream), ("cancel", id), ("close",). Answers: ("ready", provider settings),
+("text" | "thinking", id, piece), ("done", id, completion), ("error", id, error), where an
+error is (class name, message, attributes) and is rebuilt as the same WorkbenchError class.
+A worker is either started here (its pipes) or was started before this kernel by the
+process running the audit notebook (`worker_handoff`; reached through a Unix socket).
 """
 
 from __future__ import annotations
@@ -20,19 +22,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pickle
-import struct
 import subprocess
-import sys
-from typing import IO, Any
+from typing import Any
 
-from workbench import errors
 from workbench.config import Config
 from workbench.errors import ConnectionFailed, WorkbenchError
-from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink
+from workbench.providers.base import Completion, Model, Prompt, TextSink
 from workbench.providers.registry import ModelSpec
+from workbench.worker_channel import (
+    Channel,
+    Frames,
+    error_message,
+    frame,
+    meeting_place,
+    read_one,
+    rebuild,
+    socket_path,
+)
 
-_HEADER = struct.Struct(">I")
+__all__ = [
+    "Channel",
+    "Frames",
+    "ProcessModel",
+    "can_host",
+    "error_message",
+    "frame",
+    "models_to_host",
+    "parked",
+    "read_one",
+    "rebuild",
+    "start",
+    "wanted",
+]
+
 TYPES = frozenset({"openai", "anthropic", "gemini", "compat"})
 """Provider types whose calls may run in a worker (HTTP clients; not the local model)."""
 
@@ -61,83 +83,17 @@ def can_host(spec: ModelSpec, config: Config) -> bool:
     return settings is not None and settings.type in TYPES
 
 
-def frame(message: Any) -> bytes:
-    """One message as it goes on a pipe."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
+_PARKED: dict[str, Channel] = {}
+"""Workers started ahead (`start`) or reached through a socket, by model, not yet adopted."""
 
 
-class Frames:
-    """Whole messages out of the bytes read so far."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[Any]:
-        """Add bytes; return the messages now complete."""
-        self._buffer += data
-        out = []
-        while len(self._buffer) >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(self._buffer)
-            if len(self._buffer) < _HEADER.size + size:
-                break
-            out.append(pickle.loads(bytes(self._buffer[_HEADER.size : _HEADER.size + size])))
-            del self._buffer[: _HEADER.size + size]
-        return out
+def parked(name: str) -> bool:
+    """Whether a worker for the model `name` (full name) was started ahead for this process."""
+    return name in _PARKED
 
 
-def error_message(exc: BaseException) -> tuple[str, str, dict[str, Any]]:
-    """An exception as it crosses the pipe: class name, message, attributes."""
-    attrs = {k: v for k, v in vars(exc).items() if _picklable(v)}
-    return type(exc).__name__, str(exc), attrs
-
-
-def rebuild(name: str, message: str, attrs: dict[str, Any]) -> BaseException:
-    """The error a worker sent, as the same WorkbenchError class (else a plain RuntimeError)."""
-    cls = errors.kind(name)
-    if cls is None:
-        return RuntimeError(f"{name}: {message}")
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, message)
-    exc.__dict__.update(attrs)
-    return exc
-
-
-def _picklable(value: Any) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
-
-
-_PARKED: dict[str, tuple[ProviderSettings, subprocess.Popen[bytes]]] = {}
-"""Workers started ahead (`start`), by model, with the settings they were started with."""
-
-
-def _spawn(spec: ModelSpec, config: Config) -> subprocess.Popen[bytes]:
-    """A worker process for `spec`, told what to build (it says "ready" when it has)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.worker_process"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdin is not None
-    process.stdin.write(frame((spec, config)))
-    process.stdin.flush()
-    return process
-
-
-def start(run_dir: str | os.PathLike[str]) -> int:
-    """Start the worker processes of an audit run's models now; how many were started.
-
-    The audit notebook calls this first thing, so each worker imports its SDK while the
-    kernel imports the workbench and sets the run up; `ProcessModel.prepare` then adopts
-    the worker started for its model (with the same provider settings). A run that replays,
-    or with no manifest, starts none; so does a busy machine (`wanted`).
-    """
-    import atexit
+def models_to_host(run_dir: str | os.PathLike[str], config: Config) -> list[ModelSpec]:
+    """The models of an audit run whose calls would run in workers (none for a replay)."""
     import json
     from pathlib import Path
 
@@ -146,22 +102,49 @@ def start(run_dir: str | os.PathLike[str]) -> int:
     try:
         manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
     except (OSError, ValueError):
-        return 0
+        return []
     if not isinstance(manifest, dict) or manifest.get("replay_of") is not None:
-        return 0
+        return []
     if manifest.get("report_only"):  # nothing to call
-        return 0
-    config = Config.load()
-    if not wanted(config.run.processes):
-        return 0
-    started = 0
+        return []
+    specs = []
     for name in manifest.get("models", []):
         try:
             spec = registry.resolve(name, config)
         except WorkbenchError:
             continue
-        if can_host(spec, config) and spec.full_name not in _PARKED:
-            _PARKED[spec.full_name] = (config.providers[spec.provider], _spawn(spec, config))
+        if can_host(spec, config) and spec not in specs:
+            specs.append(spec)
+    return specs
+
+
+def start(run_dir: str | os.PathLike[str]) -> int:
+    """Start (or reach) the worker processes of an audit run's models now; how many.
+
+    The audit notebook calls this first thing. Workers that the process running the
+    notebook started before this kernel (`worker_handoff`) are reached through their
+    sockets; the others are started here, so each imports its SDK while the kernel
+    imports the workbench and sets the run up. `ProcessModel.prepare` then adopts the
+    worker of its model if it was built with the same provider settings. A run that
+    replays, or with no manifest, starts none; a busy machine (`wanted`) starts none here.
+    """
+    import atexit
+
+    config = Config.load()
+    place = meeting_place(run_dir)
+    spawn = wanted(config.run.processes)
+    started = 0
+    for spec in models_to_host(run_dir, config):
+        if spec.full_name in _PARKED:
+            continue
+        channel = None
+        if place is not None and socket_path(place, spec.full_name).exists():
+            with contextlib.suppress(OSError):  # gone meanwhile: started here instead
+                channel = Channel.connect(socket_path(place, spec.full_name))
+        if channel is None and spawn:
+            channel = Channel.spawn(spec, config)
+        if channel is not None:
+            _PARKED[spec.full_name] = channel
             started += 1
     if started:
         atexit.register(_stop_parked)
@@ -170,22 +153,9 @@ def start(run_dir: str | os.PathLike[str]) -> int:
 
 def _stop_parked() -> None:
     """Workers started ahead and never used: their end of the pipe closes, and they exit."""
-    for _settings, process in _PARKED.values():
-        _discard(process, wait_s=5)
+    for channel in _PARKED.values():
+        channel.discard(wait_s=5)
     _PARKED.clear()
-
-
-def _discard(process: subprocess.Popen[bytes], wait_s: float = 0.0) -> None:
-    """Close a worker's pipes (it exits at the end of its input); kill it if it lingers."""
-    for pipe in (process.stdin, process.stdout):
-        with contextlib.suppress(OSError):
-            if pipe is not None:
-                pipe.close()
-    try:
-        process.wait(wait_s or 0.001)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class ProcessModel(Model):
@@ -199,7 +169,7 @@ class ProcessModel(Model):
         self.structured = inner.structured  # type: ignore[misc]
         self.reasoning = inner.reasoning  # type: ignore[misc]
         self.limits = inner.limits  # type: ignore[misc]
-        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: Channel | None = None
         self._pending: dict[
             int, tuple[asyncio.Future[Completion], TextSink | None, TextSink | None]
         ] = {}
@@ -213,23 +183,28 @@ class ProcessModel(Model):
         self.inner.check(prompt)
 
     def prepare(self) -> None:
-        """Start the worker; return once its SDK is imported and its client built."""
-        if self._process is not None:
+        """Start the worker; return once its SDK is imported and its client built.
+
+        A worker started ahead is adopted when it was built with this adapter's provider
+        settings (it says which with "ready"); otherwise it is let go and one started here.
+        """
+        if self._channel is not None:
             return
-        settings, process = _PARKED.pop(self.spec.full_name, (None, None))
-        if process is not None and settings != self.settings:  # started for other settings
-            _discard(process)
-            process = None
-        if process is None:
-            process = _spawn(self.spec, self.config)
-        assert process.stdout is not None
-        answer = read_one(process.stdout)
+        channel = _PARKED.pop(self.spec.full_name, None)
+        if channel is not None:
+            answer = channel.read_one()
+            if answer is not None and answer[0] == "ready" and answer[1] != self.settings:
+                channel.discard()  # built for other settings (another config)
+                channel = None
+        if channel is None:
+            channel = Channel.spawn(self.spec, self.config)
+            answer = channel.read_one()
         if answer is None or answer[0] != "ready":
-            _discard(process)
+            channel.discard()
             if answer is not None and answer[0] == "error":
                 raise rebuild(*answer[2])
             raise ConnectionFailed(f"{self.name}: the worker process did not start")
-        self._process = process
+        self._channel = channel
 
     async def complete(
         self,
@@ -238,7 +213,7 @@ class ProcessModel(Model):
         on_thinking: TextSink | None = None,
     ) -> Completion:
         """Send the prompt to the worker and wait for its answer (or its error)."""
-        if self._process is None:
+        if self._channel is None:
             await asyncio.to_thread(self.prepare)
         if self._dead is not None:
             raise ConnectionFailed(f"{self.name}: the worker process is gone ({self._dead})")
@@ -264,11 +239,9 @@ class ProcessModel(Model):
             self._pending.pop(call, None)
 
     def _write(self, data: bytes) -> None:
-        process = self._process
-        assert process is not None and process.stdin is not None
+        assert self._channel is not None
         try:
-            process.stdin.write(data)
-            process.stdin.flush()
+            self._channel.write(data)
         except OSError as e:
             self._gone(f"could not write to it: {e}")
             raise ConnectionFailed(f"{self.name}: the worker process is gone ({e})") from None
@@ -277,17 +250,15 @@ class ProcessModel(Model):
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
-        process = self._process
-        assert process is not None and process.stdout is not None
-        os.set_blocking(process.stdout.fileno(), False)
-        loop.add_reader(process.stdout.fileno(), self._readable)
+        assert self._channel is not None
+        self._channel.watch()
+        loop.add_reader(self._channel.fileno(), self._readable)
         self._loop = loop
 
     def _readable(self) -> None:
-        process = self._process
-        assert process is not None and process.stdout is not None
+        assert self._channel is not None
         try:
-            data = os.read(process.stdout.fileno(), 1 << 20)
+            data = os.read(self._channel.fileno(), 1 << 20)
         except BlockingIOError:
             return
         except OSError as e:
@@ -317,8 +288,8 @@ class ProcessModel(Model):
 
     def _gone(self, why: str) -> None:
         self._dead = why
-        if self._loop is not None and self._process is not None:
-            self._loop.remove_reader(self._process.stdout.fileno())  # type: ignore[union-attr]
+        if self._loop is not None and self._channel is not None:
+            self._loop.remove_reader(self._channel.fileno())
         for future, *_ in list(self._pending.values()):
             if not future.done():
                 future.set_exception(
@@ -328,30 +299,19 @@ class ProcessModel(Model):
     async def aclose(self) -> None:
         """Stop the worker (it closes its client first), and the adapter if it was used here."""
         await self.inner.aclose()
-        process, self._process = self._process, None
-        if process is None:
+        channel, self._channel = self._channel, None
+        if channel is None:
             return
-        if self._loop is not None and process.stdout is not None and self._dead is None:
-            self._loop.remove_reader(process.stdout.fileno())
-        try:
-            assert process.stdin is not None
-            process.stdin.write(frame(("close",)))
-            process.stdin.close()
-        except OSError:
-            pass
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait)
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-def read_one(stream: IO[bytes]) -> Any:
-    """One message from a blocking stream, or None at its end."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
+        if self._loop is not None and self._dead is None:
+            self._loop.remove_reader(channel.fileno())
+        with contextlib.suppress(OSError):
+            channel.write(frame(("close",)))
+        channel.close_send()
+        process = channel.process
+        if process is not None:  # ours: waited for (a worker reached by socket is its starter's)
+            try:
+                await asyncio.to_thread(process.wait, 10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        channel.close()

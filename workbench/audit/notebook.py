@@ -145,6 +145,11 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
     parameters = {**manifest.get("params", {}), "run_dir": str(folder.path)}
     failure: list[BaseException] = []
     done = threading.Event()  # not Thread.join: Ctrl-C during a join can mark it finished
+    handoff = None
+    if manifest.get("notebook", True):  # the workers start with the kernel, not after it
+        from workbench.worker_handoff import Handoff
+
+        handoff = Handoff.start(folder.path, config)
 
     def execute() -> None:
         try:
@@ -190,6 +195,8 @@ def execute_run(folder: RunFolder, config: Config, *, progress: bool) -> AuditRu
             raise
     finally:
         bar.close()
+        if handoff is not None:  # abandoned (a second Ctrl-C): its workers are stopped now
+            handoff.close(wait_s=5.0 if done.is_set() else 0.0)
         folder.clear_stop()
         _keep_notebook(out, folder, config, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
