@@ -142,6 +142,17 @@ def test_a_key_set_after_the_lab_notebook_opened_is_redacted_too(
     assert calls(repo / "labbook")[0]["reply"]["text"] == f"echo: the token is {REDACTED}"
 
 
+def test_a_key_changed_in_place_is_redacted_with_its_new_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVICE_TOKEN", "first-token-5c4b3a2918")
+    redact = Redactor()
+    assert redact.text("x first-token-5c4b3a2918") == f"x {REDACTED}"
+    monkeypatch.setenv("SERVICE_TOKEN", "other-token-7f6e5d4c3b")  # same names, one new value
+    assert redact.text("x other-token-7f6e5d4c3b") == f"x {REDACTED}"
+    assert redact({"a": ["other-token-7f6e5d4c3b"]}) == {"a": [REDACTED]}
+
+
 def test_commit_messages_are_redacted_before_they_are_shortened(
     repo: Path, servers: dict[str, Any]
 ) -> None:

@@ -52,6 +52,7 @@ class Redactor:
         self._environ = environ
         self._patterns = [*DEFAULT_PATTERNS, *(_checked(p, where or {}) for p in patterns)]
         self._values: frozenset[str] | None = None
+        self._seen: object = None  # the environment as last read (raw), to skip an unchanged one
         self._pattern = re.compile("")
         try:  # every pattern together compiles now, not after a paid call
             self._current()
@@ -63,6 +64,12 @@ class Redactor:
 
     def _current(self) -> re.Pattern[str]:
         env = os.environ if self._environ is None else self._environ
+        # os.environ decodes every name and value on each read: a comparison of its raw
+        # items first makes an unchanged environment (every call but rare ones) cost ~1 us.
+        raw = getattr(env, "_data", None)
+        seen = tuple(raw.items()) if isinstance(raw, dict) else tuple(env.items())
+        if seen == self._seen:
+            return self._pattern
         values = frozenset(
             v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= _MIN_SECRET_LENGTH
         )
@@ -70,6 +77,7 @@ class Redactor:
             exact = [re.escape(v) for v in sorted(values, key=len, reverse=True)]
             self._pattern = re.compile("|".join(f"(?:{p})" for p in exact + self._patterns))
             self._values = values
+        self._seen = seen
         return self._pattern
 
     def text(self, value: str) -> str:
