@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import threading
 import time
@@ -40,6 +41,16 @@ def test_the_warm_up_waits_until_the_models_are_ready() -> None:
         assert not thread.is_alive()
     finally:
         PREPARED.set()
+
+
+def test_the_warm_up_freezes_what_it_loaded_for_the_kernels_exit() -> None:
+    gc.unfreeze()
+    PREPARED.set()
+    try:
+        warm_report(wait_s=30).join(30)
+        assert gc.get_freeze_count() > 0  # the collector no longer walks those objects
+    finally:
+        gc.unfreeze()
 
 
 def test_an_execution_says_its_models_are_ready_while_its_calls_run(
