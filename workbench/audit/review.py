@@ -9,6 +9,7 @@ tables and summary read them back.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.audit.files import FILES
@@ -90,7 +91,7 @@ def decide(
 
 def side_by_side(run: AuditRun, item: str) -> Comparison:
     """One item's answers as a Comparison (the side-by-side view), from their records."""
-    from workbench.audit.records import reply_from, session_records
+    from workbench.audit.records import reply_from
     from workbench.comparison import Comparison
     from workbench.providers.base import Message, Params, Prompt
     from workbench.providers.content import Schema
@@ -104,8 +105,7 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
     wanted = {a["record"] for a in answers}
     manifest = run.manifest
     sessions = [*manifest.get("sessions", []), *(manifest.get("replay_sessions") or [])]
-    found = session_records(run.folder.labbook_root, sessions)
-    records = {r["id"]: r for r in found if r["id"] in wanted}
+    records = _records(run.folder.labbook_root, sessions, wanted)
     if not records:
         raise AuditError(f"the answers to item {item!r} are not in the lab notebook")
     models: list[str] = []
@@ -133,6 +133,35 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
             ids.append(record["id"])
     assert prompt is not None
     return Comparison((prompt,), tuple(models), samples, tuple(jobs), tuple(replies), tuple(ids))
+
+
+def _records(root: Path, sessions: Sequence[str], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The records with these ids among these sessions' files, by id.
+
+    Only the lines that hold one of the ids are parsed: one item's few records out of a
+    whole run's thousands (parsing them all took most of `compare`).
+    """
+    import json
+
+    from workbench.errors import CorruptLine
+    from workbench.labbook import book
+
+    needles = [w.encode() for w in wanted]
+    found: dict[str, dict[str, Any]] = {}
+    for path in book.files(root):
+        if path.stem not in sessions:
+            continue
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.endswith(b"\n") or not any(n in raw for n in needles):
+                    continue  # a torn tail being written is not data (see store.read)
+                try:
+                    record = json.loads(raw)
+                except json.JSONDecodeError as e:
+                    raise CorruptLine(path, number, f"not JSON ({e})") from None
+                if isinstance(record, dict) and record.get("id") in wanted:
+                    found[record["id"]] = record
+    return found
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
