@@ -44,9 +44,12 @@ def outcomes(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "outcome": row["outcome"],
             "expected": row["expected"],
         }
+        first: dict[str, dict[str, Any]] = {}
+        for a in row["answers"]:
+            if a["sample"] == 0:
+                first.setdefault(a["model"], a)
         for model in models:
-            first = [a for a in row["answers"] if a["model"] == model and a["sample"] == 0]
-            a = first[0] if first else None
+            a = first.get(model)
             line[model] = None if a is None else (a["answer"] if not a["error"] else "⚠ error")
         line["needs_human"] = row["outcome"] in NEEDS_HUMAN
         table.append(line)
@@ -69,11 +72,9 @@ def answers(rows: Sequence[dict[str, Any]], *, expand: bool = False) -> pd.DataF
         "item", "model", "sample", "text", "data", "answer", "correct", "why", "error",
         "cost_usd", "latency_s", "input_tokens", "output_tokens", "record",
     ]  # fmt: skip
-    data = [
-        {"item": row["item"], **{k: a.get(k) for k in columns[1:]}}
-        for row in rows
-        for a in row["answers"]
-    ]
+    pairs = [(row["item"], a) for row in rows for a in row["answers"]]
+    data = {"item": [item for item, _ in pairs]}  # column by column: a third of the time
+    data.update({k: [a.get(k) for _, a in pairs] for k in columns[1:]})
     frame = pd.DataFrame(data, columns=columns)
     frame["correct"] = frame["correct"].astype("boolean")
     for col in ("cost_usd", "latency_s"):
@@ -112,17 +113,23 @@ def per_model(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     frame = answers(rows)
     models = models_of(rows)
     frame["unpriced"] = frame["error"].isna() & frame["cost_usd"].isna()
+    # counted on whole columns first: pandas' own sums, not a Python call per model and column
+    frame["failed"] = frame["error"].notna().to_numpy()
+    frame["judged"] = frame["correct"].notna().to_numpy()
+    frame["right"] = frame["correct"].fillna(False).to_numpy(dtype=bool)
     grouped = frame.groupby("model", sort=False)
     table = grouped.agg(
         answers=("item", "size"),
-        errors=("error", lambda s: int(s.notna().sum())),
-        scored=("correct", lambda s: int(s.notna().sum())),
-        right=("correct", lambda s: int(s.sum())),
+        errors=("failed", "sum"),
+        scored=("judged", "sum"),
+        right=("right", "sum"),
         cost_usd=("cost_usd", lambda s: s.sum(min_count=1)),
         unpriced=("unpriced", "any"),
         mean_latency_s=("latency_s", "mean"),
     )
     table["cost_usd"] = table["cost_usd"].astype("Float64").mask(table.pop("unpriced"))
+    for name in ("scored", "right"):  # counted from a nullable column: nullable, as they were
+        table[name] = table[name].astype("Int64")
     table = table.reindex(models)
     found = counts(rows, models)
     figures = {m: rates(found, m) for m in models}

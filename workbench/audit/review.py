@@ -146,21 +146,28 @@ def _records(root: Path, sessions: Sequence[str], wanted: set[str]) -> dict[str,
     from workbench.errors import CorruptLine
     from workbench.labbook import book
 
-    needles = [w.encode() for w in wanted]
     found: dict[str, dict[str, Any]] = {}
     for path in book.files(root):
         if path.stem not in sessions:
             continue
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.endswith(b"\n") or not any(n in raw for n in needles):
-                    continue  # a torn tail being written is not data (see store.read)
-                try:
-                    record = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise CorruptLine(path, number, f"not JSON ({e})") from None
-                if isinstance(record, dict) and record.get("id") in wanted:
-                    found[record["id"]] = record
+        data = path.read_bytes()
+        starts = set()
+        for needle in (w.encode() for w in wanted):
+            at = data.find(needle)
+            while at != -1:
+                starts.add(data.rfind(b"\n", 0, at) + 1)  # the line that holds it
+                at = data.find(needle, at + len(needle))
+        for start in sorted(starts):
+            end = data.find(b"\n", start)
+            if end == -1:
+                continue  # a torn tail being written is not data (see store.read)
+            try:
+                record = json.loads(data[start:end])
+            except json.JSONDecodeError as e:
+                number = data.count(b"\n", 0, start) + 1
+                raise CorruptLine(path, number, f"not JSON ({e})") from None
+            if isinstance(record, dict) and record.get("id") in wanted:
+                found[record["id"]] = record
     return found
 
 
