@@ -13,6 +13,7 @@ from tests.audit.helpers import script_answers, write, write_wire_config
 from tests.audit.test_wire_runs import ANSWERS, EXERCISE
 from workbench.audit import open_run, run_audit
 from workbench.audit.result import AuditRun
+from workbench.errors import CorruptLine
 from workbench.labbook.book import records
 
 
@@ -91,3 +92,23 @@ def test_compare_shows_the_answers_not_a_decision_that_names_them(run: AuditRun)
     assert [r.text for r in side.replies] == ["Munich", "Munich.", "munich"]
     kinds = {r["id"]: r["kind"] for r in records(run.folder.labbook_root)}
     assert {kinds[i] for i in side.record_ids} == {"call"}
+
+
+def session_file(run: AuditRun) -> Path:
+    [session] = run.manifest["sessions"]
+    [path] = run.folder.labbook_root.rglob(f"{session}.jsonl")
+    return path
+
+
+def test_compare_leaves_a_torn_tail_alone_and_names_a_corrupt_line(run: AuditRun) -> None:
+    row = next(r for r in run.rows if r["item"] == "de")
+    first = row["answers"][0]["record"]
+    path = session_file(run)
+    with path.open("a") as f:  # a record being written right now, holding the id
+        f.write(json.dumps({"id": first, "kind": "call"})[:-3])
+    assert run.compare("de").replies[0].text == "Munich"
+    with path.open("a") as f:  # now a whole line, and not JSON
+        f.write("\n")
+    lines = len(path.read_text().splitlines())
+    with pytest.raises(CorruptLine, match=rf"{path.name}:{lines}: not JSON"):
+        run.compare("de")
