@@ -112,3 +112,15 @@ def test_compare_leaves_a_torn_tail_alone_and_names_a_corrupt_line(run: AuditRun
     lines = len(path.read_text().splitlines())
     with pytest.raises(CorruptLine, match=rf"{path.name}:{lines}: not JSON"):
         run.compare("de")
+
+
+def test_the_latest_verdict_stands_and_a_corrupt_line_is_named(run: AuditRun) -> None:
+    run.decide("de", pick=None, reason="none of them")
+    run.decide("de", pick="claude", reason="on second thought")
+    assert open_run(run.name).outcomes().loc["de", "review"] == "pick claude"
+    path = session_file(run)
+    with path.open("a") as f:  # a whole line, no decision in it, and not a record
+        f.write('{"v": 1, "id": "01X", "kind": "ca\n')
+    lines = len(path.read_text().splitlines())
+    with pytest.raises(CorruptLine, match=rf"{path.name}:{lines}: not JSON"):
+        open_run(run.name).summary()

@@ -8,7 +8,7 @@ tables and summary read them back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +24,10 @@ if TYPE_CHECKING:
 
 def decisions(run: AuditRun) -> dict[str, dict[str, Any]]:
     """Item id -> the latest decision recorded on it for this run."""
-    from workbench.labbook import book
-
     tag = f"audit:{run.name}"
     found: dict[str, dict[str, Any]] = {}
-    for record in book.records(run.folder.labbook_root):
+    held = _holding(run.folder.labbook_root, [b"decision"])  # a decision's kind, however encoded
+    for record in sorted(held, key=lambda r: (r["ts"], r["session"], r["seq"])):  # time order
         tags = record.get("tags") or []
         if record.get("kind") != "decision" or tag not in tags:
             continue
@@ -136,39 +135,40 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
 
 
 def _records(root: Path, sessions: Sequence[str], wanted: set[str]) -> dict[str, dict[str, Any]]:
-    """The records with these ids among these sessions' files, by id.
+    """The records with these ids among these sessions' files, by id (the latest wins)."""
+    needles = [w.encode() for w in wanted]
+    return {r["id"]: r for r in _holding(root, needles, set(sessions)) if r.get("id") in wanted}
 
-    Only the lines that hold one of the ids are parsed: one item's few records out of a
-    whole run's thousands (parsing them all took most of `compare`).
+
+def _holding(
+    root: Path, needles: Sequence[bytes], sessions: set[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records on the lines of the session files that hold one of `needles`, file by file.
+
+    Only those lines are parsed: a run's review or one item's answers are a few records out
+    of the thousands a run writes, and parsing them all took most of `summary` and `compare`.
+    A complete line that does not end as a record does is parsed all the same, so a corrupt
+    line is named (CorruptLine) whatever it held; a torn tail being written is not data.
     """
     import json
 
     from workbench.errors import CorruptLine
-    from workbench.labbook import book
+    from workbench.labbook.sessionfiles import files
 
-    found: dict[str, dict[str, Any]] = {}
-    for path in book.files(root):
-        if path.stem not in sessions:
+    for path in files(root):
+        if sessions is not None and path.stem not in sessions:
             continue
-        data = path.read_bytes()
-        starts = set()
-        for needle in (w.encode() for w in wanted):
-            at = data.find(needle)
-            while at != -1:
-                starts.add(data.rfind(b"\n", 0, at) + 1)  # the line that holds it
-                at = data.find(needle, at + len(needle))
-        for start in sorted(starts):
-            end = data.find(b"\n", start)
-            if end == -1:
-                continue  # a torn tail being written is not data (see store.read)
+        *lines, _torn = path.read_bytes().split(b"\n")
+        for number, line in enumerate(lines, start=1):
+            if line.endswith(b"}") and not any(n in line for n in needles):
+                continue
             try:
-                record = json.loads(data[start:end])
+                record = json.loads(line)
             except json.JSONDecodeError as e:
-                number = data.count(b"\n", 0, start) + 1
                 raise CorruptLine(path, number, f"not JSON ({e})") from None
-            if isinstance(record, dict) and record.get("id") in wanted:
-                found[record["id"]] = record
-    return found
+            if not isinstance(record, dict):
+                raise CorruptLine(path, number, "not a JSON object")
+            yield record
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
