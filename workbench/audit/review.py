@@ -8,6 +8,7 @@ tables and summary read them back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,17 +159,28 @@ def _holding(
     for path in files(root):
         if sessions is not None and path.stem not in sessions:
             continue
-        *lines, _torn = path.read_bytes().split(b"\n")
-        for number, line in enumerate(lines, start=1):
-            if line.endswith(b"}") and not any(n in line for n in needles):
-                continue
+        data = path.read_bytes()
+        whole = data.rfind(b"\n") + 1  # what follows is a torn tail
+        ends = [m.start() for m in _ODD_END.finditer(data, 0, whole)]
+        for needle in needles:  # searched in the whole file at once, not line by line
+            at = data.find(needle, 0, whole)
+            while at != -1:
+                ends.append(data.find(b"\n", at))
+                at = data.find(needle, at + 1, whole)
+        for end in sorted(set(ends)):
+            start = data.rfind(b"\n", 0, end) + 1
             try:
-                record = json.loads(line)
+                record = json.loads(data[start:end])
+                reason = "" if isinstance(record, dict) else "not a JSON object"
             except json.JSONDecodeError as e:
-                raise CorruptLine(path, number, f"not JSON ({e})") from None
-            if not isinstance(record, dict):
-                raise CorruptLine(path, number, "not a JSON object")
+                reason = f"not JSON ({e})"
+            if reason:
+                raise CorruptLine(path, data.count(b"\n", 0, start) + 1, reason)
             yield record
+
+
+_ODD_END = re.compile(rb"(?<!\})\n")
+"""The end of a line that does not end as a record does (a JSON object): corrupt, or empty."""
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
