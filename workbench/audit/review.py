@@ -8,8 +8,9 @@ tables and summary read them back.
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,27 +161,25 @@ def _holding(
         if sessions is not None and path.stem not in sessions:
             continue
         data = path.read_bytes()
-        whole = data.rfind(b"\n") + 1  # what follows is a torn tail
-        ends = [m.start() for m in _ODD_END.finditer(data, 0, whole)]
+        lines = data.split(b"\n")
+        lines.pop()  # what follows the last newline: nothing, or a torn tail
+        starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+        picked = {i for i, line in enumerate(lines) if not line.endswith(b"}")}
         for needle in needles:  # searched in the whole file at once, not line by line
-            at = data.find(needle, 0, whole)
+            at = data.find(needle, 0, starts[-1])
             while at != -1:
-                ends.append(data.find(b"\n", at))
-                at = data.find(needle, at + 1, whole)
-        for end in sorted(set(ends)):
-            start = data.rfind(b"\n", 0, end) + 1
+                i = bisect_right(starts, at) - 1
+                picked.add(i)
+                at = data.find(needle, starts[i + 1], starts[-1])  # from the next line on
+        for i in sorted(picked):
             try:
-                record = json.loads(data[start:end])
+                record = json.loads(lines[i])
                 reason = "" if isinstance(record, dict) else "not a JSON object"
             except json.JSONDecodeError as e:
                 reason = f"not JSON ({e})"
             if reason:
-                raise CorruptLine(path, data.count(b"\n", 0, start) + 1, reason)
+                raise CorruptLine(path, i + 1, reason)
             yield record
-
-
-_ODD_END = re.compile(rb"(?<!\})\n")
-"""The end of a line that does not end as a record does (a JSON object): corrupt, or empty."""
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
