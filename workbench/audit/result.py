@@ -76,10 +76,8 @@ class AuditRun:
 
     def _outcomes(self) -> pd.DataFrame:
         """The outcome table, shared by the cells (callers get copies): rows and reviews."""
-        key, rows = self._fresh_rows()
-        decided = self.reviews()
-        assert self._reviews is not None
-        return self._table("outcomes", (key, self._reviews[0]), lambda: _outcomes(rows, decided))
+        (key, rows), (seen, decided) = self._fresh_rows(), self._fresh_reviews()
+        return self._table("outcomes", (key, seen), lambda: _outcomes(rows, decided))
 
     def outcomes(self) -> pd.DataFrame:
         """Item x outcome and each model's answer, with the human review where there is one."""
@@ -174,13 +172,16 @@ class AuditRun:
 
     def reviews(self) -> dict[str, dict[str, Any]]:
         """Item id -> the latest review decision recorded on it."""
+        return self._fresh_reviews()[1]
+
+    def _fresh_reviews(self) -> tuple[Key, dict[str, dict[str, Any]]]:
         from workbench.audit.review import decisions
         from workbench.labbook.book import files
 
         key = _snapshot(files(self.folder.labbook_root))
         if self._reviews is None or self._reviews[0] != key:
             self._reviews = (key, decisions(self))
-        return self._reviews[1]
+        return self._reviews
 
     def decide(
         self,
