@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.audit import report
 from workbench.audit.store import RESULTS, RunFolder
+
+T = TypeVar("T")
+Key = tuple[tuple[str, int, int], ...]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,8 +25,10 @@ class AuditRun:
 
     def __init__(self, folder: RunFolder) -> None:
         self.folder = folder
-        self._rows: tuple[Any, list[dict[str, Any]]] | None = None
-        self._reviews: tuple[Any, dict[str, dict[str, Any]]] | None = None
+        self._rows: tuple[Key, list[dict[str, Any]]] | None = None
+        self._reviews: tuple[Key, dict[str, dict[str, Any]]] | None = None
+        # tables the report's cells share, each with the files' state it was made from
+        self._tables: dict[str, tuple[Any, Any]] = {}
 
     @property
     def name(self) -> str:
@@ -48,17 +53,35 @@ class AuditRun:
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One result row per finished item (read again only when the results file grew)."""
+        return self._fresh_rows()[1]
+
+    def _fresh_rows(self) -> tuple[Key, list[dict[str, Any]]]:
         key = _snapshot([self.path / RESULTS])
         if self._rows is None or self._rows[0] != key:
             self._rows = (key, self.folder.rows())
-        return self._rows[1]
+        return self._rows
+
+    def _table(self, name: str, key: Any, make: Callable[[], T]) -> T:
+        """`make()`, kept until `key` (the state of the files it is made from) changes."""
+        held = self._tables.get(name)
+        if held is None or held[0] != key:
+            held = (key, make())
+            self._tables[name] = held
+        return held[1]
+
+    def _rows_table(self, name: str, make: Callable[[list[dict[str, Any]]], T]) -> T:
+        """A table made from the result rows alone, made again once results.jsonl changes."""
+        key, rows = self._fresh_rows()
+        return self._table(name, key, lambda: make(rows))
+
+    def _outcomes(self) -> pd.DataFrame:
+        """The outcome table, shared by the cells (callers get copies): rows and reviews."""
+        (key, rows), (seen, decided) = self._fresh_rows(), self._fresh_reviews()
+        return self._table("outcomes", (key, seen), lambda: _outcomes(rows, decided))
 
     def outcomes(self) -> pd.DataFrame:
         """Item x outcome and each model's answer, with the human review where there is one."""
-        table = report.outcomes(self.rows)
-        decided = self.reviews()
-        table["review"] = [_verdict(decided.get(str(item))) for item in table.index]
-        return table
+        return self._outcomes().copy()
 
     def answers(self, *, expand: bool = False) -> pd.DataFrame:
         """One row per answer; `expand=True` spreads each value's fields into `data.<field>`."""
@@ -66,11 +89,11 @@ class AuditRun:
 
     def per_model(self) -> pd.DataFrame:
         """Accuracy, errors, cost and latency per model."""
-        return report.per_model(self.rows)
+        return self._rows_table("per_model", report.per_model).copy()
 
     def agreement(self) -> pd.DataFrame:
         """Pairwise agreement matrix (`paired()` has each pair's with its interval)."""
-        return report.agreement(self.rows)
+        return self._rows_table("agreement", report.agreement).copy()
 
     def paired(self) -> pd.DataFrame:
         """Every two models on the same items: difference, interval, exact test, sentence.
@@ -125,20 +148,22 @@ class AuditRun:
 
     def needing_human(self) -> pd.DataFrame:
         """Items a human should look at and has not yet decided."""
-        table = self.outcomes()
-        return table[table["needs_human"] & table["review"].isna()]
+        table = self._outcomes()
+        return table[table["needs_human"] & table["review"].isna()].copy()
 
     def styled(self, limit: int | None = 500) -> Styler:
         """The outcome table, coloured by outcome; the first `limit` items."""
-        table = self.outcomes()
-        return report.styled(table if limit is None else table.head(limit))
+        table = self._outcomes()
+        return report.styled((table if limit is None else table.head(limit)).copy())
 
     def plot_png(self) -> bytes:
         """Accuracy, cost and agreement plots as PNG bytes."""
         import io
 
+        stats = self._rows_table("per_model", report.per_model)
+        matrix = self._rows_table("agreement", report.agreement)
         buffer = io.BytesIO()
-        report.plot(self.rows).savefig(buffer, format="png", dpi=80)
+        report.figure(stats, matrix).savefig(buffer, format="png", dpi=80)
         return buffer.getvalue()
 
     def summary(self) -> str:
@@ -147,13 +172,16 @@ class AuditRun:
 
     def reviews(self) -> dict[str, dict[str, Any]]:
         """Item id -> the latest review decision recorded on it."""
+        return self._fresh_reviews()[1]
+
+    def _fresh_reviews(self) -> tuple[Key, dict[str, dict[str, Any]]]:
         from workbench.audit.review import decisions
         from workbench.labbook.book import files
 
         key = _snapshot(files(self.folder.labbook_root))
         if self._reviews is None or self._reviews[0] != key:
             self._reviews = (key, decisions(self))
-        return self._reviews[1]
+        return self._reviews
 
     def decide(
         self,
@@ -202,7 +230,7 @@ def check_plan(difference: float | None, power: float, alpha: float) -> None:
             raise InvalidOption(f"{name} is a share between 0 and 1 (0.05 is 5%), not {value}")
 
 
-def _snapshot(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+def _snapshot(paths: Sequence[Path]) -> Key:
     """Which files exist, with their sizes and times: a cache key for what is read from them."""
     out = []
     for path in paths:
@@ -212,6 +240,12 @@ def _snapshot(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
             continue
         out.append((str(path), st.st_size, st.st_mtime_ns))
     return tuple(out)
+
+
+def _outcomes(rows: Sequence[dict[str, Any]], decided: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    table = report.outcomes(rows)
+    table["review"] = [_verdict(decided.get(str(item))) for item in table.index]
+    return table
 
 
 def _verdict(decision: dict[str, Any] | None) -> str | None:

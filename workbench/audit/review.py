@@ -8,7 +8,10 @@ tables and summary read them back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.audit.files import FILES
@@ -23,11 +26,10 @@ if TYPE_CHECKING:
 
 def decisions(run: AuditRun) -> dict[str, dict[str, Any]]:
     """Item id -> the latest decision recorded on it for this run."""
-    from workbench.labbook import book
-
     tag = f"audit:{run.name}"
     found: dict[str, dict[str, Any]] = {}
-    for record in book.records(run.folder.labbook_root):
+    held = _holding(run.folder.labbook_root, [b"decision"])  # a decision's kind, however encoded
+    for record in sorted(held, key=lambda r: (r["ts"], r["session"], r["seq"])):  # time order
         tags = record.get("tags") or []
         if record.get("kind") != "decision" or tag not in tags:
             continue
@@ -90,7 +92,7 @@ def decide(
 
 def side_by_side(run: AuditRun, item: str) -> Comparison:
     """One item's answers as a Comparison (the side-by-side view), from their records."""
-    from workbench.audit.records import reply_from, session_records
+    from workbench.audit.records import reply_from
     from workbench.comparison import Comparison
     from workbench.providers.base import Message, Params, Prompt
     from workbench.providers.content import Schema
@@ -104,8 +106,7 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
     wanted = {a["record"] for a in answers}
     manifest = run.manifest
     sessions = [*manifest.get("sessions", []), *(manifest.get("replay_sessions") or [])]
-    found = session_records(run.folder.labbook_root, sessions)
-    records = {r["id"]: r for r in found if r["id"] in wanted}
+    records = _records(run.folder.labbook_root, sessions, wanted)
     if not records:
         raise AuditError(f"the answers to item {item!r} are not in the lab notebook")
     models: list[str] = []
@@ -133,6 +134,52 @@ def side_by_side(run: AuditRun, item: str) -> Comparison:
             ids.append(record["id"])
     assert prompt is not None
     return Comparison((prompt,), tuple(models), samples, tuple(jobs), tuple(replies), tuple(ids))
+
+
+def _records(root: Path, sessions: Sequence[str], wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The records with these ids among these sessions' files, by id (the latest wins)."""
+    needles = [w.encode() for w in wanted]
+    return {r["id"]: r for r in _holding(root, needles, set(sessions)) if r.get("id") in wanted}
+
+
+def _holding(
+    root: Path, needles: Sequence[bytes], sessions: set[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records on the lines of the session files that hold one of `needles`, file by file.
+
+    Only those lines are parsed: a run's review or one item's answers are a few records out
+    of the thousands a run writes, and parsing them all took most of `summary` and `compare`.
+    A complete line that does not end as a record does is parsed all the same, so a corrupt
+    line is named (CorruptLine) whatever it held; a torn tail being written is not data.
+    """
+    import json
+
+    from workbench.errors import CorruptLine
+    from workbench.labbook.sessionfiles import files
+
+    for path in files(root):
+        if sessions is not None and path.stem not in sessions:
+            continue
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        lines.pop()  # what follows the last newline: nothing, or a torn tail
+        starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+        picked = {i for i, line in enumerate(lines) if not line.endswith(b"}")}
+        for needle in needles:  # searched in the whole file at once, not line by line
+            at = data.find(needle, 0, starts[-1])
+            while at != -1:
+                i = bisect_right(starts, at) - 1
+                picked.add(i)
+                at = data.find(needle, starts[i + 1], starts[-1])  # from the next line on
+        for i in sorted(picked):
+            try:
+                record = json.loads(lines[i])
+                reason = "" if isinstance(record, dict) else "not a JSON object"
+            except json.JSONDecodeError as e:
+                reason = f"not JSON ({e})"
+            if reason:
+                raise CorruptLine(path, i + 1, reason)
+            yield record
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
