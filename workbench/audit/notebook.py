@@ -42,6 +42,8 @@ REPORT_MODULES = (
     "matplotlib.backends.backend_agg",
     "workbench.audit.result",
     "workbench.audit.significance",
+    "ipywidgets",  # the review panel
+    "markdown_it",  # the answers compared side by side
 )
 """What the audit notebook's report cells import (about 1.5 s of CPU in a fresh kernel)."""
 
