@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -15,7 +17,15 @@ from tests.wire.harness import Step
 from workbench.errors import IncompleteAnswer, RateLimited
 from workbench.run import Runner, close_models
 from workbench.sessions import Session
-from workbench.workers import Frames, ProcessModel, error_message, frame, rebuild, wanted
+from workbench.workers import (
+    Frames,
+    ProcessModel,
+    error_message,
+    frame,
+    rebuild,
+    running_elsewhere,
+    wanted,
+)
 
 MODEL = {
     "openai": "openai:gpt-test",
@@ -111,16 +121,26 @@ def test_frames_come_out_whole_however_the_bytes_arrive() -> None:
     assert got == [("call", 1, "x" * 5000), ("cancel", 1)]
 
 
-@pytest.mark.parametrize(
-    ("cores", "load", "expected"),
-    [(2, 0.5, True), (2, 1.5, False), (1, 0.0, False), (8, 6.0, True)],
-)
-def test_auto_uses_workers_only_where_a_core_is_free(
-    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, expected: bool
-) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert wanted("auto") is expected
+def test_auto_uses_workers_only_where_a_core_is_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted now, not over the last minute: two busy processes fill a 2-core machine."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        assert running_elsewhere() >= 2
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        assert wanted("auto") is False
+        monkeypatch.setattr(os, "cpu_count", lambda: 64)
+        assert wanted("auto") is True
+        monkeypatch.setattr(os, "cpu_count", lambda: 1)
+        assert wanted("auto") is False
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 10
+    while running_elsewhere() >= 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running_elsewhere() < 2  # the moment they are gone, not a minute later
     assert wanted(True) and not wanted(False)
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import statistics
 import subprocess
+import time
 from typing import Any
 
 from workbench.config import Config
@@ -51,6 +53,7 @@ __all__ = [
     "parked",
     "read_one",
     "rebuild",
+    "running_elsewhere",
     "start",
     "wanted",
 ]
@@ -62,19 +65,38 @@ TYPES = frozenset({"openai", "anthropic", "gemini", "compat"})
 def wanted(setting: bool | str) -> bool:
     """Whether to make calls in workers: `[run] processes` (true, false, or "auto").
 
-    "auto": when the machine has a core to spare, i.e. more than one core and a load average
-    (last minute) below cores - 1. A worker costs CPU of its own (its start, the SDK's
-    import, the pipe): where other work already fills the cores, the calls are made in this
-    process instead, which then costs less in all.
+    "auto": when the machine has a core to spare, i.e. more than one core and fewer than
+    cores - 1 other processes running (`running_elsewhere`). A worker costs CPU of its own
+    (its start, the SDK's import, the pipe): where other work already fills the cores, the
+    calls are made in this process instead, which then costs less in all.
     """
     if setting != "auto":
         return bool(setting)
     cores = os.cpu_count() or 1
+    return cores > 1 and running_elsewhere() < cores - 1
+
+
+def running_elsewhere(looks: int = 5, apart_s: float = 0.004) -> float:
+    """How many other threads are running or ready to run now (Linux), else the load average.
+
+    The load average lags by a minute: right after a burst of work (the previous audit, a
+    test run) it still says the cores are busy. /proc/loadavg's fourth field counts what is
+    runnable at this instant (this thread included); the median of a few looks ignores a
+    process that merely passes through.
+    """
+    counts = []
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - no load average on this platform
-        load = 0.0
-    return cores > 1 and load < cores - 1
+        for look in range(looks):
+            if look:
+                time.sleep(apart_s)
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this platform
+            return 0.0
+    return float(statistics.median(counts))
 
 
 def can_host(spec: ModelSpec, config: Config) -> bool:
