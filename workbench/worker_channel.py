@@ -93,6 +93,8 @@ def meeting_place(run_dir: str | os.PathLike[str]) -> Path | None:
     not assumed: a folder of that name made by someone else is not used), so no other
     user can connect to a worker, nor pose as one.
     """
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):  # not a POSIX system
+        return None
     base = Path(tempfile.gettempdir()) / f"workbench-{os.getuid()}"
     try:
         base.mkdir(mode=0o700, exist_ok=True)

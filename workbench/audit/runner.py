@@ -282,7 +282,10 @@ class Execution(ItemAnswers):
     # -- one item ------------------------------------------------------------------------
 
     async def _item(self, item: Item) -> dict[str, Any] | None:
-        prompt, jobs = await asyncio.to_thread(self.plan, item)
+        if item.files:  # its files are read from the run folder: off the loop
+            prompt, jobs = await asyncio.to_thread(self.plan, item)
+        else:  # a template filled in: a thread's hop would cost more than the work
+            prompt, jobs = self.plan(item)
         bound = self._bound(item, prompt, jobs)
         if not await self._admit(bound):
             if not self.stop:  # a stop asked while waiting is a stop, not the budget's
