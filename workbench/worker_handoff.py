@@ -71,7 +71,7 @@ class Handoff:
         shutil.rmtree(self.place, ignore_errors=True)
 
 
-def _claim(place: Path) -> bool:
+def _claim(place: Path, retry: bool = True) -> bool:
     """Make the meeting place for this process; False while another live one holds it."""
     try:
         place.mkdir(mode=0o700)
@@ -81,7 +81,7 @@ def _claim(place: Path) -> bool:
             os.kill(pid, 0)
         except (OSError, ValueError):  # left by a process that is gone: stale
             shutil.rmtree(place, ignore_errors=True)
-            return _claim(place)
+            return retry and _claim(place, retry=False)
         return False  # this run is being executed by another process right now
     except OSError:
         return False
