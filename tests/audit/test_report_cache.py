@@ -51,7 +51,8 @@ def test_a_verdict_recorded_shows_at_once_on_the_same_run(run: AuditRun) -> None
 def test_a_row_appended_to_the_results_shows_in_every_table(run: AuditRun) -> None:
     before = every_table(run)
     results = run.path / "results.jsonl"
-    row = json.loads(results.read_text().splitlines()[0])  # fr: all three say Paris
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    row = next(r for r in rows if r["item"] == "fr")  # all three say Paris (items end in any order)
     row.update(item="pt", index=99, outcome="disagree")
     gem = next(a for a in row["answers"] if a["model"] == "gem")
     gem.update(answer="lisbon", key="lisbon", text="Lisbon", correct=False, cost_usd=1.0)
