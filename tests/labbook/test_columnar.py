@@ -343,3 +343,17 @@ def test_a_big_sort_on_threads_with_the_json_decoded_meanwhile_gives_the_same_fr
     params = [p for p in frame["params"] if p is not None]
     assert len({id(p) for p in params}) == len(params)  # a fresh dict per row, as parsed
     assert_frame_equal(read_frame([one, two]), frame)  # from the sorted sidecar
+
+
+@pytest.mark.parametrize("count", [2.5, float("inf")], ids=["fraction", "Infinity"])
+def test_a_count_that_is_not_a_whole_number_is_a_corrupt_line_named(root: Path, count: Any) -> None:
+    records = odd_records()
+    records[4]["reply"]["usage"] = {"input_tokens": count, "output_tokens": 1}
+    path = write(root, "S-count", records)
+    for read in (
+        lambda: read_frame([path], cache=True),
+        lambda: read_frame([path], cache=False),
+        lambda: to_frame(list(store.read(path))),
+    ):
+        with pytest.raises(CorruptLine, match=rf"{path.name}:5: input_tokens is .*not a whole"):
+            read()

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.errors import CorruptLine
+
 COLUMNS = (
     "id", "ts", "day", "kind", "session", "seq", "author", "source", "repo_head",
     "model", "resolved", "request_hash", "parent", "prompt", "prompt_name", "prompt_version",
@@ -155,7 +157,11 @@ class _Columns:
             name: _joined(p[name]) if p[name] else _str(v[name]) for name in _STRINGS
         }
         columns |= {name: _category(v[name]) for name in _CATEGORIES}
-        columns |= {name: _joined(p[name]) if p[name] else _ints(v[name]) for name in _INTS}
+        for name in _INTS:
+            try:
+                columns[name] = _joined(p[name]) if p[name] else _ints(v[name])
+            except NotWhole as e:
+                raise not_whole(name, e, self.files[e.at], self.lines[e.at]) from None
         columns |= {name: _joined(p[name]) if p[name] else _floats(v[name]) for name in _FLOATS}
         columns |= {
             "ts": ts,
@@ -196,17 +202,41 @@ def _str(values: list[Any]) -> Any:
     return pd.array(values, dtype="str")
 
 
+class NotWhole(ValueError):
+    """A count that is not a whole number (a hand-edited or damaged record): which, and what."""
+
+    def __init__(self, at: int, value: Any) -> None:
+        super().__init__(f"{value!r} is not a whole number")
+        self.at, self.value = at, value
+
+
 def _ints(values: list[Any]) -> Any:
-    """Int64 (missing as NA), converted through numpy when the values allow it."""
+    """Int64 (missing as NA), converted through numpy when the values allow it.
+
+    A number that is not whole (2.5, Infinity) raises `NotWhole`: the caller names its line
+    (`not_whole`).
+    """
     try:
         floats = np.array(values, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # past a float's range, say: exactly
         return pd.array(values, dtype="Int64")
     missing = np.isnan(floats)
+    finite = np.isfinite(floats)
+    fraction = np.mod(floats, 1, where=finite, out=np.zeros_like(floats)) != 0
+    bad = ~missing & (~finite | fraction)
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise NotWhole(at, values[at])
     known = floats[~missing]
-    if len(known) and (np.abs(known).max() >= 2**53 or (known % 1).any()):
+    if len(known) and np.abs(known).max() >= 2**53:  # exact past 2**53: as Python ints
         return pd.array(values, dtype="Int64")
     return pd.arrays.IntegerArray(np.where(missing, 0, floats).astype(np.int64), missing)
+
+
+def not_whole(name: str, error: NotWhole, path: object, line: int | None) -> CorruptLine:
+    """The error for a record whose count `name` is not a whole number."""
+    reason = f"{name} is {error.value!r}, not a whole number"
+    return CorruptLine(path if path is not None else "a record", line or 0, reason)
 
 
 def _floats(values: list[Any]) -> Any:

@@ -32,6 +32,7 @@ from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the fra
 from workbench.labbook.columns import (
     _Columns,
     _times,
+    not_whole,
 )
 from workbench.labbook.parse import RecordList as RecordList  # re-exported
 from workbench.labbook.parse import gc_paused, parse_records, read_records
@@ -134,7 +135,10 @@ def read_table(
 
 def _table(path: Path, lines: bytes, first: int) -> pa.Table:
     """The columnar table of complete lines (each with its newline), parsed record by record."""
-    return columnar.from_records(parse_records(path, lines[:-1], first) if lines else [])
+    try:
+        return columnar.from_records(parse_records(path, lines[:-1], first) if lines else [])
+    except columnar.NotWholeIn as e:  # a count that is not a whole number: its line is named
+        raise not_whole(e.name, e.error, path, first + e.error.at) from None
 
 
 def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
