@@ -31,7 +31,6 @@ from workbench.labbook.columns import (
     _FLOATS,
     _INTS,
     _ROW,
-    NotWhole,
     _floats,
     _ints,
     _origin,
@@ -299,14 +298,6 @@ def _text(values: list[Any]) -> pa.Array:
     return _str(values)._pa_array.combine_chunks()
 
 
-class NotWholeIn(ValueError):
-    """A count of the records that is not a whole number: the column and the `NotWhole`."""
-
-    def __init__(self, name: str, error: NotWhole) -> None:
-        super().__init__(f"{name}: {error}")
-        self.name, self.error = name, error
-
-
 def from_records(records: list[dict[str, Any]]) -> pa.Table:
     """`SCHEMA` columns of parsed records, converted exactly as `columns._Columns` does."""
     lists: list[list[Any]] = [list(v) for v in zip(*map(_row, records), strict=True)]
@@ -316,10 +307,7 @@ def from_records(records: list[dict[str, Any]]) -> pa.Table:
         if name == "ts":
             arrays.append(pa.array(_times(values)))
         elif name in _INTS:
-            try:
-                arrays.append(pa.array(_ints(values)))
-            except NotWhole as e:
-                raise NotWholeIn(name, e) from None
+            arrays.append(pa.array(_ints(values, name)))  # NotWhole: the caller names the line
         elif name in _FLOATS:
             arrays.append(pa.array(_floats(values)))
         elif name == "ok":

@@ -159,9 +159,9 @@ class _Columns:
         columns |= {name: _category(v[name]) for name in _CATEGORIES}
         for name in _INTS:
             try:
-                columns[name] = _joined(p[name]) if p[name] else _ints(v[name])
+                columns[name] = _joined(p[name]) if p[name] else _ints(v[name], name)
             except NotWhole as e:
-                raise not_whole(name, e, self.files[e.at], self.lines[e.at]) from None
+                raise not_whole(e, self.files[e.at], self.lines[e.at]) from None
         columns |= {name: _joined(p[name]) if p[name] else _floats(v[name]) for name in _FLOATS}
         columns |= {
             "ts": ts,
@@ -203,18 +203,18 @@ def _str(values: list[Any]) -> Any:
 
 
 class NotWhole(ValueError):
-    """A count that is not a whole number (a hand-edited or damaged record): which, and what."""
+    """A count that is not a whole number (a hand-edited or damaged record): where, and what."""
 
-    def __init__(self, at: int, value: Any) -> None:
-        super().__init__(f"{value!r} is not a whole number")
-        self.at, self.value = at, value
+    def __init__(self, name: str, at: int, value: Any) -> None:
+        super().__init__(f"{name} is {value!r}, not a whole number")
+        self.name, self.at, self.value = name, at, value
 
 
-def _ints(values: list[Any]) -> Any:
+def _ints(values: list[Any], name: str = "") -> Any:
     """Int64 (missing as NA), converted through numpy when the values allow it.
 
-    A number that is not whole (2.5, Infinity) raises `NotWhole`: the caller names its line
-    (`not_whole`).
+    A number that is not whole (2.5, Infinity) raises `NotWhole` for the column `name`: the
+    caller names its line (`not_whole`).
     """
     try:
         floats = np.array(values, dtype=float)
@@ -226,17 +226,16 @@ def _ints(values: list[Any]) -> Any:
     bad = ~missing & (~finite | fraction)
     if bad.any():
         at = int(np.argmax(bad))
-        raise NotWhole(at, values[at])
+        raise NotWhole(name, at, values[at])
     known = floats[~missing]
     if len(known) and np.abs(known).max() >= 2**53:  # exact past 2**53: as Python ints
         return pd.array(values, dtype="Int64")
     return pd.arrays.IntegerArray(np.where(missing, 0, floats).astype(np.int64), missing)
 
 
-def not_whole(name: str, error: NotWhole, path: object, line: int | None) -> CorruptLine:
-    """The error for a record whose count `name` is not a whole number."""
-    reason = f"{name} is {error.value!r}, not a whole number"
-    return CorruptLine(path if path is not None else "a record", line or 0, reason)
+def not_whole(error: NotWhole, path: object, line: int | None) -> CorruptLine:
+    """The error for the record `error` found, at `path`:`line` (unknown: "a record")."""
+    return CorruptLine(path if path is not None else "a record", line or 0, str(error))
 
 
 def _floats(values: list[Any]) -> Any:

@@ -30,6 +30,7 @@ from workbench.labbook import arrowframe, columnar
 from workbench.labbook import cache as cached
 from workbench.labbook.columns import COLUMNS as COLUMNS  # re-exported: the frame's columns
 from workbench.labbook.columns import (
+    NotWhole,
     _Columns,
     _times,
     not_whole,
@@ -137,8 +138,8 @@ def _table(path: Path, lines: bytes, first: int) -> pa.Table:
     """The columnar table of complete lines (each with its newline), parsed record by record."""
     try:
         return columnar.from_records(parse_records(path, lines[:-1], first) if lines else [])
-    except columnar.NotWholeIn as e:  # a count that is not a whole number: its line is named
-        raise not_whole(e.name, e.error, path, first + e.error.at) from None
+    except NotWhole as e:  # a count that is not a whole number: its line is named
+        raise not_whole(e, path, first + e.at) from None
 
 
 def _tables(paths: Sequence[Path], keys: dict[Path, cached.Key]) -> dict[Path, pa.Table]:
