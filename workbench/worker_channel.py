@@ -112,6 +112,27 @@ def socket_path(place: Path, model: str) -> Path:
     return place / f"{hashlib.sha256(model.encode()).hexdigest()[:12]}.sock"
 
 
+def start_worker(spec: Any, config: Any, listen: int | None = None) -> subprocess.Popen[bytes]:
+    """A worker process for `spec`, told what to build (it says "ready" when it has).
+
+    It answers on its stdout, or with `listen` (a listening socket's descriptor, passed
+    on) over the one connection it accepts there; its stdin stays its starter's pipe.
+    """
+    command = [sys.executable, "-m", "workbench.worker_process"]
+    command += [] if listen is None else ["--listen", str(listen)]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if listen is None else subprocess.DEVNULL,
+        pass_fds=() if listen is None else (listen,),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdin is not None
+    process.stdin.write(frame((spec, config)))
+    process.stdin.flush()
+    return process
+
+
 class Channel:
     """The two ends of one worker's frames, as the caller sees them: requests out, answers in.
 
@@ -131,17 +152,10 @@ class Channel:
 
     @classmethod
     def spawn(cls, spec: Any, config: Any) -> Channel:
-        """A new worker process for `spec`, told what to build (it says "ready" when it has)."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.worker_process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        """A new worker process for `spec`, answering on its pipes."""
+        process = start_worker(spec, config)
         assert process.stdin is not None and process.stdout is not None
-        channel = cls(process.stdin, process.stdout, process=process)
-        channel.write(frame((spec, config)))
-        return channel
+        return cls(process.stdin, process.stdout, process=process)
 
     @classmethod
     def connect(cls, path: Path) -> Channel:

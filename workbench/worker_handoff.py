@@ -18,13 +18,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from workbench.config import Config
 from workbench.providers.registry import ModelSpec
-from workbench.worker_channel import frame, meeting_place, socket_path
+from workbench.worker_channel import meeting_place, socket_path, start_worker
 from workbench.workers import models_to_host, wanted
 
 OWNER = "owner"
@@ -95,16 +94,6 @@ def _listening_worker(place: Path, spec: ModelSpec, config: Config) -> subproces
     try:
         listener.bind(str(socket_path(place, spec.full_name)))
         listener.listen(1)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.worker_process", "--listen", str(listener.fileno())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            pass_fds=(listener.fileno(),),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        return start_worker(spec, config, listen=listener.fileno())
     finally:
         listener.close()  # the worker holds it now
-    assert process.stdin is not None
-    process.stdin.write(frame((spec, config)))
-    process.stdin.flush()
-    return process

@@ -118,12 +118,13 @@ def _accept(listener: socket.socket, starter: int) -> socket.socket | None:
 def main(argv: list[str] | None = None) -> None:
     """The worker: build and prepare the adapter, say ready, then answer calls."""
     argv = sys.argv[1:] if argv is None else argv
-    out = os.fdopen(os.dup(1), "wb")
+    listening = argv[:1] == ["--listen"]
+    out = None if listening else os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything an SDK prints goes to stderr, never into the frames
     requests = sys.stdin.buffer
     spec, config = read_one(requests)
     model, said = _prepared(spec, config)
-    if argv[:1] == ["--listen"]:
+    if listening:
         listener = socket.socket(fileno=int(argv[1]))
         connection = _accept(listener, requests.fileno())
         listener.close()
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             os._exit(0)
         answers, source, pipe = connection.makefile("wb"), connection.fileno(), False
     else:
+        assert out is not None
         answers, source, pipe = out, requests.fileno(), True
     answers.write(frame(said))
     answers.flush()
