@@ -17,15 +17,8 @@ from tests.wire.harness import Step
 from workbench.errors import IncompleteAnswer, RateLimited
 from workbench.run import Runner, close_models
 from workbench.sessions import Session
-from workbench.workers import (
-    Frames,
-    ProcessModel,
-    error_message,
-    frame,
-    rebuild,
-    running_elsewhere,
-    wanted,
-)
+from workbench.worker_channel import Frames, error_message, frame, rebuild
+from workbench.workers import ProcessModel, running_elsewhere, wanted
 
 MODEL = {
     "openai": "openai:gpt-test",

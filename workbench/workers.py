@@ -31,32 +31,7 @@ from workbench.config import Config
 from workbench.errors import ConnectionFailed, WorkbenchError
 from workbench.providers.base import Completion, Model, Prompt, TextSink
 from workbench.providers.registry import ModelSpec
-from workbench.worker_channel import (
-    Channel,
-    Frames,
-    error_message,
-    frame,
-    meeting_place,
-    read_one,
-    rebuild,
-    socket_path,
-)
-
-__all__ = [
-    "Channel",
-    "Frames",
-    "ProcessModel",
-    "can_host",
-    "error_message",
-    "frame",
-    "models_to_host",
-    "parked",
-    "read_one",
-    "rebuild",
-    "running_elsewhere",
-    "start",
-    "wanted",
-]
+from workbench.worker_channel import Channel, Frames, frame, meeting_place, rebuild, socket_path
 
 TYPES = frozenset({"openai", "anthropic", "gemini", "compat"})
 """Provider types whose calls may run in a worker (HTTP clients; not the local model)."""
@@ -154,7 +129,7 @@ def start(run_dir: str | os.PathLike[str]) -> int:
 
     config = Config.load()
     place = meeting_place(run_dir)
-    spawn = wanted(config.run.processes)
+    spawn: bool | None = None  # asked only if a worker is to be started here (it takes ~20 ms)
     started = 0
     for spec in models_to_host(run_dir, config):
         if spec.full_name in _PARKED:
@@ -163,8 +138,9 @@ def start(run_dir: str | os.PathLike[str]) -> int:
         if place is not None and socket_path(place, spec.full_name).exists():
             with contextlib.suppress(OSError):  # gone meanwhile: started here instead
                 channel = Channel.connect(socket_path(place, spec.full_name))
-        if channel is None and spawn:
-            channel = Channel.spawn(spec, config)
+        if channel is None:
+            spawn = wanted(config.run.processes) if spawn is None else spawn
+            channel = Channel.spawn(spec, config) if spawn else None
         if channel is not None:
             _PARKED[spec.full_name] = channel
             started += 1
