@@ -152,9 +152,7 @@ def _holding(
     A complete line that does not end as a record does is parsed all the same, so a corrupt
     line is named (CorruptLine) whatever it held; a torn tail being written is not data.
     """
-    import json
-
-    from workbench.errors import CorruptLine
+    from workbench.labbook.parse import parse_records
     from workbench.labbook.sessionfiles import files
 
     for path in files(root):
@@ -171,15 +169,8 @@ def _holding(
                 i = bisect_right(starts, at) - 1
                 picked.add(i)
                 at = data.find(needle, starts[i + 1], starts[-1])  # from the next line on
-        for i in sorted(picked):
-            try:
-                record = json.loads(lines[i])
-                reason = "" if isinstance(record, dict) else "not a JSON object"
-            except json.JSONDecodeError as e:
-                reason = f"not JSON ({e})"
-            if reason:
-                raise CorruptLine(path, i + 1, reason)
-            yield record
+        for i in sorted(picked):  # a bad line is a CorruptLine, named as every reader names it
+            yield from parse_records(path, lines[i], i + 1)
 
 
 def _files(run: AuditRun, recorded: Sequence[dict[str, Any]]) -> tuple[File, ...]:
