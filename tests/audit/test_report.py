@@ -77,3 +77,20 @@ def test_a_record_without_counts_gives_back_unknown_usage() -> None:
     assert reply_from(record).usage == Usage(None, None)  # type: ignore[arg-type]
     record["reply"] = {"text": "Paris", "usage": {}}
     assert reply_from(record).usage == Usage(None, None)  # type: ignore[arg-type]
+
+
+def test_the_figure_takes_a_model_name_of_any_length() -> None:
+    """The layout is worked out from the names' lengths: a long one makes it bigger, not fail."""
+    long = "x" * 100
+    short = Reply("gpt", "openai:gpt-test", "Paris", Usage(12, 2), cost_usd=0.014)
+    other = Reply(long, "openai:" + long, "Rome", Usage(12, 2), cost_usd=0.01)
+    rows = [row([short, other])]
+    chart = report.plot(rows)  # type: ignore[arg-type]
+    width, height = chart.get_size_inches()
+    assert width > report.WIDTH and height > report.HEIGHT
+    assert all(a.get_position().height > 0 and a.get_position().width > 0 for a in chart.axes)
+    import io
+
+    buffer = io.BytesIO()
+    chart.savefig(buffer, format="png", dpi=40)
+    assert buffer.getvalue().startswith(b"\x89PNG")

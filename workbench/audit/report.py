@@ -203,6 +203,7 @@ def plot(rows: Sequence[dict[str, Any]]) -> Figure:
 # which doubled what saving the figure cost.
 WIDTH, HEIGHT = 12.0, 3.6
 CHAR = 0.085  # the width of a 10-point character, at most (DejaVu Sans)
+SMALLEST = 2.0  # no panel narrower or lower than this, in inches, however long the names
 
 
 def figure(stats: pd.DataFrame, matrix: pd.DataFrame) -> Figure:
@@ -216,14 +217,17 @@ def figure(stats: pd.DataFrame, matrix: pd.DataFrame) -> Figure:
     names = [str(m) for m in stats.index]
     longest = max((len(n) for n in names), default=1)
     top, bottom = 0.35, max(0.45, 0.3 + CHAR * longest * 0.5)  # names at 30 degrees
-    side = HEIGHT - top - bottom  # the agreement matrix is square
+    side = max(SMALLEST, HEIGHT - top - bottom)  # the agreement matrix is square
     gap = 0.35 + CHAR * longest  # room for the matrix's names on its left
     left, between, bar_room = 0.5, 0.75, 0.8  # the colour bar, its ticks
-    panel = (WIDTH - left - between - gap - side - bar_room) / 2
-    chart = Figure(figsize=(WIDTH, HEIGHT))
+    # long names make the figure bigger rather than its panels smaller than SMALLEST
+    width = max(WIDTH, left + between + gap + side + bar_room + 2 * SMALLEST)
+    height = top + side + bottom
+    panel = (width - left - between - gap - side - bar_room) / 2
+    chart = Figure(figsize=(width, height))
 
-    def box(x: float, width: float) -> tuple[float, float, float, float]:
-        return (x / WIDTH, bottom / HEIGHT, width / WIDTH, side / HEIGHT)
+    def box(x: float, wide: float) -> tuple[float, float, float, float]:
+        return (x / width, bottom / height, wide / width, side / height)
 
     ax1 = chart.add_axes(box(left, panel))
     ax2 = chart.add_axes(box(left + panel + between, panel))
