@@ -45,7 +45,7 @@ from wire_processes import (  # noqa: E402
 )
 
 TARGET = 1.3
-CHILDREN = "children of the kernel"
+CHILDREN = "the workers and the kernel's children"
 MODELS = {"gpt": "openai:gpt-test", "claude": "anthropic:claude-test", "gem": "gemini:gemini-test"}
 
 
@@ -120,7 +120,8 @@ def call_span(notebook: Path, labbook: Path) -> tuple[float, float, float] | Non
     """The execute cell split: before the first request, the calls, after the last answer.
 
     From papermill's start and end times of the longest cell and the call records' times
-    (each recorded at its answer; sent `wall_s` before).
+    (each recorded at its answer; sent `wall_s` - `queued_s` before: the call's time less
+    its wait for a slot).
     """
     import nbformat
     import pandas as pd
@@ -139,14 +140,16 @@ def call_span(notebook: Path, labbook: Path) -> tuple[float, float, float] | Non
     frame = read_frame(files(labbook), kind="call", cache=False)
     if frame.empty:
         return None
-    sent = (frame["ts"] - pd.to_timedelta(frame["wall_s"].fillna(0), unit="s")).min()
+    before = frame["wall_s"].fillna(0) - frame["queued_s"].fillna(0)
+    sent = (frame["ts"] - pd.to_timedelta(before, unit="s")).min()
     last = frame["ts"].max()
     seconds = [(sent - begin), (last - sent), (end - last)]
     return (seconds[0].total_seconds(), seconds[1].total_seconds(), seconds[2].total_seconds())
 
 
 class ProcessCPU:
-    """Samples the CPU of the kernel papermill starts and of the processes the kernel starts.
+    """Samples the CPU of the kernel papermill starts, of the processes the kernel starts, and
+    of the workers started here for it (`worker_handoff`).
 
     RUSAGE_CHILDREN lumps them together (and counts a child only once it is reaped), so a
     thread reads /proc/<pid>/stat every 0.1 s and keeps the last figure of each process.
@@ -185,7 +188,7 @@ class ProcessCPU:
                 ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
                 if ppid == me and b"ipykernel_launcher" in command:
                     self.seen[int(entry)] = ("kernel", cpu)
-                elif ppid in kernels:
+                elif ppid in kernels or (ppid == me and b"workbench.worker_process" in command):
                     self.seen[int(entry)] = (CHILDREN, cpu)
 
     def total(self, kind: str) -> float:
@@ -193,7 +196,7 @@ class ProcessCPU:
 
 
 def own_cpu_s() -> float:
-    """CPU of this process and of its children waited for (the kernel, git)."""
+    """CPU of this process and of its children waited for (the kernel, the workers, git)."""
     import resource
 
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
@@ -271,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         for seconds, line in sorted(cells, reverse=True)[1:6]:
             print(f"    {seconds:6.2f} s  {line}")
         print(f"  wall (run_audit, end to end)   {wall:6.2f} s")
-        print(f"  CPU: kernel, CLI and git       {ours:6.2f} s; servers "
+        print(f"  CPU: kernel, workers, CLI, git {ours:6.2f} s; servers "
               f"{stats['cpu_s'] - servers_cpu0:.2f} s; other processes {others}")  # fmt: skip
-        print(f"    of which the kernel          {processes.total('kernel'):6.2f} s; its children "
-              f"(workers, git) {processes.total(CHILDREN):.2f} s (sampled)")  # fmt: skip
+        print(f"    of which the kernel          {processes.total('kernel'):6.2f} s; the workers "
+              f"and git {processes.total(CHILDREN):.2f} s (sampled)")  # fmt: skip
         print(f"  ideal                          {ideal:6.2f} s")
         print(f"  wall / ideal                   {ratio:6.3f}   target <= {TARGET}  {verdict}")
         print(f"  lab notebook commits           {_commits(work)}; run folder {run.path}")
