@@ -94,3 +94,12 @@ def test_the_figure_takes_a_model_name_of_any_length() -> None:
     buffer = io.BytesIO()
     chart.savefig(buffer, format="png", dpi=40)
     assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def test_the_figure_says_an_unknown_cost_is_unknown_not_zero() -> None:
+    known = Reply("gpt", "openai:gpt-test", "Paris", Usage(12, 2), cost_usd=0.014)
+    unknown = Reply("srv", "compat:srv", "Paris.", Usage(None, None), cost_usd=None)  # type: ignore[arg-type]
+    chart = report.plot([row([known, unknown])])  # type: ignore[list-item]
+    cost = chart.axes[1]
+    assert [t.get_text() for t in cost.texts] == ["n/a"]
+    assert cost.texts[0].get_position()[0] == 1  # under the second model, srv

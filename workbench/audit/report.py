@@ -233,18 +233,23 @@ def figure(stats: pd.DataFrame, matrix: pd.DataFrame) -> Figure:
     ax2 = chart.add_axes(box(left + panel + between, panel))
     ax3 = chart.add_axes(box(left + 2 * panel + between + gap, side))
     bar = chart.add_axes(box(left + 2 * panel + between + gap + side + 0.15, 0.18))
-    accuracy = stats["accuracy"].astype(float).fillna(0.0).to_numpy()
+    accuracy = stats["accuracy"].astype(float).to_numpy()  # NaN: nothing scored
     low = stats["accuracy_low"].astype(float).to_numpy()
     high = stats["accuracy_high"].astype(float).to_numpy()
-    known = ~(np.isnan(low) | np.isnan(high))
+    known = ~(np.isnan(accuracy) | np.isnan(low) | np.isnan(high))
     spread = np.where(known, [accuracy - low, high - accuracy], 0.0).clip(min=0.0)
-    ax1.bar(names, accuracy, color="#4c72b0", yerr=spread, capsize=4, ecolor="#222222")
+    ax1.bar(names, np.nan_to_num(accuracy), color="#4c72b0", yerr=spread, capsize=4,
+            ecolor="#222222")  # fmt: skip
     ax1.set_ylim(0, 1)
     # y=1 where matplotlib would put it: saying so spares it measuring the axes again to
     # check no tick label is in the way (none can be: no offset, nothing on top)
     ax1.set_title("accuracy per model (95% CI)", y=1.0)
-    ax2.bar(names, stats["cost_usd"].astype(float).fillna(0.0), color="#dd8452")
+    cost = stats["cost_usd"].astype(float).to_numpy()  # NaN: not priced
+    ax2.bar(names, np.nan_to_num(cost), color="#dd8452")
     ax2.set_title("cost per model (USD)")
+    for ax, values in ((ax1, accuracy), (ax2, cost)):  # unknown is said, not drawn as 0
+        for at in np.flatnonzero(np.isnan(values)):
+            ax.text(float(at), 0, "n/a", ha="center", va="bottom", color="#555555")
     image = ax3.imshow(matrix.astype(float).to_numpy(), vmin=0, vmax=1, cmap="RdYlGn")
     ax3.set_xticks(range(len(names)), names, rotation=30)
     ax3.set_yticks(range(len(names)), names)
