@@ -41,9 +41,9 @@ def wanted(setting: bool | str) -> bool:
     """Whether to make calls in workers: `[run] processes` (true, false, or "auto").
 
     "auto": when the machine has a core to spare, i.e. more than one core and fewer than
-    cores - 1 other threads (of any process) running now (`running_elsewhere`). A worker costs CPU of its own
-    (its start, the SDK's import, the pipe): where other work already fills the cores, the
-    calls are made in this process instead, which then costs less in all.
+    cores - 1 other threads (of any process) running now (`running_elsewhere`). A worker
+    costs CPU of its own (its start, the SDK's import, the pipe): where other work already
+    fills the cores, the calls are made in this process instead, which then costs less in all.
     """
     if setting != "auto":
         return bool(setting)
