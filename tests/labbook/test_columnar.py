@@ -357,3 +357,21 @@ def test_a_count_that_is_not_a_whole_number_is_a_corrupt_line_named(root: Path, 
     ):
         with pytest.raises(CorruptLine, match=rf"{path.name}:5: input_tokens is .*not a whole"):
             read()
+
+
+def test_a_record_bigger_than_the_first_read_buffer_is_read_by_duckdb_all_the_same(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB is told to expect small records (its buffers are then reused); a bigger one makes
+    it read again with room for it, not send the file the slow way."""
+    monkeypatch.setattr(columnar, "OBJECT_BYTES", (2**24, 2**30))  # DuckDB's least: 16 MB
+    records = odd_records()
+    first = next(r for r in records if r["kind"] == "call")
+    long = "long answer " * 3_000_000  # 36 MB: past the 32 MB buffer of the first read
+    first["reply"] = first["reply"] | {"text": long}
+    path = write(root, "S-big", records)
+    small = write(root, "S-small", odd_records())
+    tables = columnar.read_tables([small, path], ends(small, path))
+    assert list(tables) == [small, path]
+    assert long in tables[path].column("text").to_pylist()
+    assert_frame_equal(read_frame([small, path]), read_frame([small, path], cache=False))

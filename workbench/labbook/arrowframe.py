@@ -11,6 +11,7 @@ are decoded once per distinct text (a fresh object per row all the same).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -109,15 +110,29 @@ def _ordered(tables: Sequence[pa.Table]) -> tuple[pa.Table, np.ndarray[Any, Any]
     return table, order if (np.diff(order) != 1).any() else None
 
 
+@functools.cache
+def memory_pool() -> pa.MemoryPool:
+    """Where the sorted copies are made: jemalloc where pyarrow has it, else its default pool.
+
+    Measured on a million records (1.3 GB of text sorted on two cores): pyarrow's default
+    pool (mimalloc) spent 3.0 s of system time and 1.8 s of wall
+    time on the copy, jemalloc 0.8 s and 0.8 s, the system's malloc 1.1 s and 0.9 s.
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without it (Windows)
+        return pa.default_memory_pool()
+
+
 def take(table: pa.Table, order: np.ndarray[Any, Any]) -> pa.Table:
-    """`table.take(order)`, a column per thread.
+    """`table.take(order)`, a column per thread (in `memory_pool()`).
 
     Arrow copies without the GIL, and one thread copying a million rows of text spends most
     of its time on fresh pages: two cores halve it.
     """
     threads = min(os.cpu_count() or 1, table.num_columns)
     if threads < 2 or table.num_rows < PARALLEL_ROWS:
-        return table.take(order)
+        return _taken(table, pa.array(order))
     with ThreadPoolExecutor(threads, thread_name_prefix="workbench-take") as pool:
         return _taking(table, order, pool)()
 
@@ -128,13 +143,22 @@ def _taking(
     """Start taking each column in `pool` (biggest first); the returned call waits for them."""
     indices = pa.array(order)
     biggest = sorted(range(table.num_columns), key=lambda i: -table.column(i).nbytes)
-    jobs = {i: pool.submit(table.column(i).take, indices) for i in biggest}
+    jobs = {i: pool.submit(_column_taken, table.column(i), indices) for i in biggest}
 
     def result() -> pa.Table:
         columns = [jobs[i].result() for i in range(table.num_columns)]
         return pa.Table.from_arrays(columns, schema=table.schema)
 
     return result
+
+
+def _taken(table: pa.Table, indices: pa.Array) -> pa.Table:
+    columns = [_column_taken(column, indices) for column in table.columns]
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _column_taken(column: pa.ChunkedArray, indices: pa.Array) -> pa.ChunkedArray:
+    return pc.take(column, indices, memory_pool=memory_pool())
 
 
 def extend(
