@@ -192,14 +192,7 @@ def _query(paths: Sequence[Path], threads: int | None) -> pa.Table:
 def _query_with(paths: Sequence[Path], threads: int | None, object_bytes: int) -> pa.Table:
     import duckdb
 
-    config: dict[str, Any] = {
-        "arrow_large_buffer_size": True,  # large_string, as SCHEMA: no cast after
-        # DuckDB hands its memory back to the system after each task past 128 MB, then
-        # faults it in again: 1.4M page faults for 1.6 GB of JSONL, 0.5M fewer and ~1 s
-        # less when it keeps up to 4 GB (which its next queries in this process reuse).
-        "allocator_flush_threshold": "4GB",
-        "allocator_bulk_deallocation_flush_threshold": "4GB",
-    }
+    config: dict[str, Any] = {"arrow_large_buffer_size": True}  # large_string, as SCHEMA
     if threads:
         config["threads"] = threads
     with duckdb.connect(config=config) as con:
