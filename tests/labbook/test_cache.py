@@ -23,7 +23,7 @@ from pandas.testing import assert_frame_equal
 from tests.labbook.helpers import git
 from tests.labbook.test_query import call
 from workbench.labbook import book as book_module
-from workbench.labbook import cache, columnar, store
+from workbench.labbook import cache, columnar, entries, store
 from workbench.labbook.book import LabBook
 from workbench.labbook.chain import dumps, new_id, record_hash, seal
 from workbench.labbook.query import load_records, read_frame, to_frame
@@ -65,11 +65,11 @@ def frame(*paths: Path, **filters: Any) -> pd.DataFrame:
     return cached
 
 
-def entry(path: Path) -> cache.Entry:
+def entry(path: Path) -> entries.Entry:
     """The sidecar kept for `path`."""
     where = cache.location(path)
     assert where is not None
-    found = cache._load(where, columnar.SCHEMA)
+    found = entries.load(where, columnar.SCHEMA)
     assert found is not None
     return found
 
@@ -254,7 +254,7 @@ def test_a_damaged_entry_is_rebuilt_silently(
     assert where is not None
     good = where.read_bytes()
     kept = entry(path)
-    meta = {"format": cache.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
+    meta = {"format": entries.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
     where.write_bytes(
         {
             "garbage": b"ARROW1\x00\x00garbage \x00\xff" * 40,
@@ -368,10 +368,10 @@ def test_the_cache_stays_out_of_git_and_verify_never_reads_it(
         sync.close()
     top = repo if inside else root
     assert not list(root.rglob("*.arrow")), "a cache entry inside the lab notebook"
-    entries = list(cache.cache_home().rglob("*.arrow"))
-    assert len(entries) == 1 + cache.KEEP  # the file's, and the last sorted tables
+    kept = list(cache.cache_home().rglob("*.arrow"))
+    assert len(kept) == 1 + cache.KEEP  # the file's, and the last sorted tables
     assert git(top, "status", "--porcelain", "--untracked-files=all") == ""
-    for damaged in entries:
+    for damaged in kept:
         damaged.write_bytes(b"garbage")
     decoy = root / ".cache" / "decoy.jsonl"
     decoy.parent.mkdir()
@@ -393,7 +393,7 @@ def test_an_entry_another_user_owns_is_never_read(tmp_path: Path) -> None:
         "text",
         pa.array(["planted"] * kept.table.num_rows, pa.large_string()),
     )
-    meta = {"format": cache.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
+    meta = {"format": entries.FORMAT, "end": str(kept.key.end), "digest": kept.key.digest}
     where.write_bytes(_sidecar(lie, meta))
     for sorted_table in where.parents[3].glob("sorted-*.arrow"):
         sorted_table.unlink()
@@ -445,3 +445,23 @@ def test_a_load_from_the_kept_sorted_table_marks_it_recently_used(root: Path) ->
     os.utime(kept, (1000, 1000))
     assert_frame_equal(read_frame(paths), first)
     assert kept.stat().st_mtime > 1000
+
+
+def test_a_killed_writers_temporary_entries_are_cleared_by_the_next_write(root: Path) -> None:
+    """A kernel killed while it wrote sidecars leaves temporary files (a sorted one is GBs): the
+    next write in that folder removes those an hour old, never one being written now."""
+    paths = [write_book(root, "S-one"), write_book(root, "S-two")]
+    read_frame(paths)
+    day = cache.location(paths[0])
+    assert day is not None
+    folders = [day.parent, cache.folder_for(root)]
+    old = [folder / f".sorted-x.arrow.{i}.tmp" for i, folder in enumerate(folders)]
+    fresh = day.parent / ".S-one.jsonl.arrow.now.tmp"
+    for temp in [*old, fresh]:
+        temp.write_bytes(b"half an entry")
+    for temp in old:
+        os.utime(temp, (1000, 1000))
+    grown(paths[0], 2)  # S-one's entry is written again
+    frame(*paths, write_book(root, "S-three"))  # and the sorted table of the three files
+    assert [temp.exists() for temp in old] == [False, False]
+    assert fresh.exists()

@@ -21,33 +21,23 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 import xxhash
 
+from workbench.labbook.entries import FORMAT, Entry
+from workbench.labbook.entries import cache_home as cache_home  # re-exported
+from workbench.labbook.entries import load as _load
+from workbench.labbook.entries import save as _save
 from workbench.labbook.filekey import Key as Key  # re-exported
 from workbench.labbook.filekey import key_of as key_of  # re-exported
 from workbench.labbook.filekey import keys_of as keys_of  # re-exported
 from workbench.labbook.filekey import prefix_of
-
-FORMAT = "11"
-"""Bump when what is cached changes shape: older entries are then rebuilt."""
-
-
-@dataclass
-class Entry:
-    """One file's cached table and the key of the bytes it holds."""
-
-    key: Key
-    table: pa.Table
-    meta: dict[bytes, bytes] = field(default_factory=dict)
 
 
 class Writes:
@@ -123,12 +113,6 @@ def folder_for(root: Path) -> Path:
 def _root_key(root: str) -> str:
     """A name for the lab notebook at `root` (resolved once per process: loads ask per file)."""
     return hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:24]
-
-
-def cache_home() -> Path:
-    """The user's cache folder for the workbench (`$XDG_CACHE_HOME/workbench`)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "workbench"
 
 
 Parse = Callable[[Path, bytes, int], pa.Table]
@@ -355,45 +339,3 @@ def _mtime(path: Path) -> float:
 def _grew(path: Path, old: Key, new: Key) -> bool:
     """Whether the file holds what `old` was made of, then more (append-only growth)."""
     return 0 < old.end < new.end and prefix_of(path, old.end) == old.digest
-
-
-def _load(where: Path, schema: pa.Schema) -> Entry | None:
-    try:
-        if os.stat(where).st_uid != os.getuid():
-            return None  # only what this user wrote
-        source = pa.memory_map(str(where), "r")
-        table = pa.ipc.open_file(source).read_all()
-        meta = table.schema.metadata or {}
-        if meta.get(b"format") != FORMAT.encode() or not table.schema.equals(schema):
-            return None
-        key = Key(int(meta[b"end"]), meta[b"digest"].decode())
-    except Exception:  # missing, partial, foreign or of another shape: rebuilt
-        return None
-    return Entry(key, table.replace_schema_metadata(None), dict(meta))
-
-
-def _save(
-    where: Path | None, key: Key, table: pa.Table, extra: dict[str, str] | None = None
-) -> pa.Table:
-    """Write the entry atomically (a folder that cannot be written is not cached)."""
-    if where is None:
-        return table
-    meta = {"format": FORMAT, "end": str(key.end), "digest": key.digest, **(extra or {})}
-    try:
-        cache_home().mkdir(mode=0o700, parents=True, exist_ok=True)
-        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            with (
-                pa.OSFile(temp, "wb") as sink,  # native: writes without the GIL
-                pa.ipc.new_file(sink, table.schema.with_metadata(meta)) as writer,
-            ):
-                writer.write_table(table)
-            os.replace(temp, where)
-        except BaseException:
-            os.unlink(temp)
-            raise
-    except OSError:
-        pass
-    return table
