@@ -247,3 +247,15 @@ def test_unknown_formats_are_refused(book: Book) -> None:
     assert FORMATS == ("md", "html", "jsonl", "csv")
     with pytest.raises(InvalidOption, match="md, html, jsonl, csv"):
         export(book.lines(), "pdf")
+
+
+def test_a_record_whose_time_cannot_be_read_is_exported_saying_so(book: Book) -> None:
+    """A hand-edited time ("ts": "garbage") made the export fail with NaT's ValueError."""
+    records = [line.record for line in book.lines()]
+    damaged = {**records[1], "ts": "garbage"}
+    for fmt in ("md", "html"):
+        text = export([*records[:1], damaged, *records[2:]], fmt)
+        assert "date unknown" in text and "time unknown" in text
+        assert damaged["id"] in text
+    alone = export([damaged], "md")
+    assert "## nan" not in alone and "### nan" not in alone

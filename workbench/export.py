@@ -166,12 +166,12 @@ def _entries(
 ) -> list[Entry]:
     entries = []
     shown = set(frame["id"])
-    times = frame["ts"].dt.strftime("%H:%M:%S UTC").tolist()
+    times = frame["ts"].dt.strftime("%H:%M:%S UTC").tolist()  # NaN: a time not readable
     for r, at in zip(_rows(frame.drop(columns="ts")), times, strict=True):
         commit = commits.get(r["hash"])
         entry = Entry(
-            day=str(r["day"]),
-            time=at,
+            day=_text(r["day"]) or "date unknown",
+            time=at if isinstance(at, str) else "time unknown",
             kind=str(r["kind"]),
             title=str(r["kind"]),
             hash=str(r["hash"]),
@@ -264,7 +264,7 @@ def _call_refs(
 
 
 def _stamp(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "unknown" if pd.isna(ts) else ts.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _text(value: Any) -> str:
