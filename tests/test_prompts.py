@@ -18,6 +18,7 @@ from tests.workflows.conftest import write
 from tests.workflows.scripted import Script, registered
 from workbench.cli import main
 from workbench.errors import InvalidPrompt
+from workbench.labbook import lookup
 from workbench.labbook.book import records
 from workbench.labbook.chain import prompt_hash
 
@@ -153,6 +154,9 @@ def test_the_cli_sends_a_prompt_file_by_name_and_log_lists_its_uses(
     blob = git(repo, "rev-parse", "HEAD:prompts/referee.md")[:12]
     assert len(lines) == 2 and all(f"[referee@{blob}]" in line for line in lines), log.output
     assert "unrelated" not in log.output
+    with pytest.MonkeyPatch.context() as patch:  # a big lab notebook's way: through the frame
+        patch.setattr(lookup, "BIG_BYTES", 0)
+        assert runner.invoke(main, ["log", "--prompt", "referee"]).output == log.output
 
     for args, wanted in [
         (["compare", "-p", "referee", "--field", "paper=x", "-t", "0.5"], "-t cannot be used"),

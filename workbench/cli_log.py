@@ -56,7 +56,9 @@ def log(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from workbench.labbook import lookup
     from workbench.labbook.book import recent
+    from workbench.labbook.sessionfiles import in_time_order, recent_within
 
     def keep(record: dict[str, Any]) -> bool:
         return (
@@ -69,10 +71,20 @@ def log(
     filtered = model is not None or kind is not None or tag is not None or prompt is not None
     if prompt is not None and ctx.get_parameter_source("limit") is ParameterSource.DEFAULT:
         limit = sys.maxsize  # every use of the prompt file, unless -n says otherwise
-    rows = recent(_root(), limit, keep if filtered else None)
+    root = _root()
+    if not filtered:
+        rows = recent(root, limit)
+    else:  # the newest files first; past BIG_BYTES of them, through the frame
+        found = recent_within(root, limit, keep, budget=lookup.BIG_BYTES)
+        if found is None:
+            table = lookup.frame(root)
+            filters = {"model": model, "kind": kind, "tag": tag, "prompt": prompt}
+            found = lookup.newest(table, limit, keep, **filters)
+            found.sort(key=in_time_order)
+        rows = found
     if not rows:
         what = "no entry matches" if filtered else "is empty: run `workbench compare ...` first"
-        click.echo(f"the lab notebook at {_root()} {what}")
+        click.echo(f"the lab notebook at {root} {what}")
         return
     for record in rows:
         click.echo(one_line(record))
@@ -126,9 +138,15 @@ def _origin(record: dict[str, Any]) -> dict[str, Any]:
 @friendly
 def show(record_id: str) -> None:
     """Print one record in full (an id, or its last 8 characters)."""
-    found = [r for r in _records() if str(r["id"]).endswith(record_id.upper())]
+    from workbench.labbook import lookup
+
+    suffix, root = record_id.upper(), _root()
+    if lookup.is_big(root):  # found through the frame, not record by record
+        found = lookup.by_id(lookup.frame(root), suffix)
+    else:
+        found = [r for r in _records() if str(r["id"]).endswith(suffix)]
     if not found:
-        raise NotRecorded(f"no record {record_id!r} in {_root()}: `workbench log` lists ids")
+        raise NotRecorded(f"no record {record_id!r} in {root}: `workbench log` lists ids")
     if len(found) > 1:
         raise InvalidOption(f"{record_id!r} matches {len(found)} records: give more characters")
     click.echo(json.dumps(found[0], indent=2, ensure_ascii=False))

@@ -79,6 +79,16 @@ def commit_of(repo: Path, book: Book) -> dict[str, str]:
 # -- workbench log, log show ------------------------------------------------------------------
 
 
+@pytest.fixture(params=["record by record", "through the frame"])
+def search(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways `workbench log` finds records: read one by one, or (a big lab notebook)
+    through the frame's sidecars, then parsed from their lines."""
+    from workbench.labbook import lookup
+
+    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if request.param == "through the frame" else 2**62)
+    return str(request.param)
+
+
 def test_log_lists_recent_entries_one_line_each(book: Book) -> None:
     result = invoke("log")
     assert result.exit_code == 0, result.output
@@ -98,7 +108,7 @@ def test_log_lists_recent_entries_one_line_each(book: Book) -> None:
     assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.output
 
 
-def test_log_filters_by_model_kind_and_tag(book: Book) -> None:
+def test_log_filters_by_model_kind_and_tag(book: Book, search: str) -> None:
     def ids(*args: str) -> list[str]:
         result = invoke("log", *args)
         assert result.exit_code == 0, result.output
@@ -124,7 +134,7 @@ def test_log_on_an_empty_lab_notebook_says_what_to_do(repo: Path) -> None:
     assert "is empty: run `workbench compare ...` first" in result.output
 
 
-def test_log_show_prints_one_record_by_its_last_eight_characters(book: Book) -> None:
+def test_log_show_prints_one_record_by_its_last_eight_characters(book: Book, search: str) -> None:
     record = next(r for r in book.records() if r["id"] == book.ids["claude"])
     result = invoke("log", "show", book.ids["claude"][-8:].lower())
     assert result.exit_code == 0, result.output

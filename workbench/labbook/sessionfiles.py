@@ -54,25 +54,38 @@ def recent(
     Files are read newest-modified first; once `limit` records are in hand, a file last
     modified before the oldest of them cannot hold a newer one, so the search stops.
     """
-    stamped = sorted(((p.stat().st_mtime, p) for p in files(root)), reverse=True)
+    found = recent_within(root, limit, keep, budget=None)
+    assert found is not None  # no budget: read as far as needed
+    return found
+
+
+def recent_within(
+    root: Path, limit: int, keep: Callable[[dict[str, Any]], bool] | None, budget: int | None
+) -> list[dict[str, Any]] | None:
+    """`recent`, or None once more than `budget` bytes of files were read without the answer."""
+    stamped = sorted(((p.stat(), p) for p in files(root)), key=lambda s: s[0].st_mtime)
     kept: list[dict[str, Any]] = []
-    for mtime, path in stamped:
+    spent = 0
+    for stat, path in reversed(stamped):
         if len(kept) >= limit:
             oldest = datetime.fromisoformat(str(kept[0]["ts"]))
-            if mtime < oldest.timestamp():
+            if stat.st_mtime < oldest.timestamp():
                 break
+        spent += stat.st_size
+        if budget is not None and spent > budget:
+            return None
         found = (line.record for line in store.read(path))
         kept.extend(found if keep is None else filter(keep, found))
-        kept.sort(key=_in_time_order)
+        kept.sort(key=in_time_order)
         kept = kept[-limit:]
     return kept
 
 
 def records(root: Path) -> list[dict[str, Any]]:
     """Every record of every session, in time order."""
-    return sorted((line.record for line in lines(root)), key=_in_time_order)
+    return sorted((line.record for line in lines(root)), key=in_time_order)
 
 
-def _in_time_order(record: dict[str, Any]) -> tuple[Any, ...]:
+def in_time_order(record: dict[str, Any]) -> tuple[Any, ...]:
     """The sort key of records read back: time, then session, then place in its chain."""
     return (record["ts"], record["session"], record["seq"])
