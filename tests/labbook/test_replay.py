@@ -13,10 +13,19 @@ from tests.labbook.helpers import MODELS, calls, subject
 from tests.wire.harness import Step
 from workbench.config import LabBookSettings
 from workbench.errors import UnknownModel
+from workbench.labbook import lookup
 from workbench.labbook.chain import request_hash
 from workbench.sessions import Session
 
 PROMPTS = ["What is 2+2?", "Name a prime."]
+
+
+@pytest.fixture(autouse=True, params=["read whole", "through the frame"])
+def index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a replay finds recorded answers: every record read, or (a big lab notebook)
+    the frame's sidecars saying where each request's calls are, each read from its line."""
+    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if request.param == "through the frame" else 2**62)
+    return str(request.param)
 
 
 def requests(wire: dict[str, Any]) -> dict[str, int]:
@@ -133,3 +142,28 @@ def test_a_replay_answers_from_the_session_s_own_lab_notebook(
     assert calls(repo / "notes" / "lab")[0]["id"] == live.record_ids[0]
     assert again["openai:gpt-test"].error is None
     assert again["openai:gpt-test"].text == "echo: Where is it kept?"
+
+
+def test_both_indexes_take_the_newest_call_that_ended_and_no_other(tmp_path: Path) -> None:
+    """An answer cut short (no finish reason), or with an error the frame counts as none
+    (`{}`), is never replayed: the frame only says where to look, each record decides."""
+    from workbench.labbook import store
+    from workbench.labbook.chain import new_id
+    from workbench.providers.replay import FrameReplies, recorded_replies
+
+    def call(when: str, key: str, **reply: Any) -> dict[str, Any]:
+        answer = {"text": when, "finish_reason": "stop", "error": None} | reply
+        prompt = {"messages": [{"role": "user", "content": "q"}]}
+        return {"v": 1, "id": new_id(), "ts": f"2026-11-25T{when}Z", "kind": "call",
+                "session": "S", "model": "m", "resolved": "p:m", "request_hash": key,
+                "prompt": prompt, "reply": answer}  # fmt: skip
+
+    root = tmp_path / "labbook"
+    store.append_many(root / "2026" / "11" / "25" / "S.jsonl", [
+        call("09:00:00", "H"), call("09:01:00", "H"), call("09:02:00", "H", error={}),
+        call("09:03:00", "K", finish_reason=None), call("09:04:00", "H", finish_reason=None),
+    ])  # fmt: skip
+    for index in (recorded_replies(root), FrameReplies(lookup.frame(root))):
+        found = index.get("H")
+        assert found is not None and found["reply"]["text"] == "09:01:00"
+        assert index.get("K") is None and index.get("nope") is None

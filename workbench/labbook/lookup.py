@@ -8,7 +8,10 @@ notebook is still read record by record: importing the frame's libraries would c
 
 from __future__ import annotations
 
+import functools
 import json
+import mmap
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +99,32 @@ def records_at(rows: pd.DataFrame) -> list[dict[str, Any]]:
         for line, at in lines:
             out[at] = _parsed(Path(path), line, held[line - 1] if line <= len(held) else b"")
     return out
+
+
+def record_at(path: str, line: int) -> dict[str, Any]:
+    """The record on line `line` of the file at `path`, read alone (many lookups, one file)."""
+    size = os.stat(path).st_size
+    ends = _line_ends(path, size)
+    if not 1 <= line <= len(ends):
+        return _parsed(Path(path), line, b"")
+    start = int(ends[line - 2]) + 1 if line > 1 else 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return _parsed(Path(path), line, handle.read(int(ends[line - 1]) - start))
+
+
+@functools.lru_cache(maxsize=256)
+def _line_ends(path: str, size: int) -> Any:
+    """Where each line of the file ends (its newline's offset), found once per size."""
+    import numpy as np
+
+    if size == 0:
+        return np.zeros(0, dtype=np.int64)
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ) as m:
+        data = np.frombuffer(m, np.uint8)
+        ends = np.flatnonzero(data == 10)
+        del data  # the map closes only when no array holds it
+        return ends
 
 
 def _parsed(path: Path, number: int, raw: bytes) -> dict[str, Any]:

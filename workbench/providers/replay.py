@@ -10,34 +10,100 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from workbench.errors import ReplayMissing
 from workbench.labbook.chain import prompt_hash
 from workbench.providers.base import Completion, Model, Prompt, ProviderSettings, TextSink, Usage
 
+
+class Replies(Protocol):
+    """Request hash -> the latest complete answer's call record (None: never recorded)."""
+
+    def get(self, key: str, /) -> dict[str, Any] | None:
+        """The record that answers the request `key`, or None."""
+
+
 _index_lock = threading.Lock()
-_indexes: dict[Path, tuple[tuple[tuple[str, int], ...], dict[str, dict[str, Any]]]] = {}
+_indexes: dict[Path, tuple[tuple[tuple[str, int], ...], Replies]] = {}
 
 
-def recorded_replies(root: Path) -> dict[str, dict[str, Any]]:
-    """Request hash -> the latest complete answer's call record, rebuilt when a file grew."""
-    from workbench.labbook import book
+def recorded_replies(root: Path) -> Replies:
+    """Request hash -> the latest complete answer's call record, rebuilt when a file grew.
+
+    A big lab notebook (`lookup.BIG_BYTES`) is indexed through its frame, and each record is
+    read from its line when asked for; a small one is read whole.
+    """
+    from workbench.labbook import book, lookup
 
     snapshot = tuple((str(p), p.stat().st_size) for p in book.files(root))
     with _index_lock:
         cached = _indexes.get(root)
         if cached is not None and cached[0] == snapshot:
             return cached[1]
-        index: dict[str, dict[str, Any]] = {}
-        for record in book.records(root):
-            reply = record.get("reply") or {}
-            # Only complete answers: an answer without a finish reason was cut short.
-            complete = reply.get("error") is None and reply.get("finish_reason") is not None
-            if record.get("kind") == "call" and complete:
-                index[record["request_hash"]] = record
+        index: Replies
+        if sum(size for _, size in snapshot) >= lookup.BIG_BYTES:
+            index = FrameReplies(lookup.frame(root))
+        else:
+            index = {}
+            for record in book.records(root):
+                if _complete(record):
+                    index[record["request_hash"]] = record
         _indexes[root] = (snapshot, index)
         return index
+
+
+def _complete(record: dict[str, Any]) -> bool:
+    """A call whose answer ended: one without a finish reason was cut short."""
+    reply = record.get("reply") or {}
+    complete = reply.get("error") is None and reply.get("finish_reason") is not None
+    return record.get("kind") == "call" and complete
+
+
+class FrameReplies:
+    """`Replies` of a big lab notebook: the frame says where each request's calls are.
+
+    The newest successful call to a request is read from its line and checked as a small
+    lab notebook's are (`_complete`); when it fails that check, the earlier ones are tried.
+    """
+
+    def __init__(self, frame: Any) -> None:
+        call = (frame["kind"] == "call").to_numpy(dtype=bool, na_value=False)
+        ok = frame["ok"].to_numpy(dtype=bool, na_value=False)
+        rows = frame.loc[call & ok, ["request_hash", "file", "line"]]
+        self._hashes = rows["request_hash"].to_numpy(dtype=object)
+        self._files = rows["file"].astype(str).to_numpy(dtype=object)
+        self._lines = rows["line"].to_numpy(dtype="int64")
+        newest = rows["request_hash"].reset_index(drop=True).drop_duplicates(keep="last")
+        self._newest = dict(zip(newest.tolist(), newest.index.tolist(), strict=True))
+        self._lock = threading.Lock()
+        self._found: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, key: str, /) -> dict[str, Any] | None:
+        """The newest complete call to the request `key`, read from its line; or None."""
+        import numpy as np
+
+        with self._lock:
+            if key in self._found:
+                return self._found[key]
+            found = None
+            at = self._newest.get(key)
+            if at is not None:
+                found = self._read(at, key)
+                if found is None:  # the newest did not end: the earlier calls, newest first
+                    for i in reversed(np.flatnonzero(self._hashes[:at] == key).tolist()):
+                        found = self._read(i, key)
+                        if found is not None:
+                            break
+            self._found[key] = found
+            return found
+
+    def _read(self, at: int, key: str) -> dict[str, Any] | None:
+        """The call in row `at`, when it answers `key` and ended."""
+        from workbench.labbook.lookup import record_at
+
+        record = record_at(self._files[at], int(self._lines[at]))
+        return record if _complete(record) and record.get("request_hash") == key else None
 
 
 class ReplayModel(Model):

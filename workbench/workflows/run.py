@@ -37,6 +37,7 @@ from workbench.workflows.state import StepRecord, StepStatus, read_state, state_
 if TYPE_CHECKING:
     from workbench.desk.items import Item
     from workbench.providers.registry import ModelSpec
+    from workbench.providers.replay import Replies
     from workbench.sessions import Session
 
 __all__ = ["FlowRun", "Runner", "StepResult", "alternative", "alternatives_of"]
@@ -240,7 +241,7 @@ class Runner:
         )  # fmt: skip
         return view, ids, reused, cost
 
-    def _recorded(self) -> dict[str, dict[str, Any]]:
+    def _recorded(self) -> Replies:
         book = self.session.labbook
         if book is None:
             return {}
