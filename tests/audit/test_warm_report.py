@@ -62,7 +62,7 @@ def test_an_execution_says_its_models_are_ready_while_its_calls_run(
     config = write_wire_config(isolated, wire)
     config.write_text(config.read_text().replace("[run]\n", "[run]\nprocesses = true\n", 1))
     for server in wire.values():
-        server.latency_s = 1.0  # the calls take a second; the models are ready long before
+        server.latency_s = 2.0  # the models are ready long before (a busy machine: ~1 s apart)
     exercise = write(isolated, "sums.yaml", EXERCISE)
     said: list[float] = []
     PREPARED.clear()
