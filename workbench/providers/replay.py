@@ -71,10 +71,11 @@ class FrameReplies:
         call = (frame["kind"] == "call").to_numpy(dtype=bool, na_value=False)
         ok = frame["ok"].to_numpy(dtype=bool, na_value=False)
         rows = frame.loc[call & ok, ["request_hash", "file", "line"]]
-        self._hashes = rows["request_hash"].to_numpy(dtype=object)
-        self._files = rows["file"].astype(str).to_numpy(dtype=object)
+        self._hashes = rows["request_hash"].reset_index(drop=True)
+        files = rows["file"].array  # a Categorical: a code per row, each name made once
+        self._file_codes, self._file_names = files.codes, [str(f) for f in files.categories]
         self._lines = rows["line"].to_numpy(dtype="int64")
-        newest = rows["request_hash"].reset_index(drop=True).drop_duplicates(keep="last")
+        newest = self._hashes.drop_duplicates(keep="last")
         self._newest = dict(zip(newest.tolist(), newest.index.tolist(), strict=True))
         self._lock = threading.Lock()
         self._found: dict[str, dict[str, Any] | None] = {}
@@ -91,7 +92,8 @@ class FrameReplies:
             if at is not None:
                 found = self._read(at, key)
                 if found is None:  # the newest did not end: the earlier calls, newest first
-                    for i in reversed(np.flatnonzero(self._hashes[:at] == key).tolist()):
+                    same = (self._hashes.iloc[:at] == key).to_numpy(dtype=bool, na_value=False)
+                    for i in reversed(np.flatnonzero(same).tolist()):
                         found = self._read(i, key)
                         if found is not None:
                             break
@@ -102,7 +104,8 @@ class FrameReplies:
         """The call in row `at`, when it answers `key` and ended."""
         from workbench.labbook.lookup import record_at
 
-        record = record_at(self._files[at], int(self._lines[at]))
+        path = self._file_names[self._file_codes[at]]
+        record = record_at(path, int(self._lines[at]))
         return record if _complete(record) and record.get("request_hash") == key else None
 
 
