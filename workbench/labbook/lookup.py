@@ -9,7 +9,6 @@ notebook is still read record by record: importing the frame's libraries would c
 from __future__ import annotations
 
 import functools
-import json
 import mmap
 import os
 from collections import defaultdict
@@ -17,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import CorruptLine
 from workbench.labbook.sessionfiles import files
+from workbench.labbook.store import parse_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +86,7 @@ def by_id(table: pd.DataFrame, suffix: str) -> list[dict[str, Any]]:
 def records_at(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """The records behind these rows of the frame (their `file` and `line`), in their order.
 
-    Each file is read once; each line is parsed as `store.read` parses it.
+    Each file is read once; each line is parsed as `store.read` parses it (`parse_line`).
     """
     wanted: dict[str, list[tuple[int, int]]] = defaultdict(list)
     places = zip(rows["file"].astype(str), rows["line"].tolist(), strict=True)
@@ -97,7 +96,7 @@ def records_at(rows: pd.DataFrame) -> list[dict[str, Any]]:
     for path, lines in wanted.items():
         held = Path(path).read_bytes().split(b"\n")
         for line, at in lines:
-            out[at] = _parsed(Path(path), line, held[line - 1] if line <= len(held) else b"")
+            out[at] = parse_line(Path(path), line, held[line - 1] if line <= len(held) else b"")
     return out
 
 
@@ -106,11 +105,11 @@ def record_at(path: str, line: int) -> dict[str, Any]:
     size = os.stat(path).st_size
     ends = _line_ends(path, size)
     if not 1 <= line <= len(ends):
-        return _parsed(Path(path), line, b"")
+        return parse_line(Path(path), line, b"")
     start = int(ends[line - 2]) + 1 if line > 1 else 0
     with open(path, "rb") as handle:
         handle.seek(start)
-        return _parsed(Path(path), line, handle.read(int(ends[line - 1]) - start))
+        return parse_line(Path(path), line, handle.read(int(ends[line - 1]) - start))
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,13 +124,3 @@ def _line_ends(path: str, size: int) -> Any:
         ends = np.flatnonzero(data == 10)
         del data  # the map closes only when no array holds it
         return ends
-
-
-def _parsed(path: Path, number: int, raw: bytes) -> dict[str, Any]:
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise CorruptLine(path, number, f"not JSON ({e})") from None
-    if not isinstance(record, dict):
-        raise CorruptLine(path, number, "not a JSON object")
-    return record

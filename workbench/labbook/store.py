@@ -148,13 +148,18 @@ def read(path: Path, *, recover: bool = True) -> Iterator[Line]:
         for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
                 return  # a torn tail being written right now; not data
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise CorruptLine(path, number, f"not JSON ({e})") from None
-            if not isinstance(record, dict):
-                raise CorruptLine(path, number, "not a JSON object")
-            yield Line(path, number, record)
+            yield Line(path, number, parse_line(path, number, raw))
+
+
+def parse_line(path: Path, number: int, raw: bytes) -> dict[str, Any]:
+    """The record on line `number` of `path`; CorruptLine when the line holds no record."""
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise CorruptLine(path, number, f"not JSON ({e})") from None
+    if not isinstance(record, dict):
+        raise CorruptLine(path, number, "not a JSON object")
+    return record
 
 
 def make_folder(path: Path) -> None:
