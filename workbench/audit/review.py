@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 
 def decisions(run: AuditRun) -> dict[str, dict[str, Any]]:
     """Item id -> the latest decision recorded on it for this run."""
+    from workbench.labbook.sessionfiles import in_time_order
+
     tag = f"audit:{run.name}"
     found: dict[str, dict[str, Any]] = {}
     held = _holding(run.folder.labbook_root, [b"decision"])  # a decision's kind, however encoded
-    for record in sorted(held, key=lambda r: (r["ts"], r["session"], r["seq"])):  # time order
+    for record in sorted(held, key=in_time_order):
         tags = record.get("tags") or []
         if record.get("kind") != "decision" or tag not in tags:
             continue
