@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import mmap
 import os
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,26 +83,18 @@ def by_id(table: pd.DataFrame, suffix: str) -> list[dict[str, Any]]:
 
 
 def records_at(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """The records behind these rows of the frame (their `file` and `line`), in their order.
-
-    Each file is read once; each line is parsed as `store.read` parses it (`parse_line`).
-    """
-    wanted: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    """The records behind these rows of the frame (their `file` and `line`), in their order."""
     places = zip(rows["file"].astype(str), rows["line"].tolist(), strict=True)
-    for at, (path, line) in enumerate(places):
-        wanted[path].append((int(line), at))
-    out: list[dict[str, Any]] = [{} for _ in range(len(rows))]
-    for path, lines in wanted.items():
-        held = Path(path).read_bytes().split(b"\n")
-        for line, at in lines:
-            out[at] = parse_line(Path(path), line, held[line - 1] if line <= len(held) else b"")
-    return out
+    return [record_at(path, int(line)) for path, line in places]
 
 
 def record_at(path: str, line: int) -> dict[str, Any]:
-    """The record on line `line` of the file at `path`, read alone (many lookups, one file)."""
-    size = os.stat(path).st_size
-    ends = _line_ends(path, size)
+    """The record on line `line` of the file at `path`, parsed as `store.read` parses it.
+
+    The file's newlines are found once per state of the file; then only the line is read.
+    """
+    info = os.stat(path)
+    ends = _line_ends(path, info.st_size, info.st_mtime_ns)
     if not 1 <= line <= len(ends):
         return parse_line(Path(path), line, b"")
     start = int(ends[line - 2]) + 1 if line > 1 else 0
@@ -113,8 +104,8 @@ def record_at(path: str, line: int) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _line_ends(path: str, size: int) -> Any:
-    """Where each line of the file ends (its newline's offset), found once per size."""
+def _line_ends(path: str, size: int, mtime_ns: int) -> Any:
+    """Where each line of the file ends (its newline's offset), found once per state."""
     import numpy as np
 
     if size == 0:
