@@ -168,11 +168,6 @@ class Channel:
             raise
         return cls(sock.makefile("wb"), sock.makefile("rb"), sock=sock)
 
-    @property
-    def pid(self) -> int | None:
-        """The worker's process id when this process started it."""
-        return self.process.pid if self.process is not None else None
-
     def fileno(self) -> int:
         """The descriptor the answers arrive on."""
         return self.receive.fileno()
@@ -214,10 +209,14 @@ class Channel:
     def discard(self, wait_s: float = 0.0) -> None:
         """Close it; a worker of our own is waited for a moment, then killed if it lingers."""
         self.close()
-        if self.process is None:
-            return
-        try:
-            self.process.wait(wait_s or 0.001)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            end(self.process, wait_s)
+
+
+def end(process: subprocess.Popen[bytes], wait_s: float) -> None:
+    """Wait up to `wait_s` for a worker told to go (its input closed), then kill it."""
+    try:
+        process.wait(max(0.001, wait_s))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

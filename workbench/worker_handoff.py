@@ -23,7 +23,7 @@ from pathlib import Path
 
 from workbench.config import Config
 from workbench.providers.registry import ModelSpec
-from workbench.worker_channel import meeting_place, socket_path, start_worker
+from workbench.worker_channel import end, meeting_place, socket_path, start_worker
 from workbench.workers import models_to_host, wanted
 
 OWNER = "owner"
@@ -62,11 +62,7 @@ class Handoff:
                     process.stdin.close()
         deadline = time.monotonic() + wait_s
         for process in self.processes:
-            try:
-                process.wait(max(0.001, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end(process, deadline - time.monotonic())
         shutil.rmtree(self.place, ignore_errors=True)
 
 
