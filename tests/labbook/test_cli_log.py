@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,13 +81,16 @@ def commit_of(repo: Path, book: Book) -> dict[str, str]:
 
 
 @pytest.fixture(params=["record by record", "through the frame"])
-def search(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def search(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Both ways `workbench log` finds records: read one by one, or (a big lab notebook)
     through the frame's sidecars, then parsed from their lines."""
-    from workbench.labbook import lookup
+    from workbench.labbook import cache, lookup
 
-    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if request.param == "through the frame" else 2**62)
-    return str(request.param)
+    framed = request.param == "through the frame"
+    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if framed else 2**62)
+    yield str(request.param)
+    made = list((cache.cache_home() / "frames").rglob("*.arrow"))  # what a frame leaves
+    assert bool(made) == framed, f"the test did not find records {request.param}"
 
 
 def test_log_lists_recent_entries_one_line_each(book: Book) -> None:

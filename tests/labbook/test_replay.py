@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from tests.labbook.helpers import MODELS, calls, subject
 from tests.wire.harness import Step
 from workbench.config import LabBookSettings
 from workbench.errors import UnknownModel
-from workbench.labbook import lookup
+from workbench.labbook import cache, lookup
 from workbench.labbook.chain import request_hash
 from workbench.sessions import Session
 
@@ -21,11 +22,14 @@ PROMPTS = ["What is 2+2?", "Name a prime."]
 
 
 @pytest.fixture(autouse=True, params=["read whole", "through the frame"])
-def index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Both ways a replay finds recorded answers: every record read, or (a big lab notebook)
     the frame's sidecars saying where each request's calls are, each read from its line."""
-    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if request.param == "through the frame" else 2**62)
-    return str(request.param)
+    framed = request.param == "through the frame"
+    monkeypatch.setattr(lookup, "BIG_BYTES", 0 if framed else 2**62)
+    yield str(request.param)
+    made = list((cache.cache_home() / "frames").rglob("*.arrow"))  # what a frame leaves
+    assert bool(made) == framed, f"the test did not find records {request.param}"
 
 
 def requests(wire: dict[str, Any]) -> dict[str, int]:
@@ -148,7 +152,9 @@ def test_both_indexes_take_the_newest_call_that_ended_and_no_other(tmp_path: Pat
     """An answer cut short (no finish reason), or with an error the frame counts as none
     (`{}`), is never replayed: the frame only says where to look, each record decides."""
     from workbench.labbook import store
+    from workbench.labbook.book import files
     from workbench.labbook.chain import new_id
+    from workbench.labbook.query import read_frame
     from workbench.providers.replay import FrameReplies, recorded_replies
 
     def call(when: str, key: str, **reply: Any) -> dict[str, Any]:
@@ -163,7 +169,8 @@ def test_both_indexes_take_the_newest_call_that_ended_and_no_other(tmp_path: Pat
         call("09:00:00", "H"), call("09:01:00", "H"), call("09:02:00", "H", error={}),
         call("09:03:00", "K", finish_reason=None), call("09:04:00", "H", finish_reason=None),
     ])  # fmt: skip
-    for index in (recorded_replies(root), FrameReplies(lookup.frame(root))):
+    framed = FrameReplies(read_frame(files(root), cache=False))  # a frame, no sidecars
+    for index in (recorded_replies(root), framed):
         found = index.get("H")
         assert found is not None and found["reply"]["text"] == "09:01:00"
         assert index.get("K") is None and index.get("nope") is None
