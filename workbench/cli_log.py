@@ -142,13 +142,16 @@ def show(record_id: str) -> None:
 
     suffix, root = record_id.upper(), _root()
     if lookup.is_big(root):  # found through the frame, not record by record
-        found = lookup.by_id(lookup.frame(root), suffix)
+        rows = lookup.ending_with(lookup.frame(root), suffix)
+        count = len(rows)
+        found = lookup.records_at(rows) if count == 1 else []  # read only when it is one
     else:
         found = [r for r in _records() if str(r["id"]).endswith(suffix)]
-    if not found:
+        count = len(found)
+    if not count:
         raise NotRecorded(f"no record {record_id!r} in {root}: `workbench log` lists ids")
-    if len(found) > 1:
-        raise InvalidOption(f"{record_id!r} matches {len(found)} records: give more characters")
+    if count > 1:
+        raise InvalidOption(f"{record_id!r} matches {count} records: give more characters")
     click.echo(json.dumps(found[0], indent=2, ensure_ascii=False))
 
 

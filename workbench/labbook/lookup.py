@@ -75,11 +75,10 @@ def newest(
     return found
 
 
-def by_id(table: pd.DataFrame, suffix: str) -> list[dict[str, Any]]:
-    """The records whose id ends with `suffix`."""
+def ending_with(table: pd.DataFrame, suffix: str) -> pd.DataFrame:
+    """The frame's rows whose id ends with `suffix` (read them with `records_at`)."""
     ids = table["id"].astype(object)
-    hits = [isinstance(i, str) and i.endswith(suffix) for i in ids]
-    return records_at(table[hits])
+    return table[[isinstance(i, str) and i.endswith(suffix) for i in ids]]
 
 
 def records_at(rows: pd.DataFrame) -> list[dict[str, Any]]:
